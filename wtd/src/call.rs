@@ -1,0 +1,259 @@
+//! Calling functions on other nodes: [`Peer`], typed and dynamic calls, casts.
+//!
+//! A call is asynchronous underneath: it is signed with the capability key, queued for
+//! the proxy, and the caller waits for the reply with a timeout (5 s by default, like
+//! `gen_server:call`). A timeout means the outcome is unknown: the call may have run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+use crate::keys::KeyFile;
+use crate::node::{NodeInner, OnStatus, OutboxItem, Pending};
+use crate::registry::{FnPath, Remote};
+use crate::wire::{self, Call, Encoding, Kind, Outgoing, Signed, domain};
+
+/// Another node, as reached through a key file it gave you.
+///
+/// Made by [`Node::peer`](crate::Node::peer). Cheap to clone.
+#[derive(Clone)]
+pub struct Peer {
+    node: Arc<NodeInner>,
+    callee: String,
+    callee_key: VerifyingKey,
+    capability: Arc<SigningKey>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("callee", &self.callee)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Peer {
+    pub(crate) fn new(node: Arc<NodeInner>, key_file: &KeyFile) -> Result<Peer> {
+        wire::check_name("node", &key_file.node).map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok(Peer {
+            timeout: node.call_timeout,
+            node,
+            callee: key_file.node.clone(),
+            callee_key: key_file.node_key()?,
+            capability: Arc::new(key_file.signing_key()?),
+        })
+    }
+
+    /// The node this peer calls.
+    pub fn name(&self) -> &str {
+        &self.callee
+    }
+
+    /// The same peer with another call timeout.
+    pub fn with_timeout(&self, timeout: Duration) -> Peer {
+        Peer {
+            timeout,
+            ..self.clone()
+        }
+    }
+
+    /// This peer's call timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Signs a call without sending it: for scripts, other transports, and tests.
+    pub fn sign_call(
+        &self,
+        mission: &str,
+        module: &str,
+        function: &str,
+        encoding: Encoding,
+        args: Vec<u8>,
+        want_reply: bool,
+    ) -> Result<Signed> {
+        let now = wire::now_ms();
+        let lifetime = (self.timeout.as_millis() as u64).clamp(1, wire::MAX_LIFETIME_MS);
+        let call = Call {
+            version: wire::PROTOCOL_VERSION,
+            capability: self.capability.verifying_key().to_bytes(),
+            caller: self.node.name.clone(),
+            callee: self.callee.clone(),
+            mission: mission.to_string(),
+            module: module.to_string(),
+            function: function.to_string(),
+            encoding,
+            want_reply,
+            ack: wire::random_ack(),
+            issued_at_ms: now,
+            expires_at_ms: now + lifetime,
+            args,
+        };
+        call.check_bounds()
+            .map_err(|e| Error::Invalid(format!("cannot make this call: {e}")))?;
+        Ok(Signed::sign(domain::CALL, &call, &self.capability))
+    }
+
+    /// Checks a reply received some other way (e.g. from
+    /// [`transport::apply`](crate::transport::apply)) against this peer's pinned node key
+    /// and the call it answers; returns the encoded result.
+    pub fn open_reply(&self, call: &Signed, reply: &Signed) -> Result<Vec<u8>> {
+        let bad = || Error::BadSignature {
+            who: "this node".into(),
+        };
+        let r: wire::Reply = reply.open(domain::REPLY, &self.callee_key).map_err(|_| bad())?;
+        if r.call_hash != call.body_hash() || r.callee != self.callee {
+            return Err(bad());
+        }
+        let path = call
+            .peek::<Call>()
+            .map(|c| c.path())
+            .unwrap_or_default();
+        match r.outcome {
+            wire::Outcome::Ok(bytes) => Ok(bytes),
+            wire::Outcome::Refused(refusal) => {
+                Err(crate::node::refusal_error(refusal, &self.callee, &path))
+            }
+        }
+    }
+
+    /// Calls `mission/module/function` with encoded arguments and waits for the encoded
+    /// result. The typed stubs `#[wtd_export]` generates are built on this.
+    pub async fn call_raw(
+        &self,
+        mission: &str,
+        module: &str,
+        function: &str,
+        encoding: Encoding,
+        args: Vec<u8>,
+    ) -> Result<Vec<u8>> {
+        let signed = self.sign_call(mission, module, function, encoding, args, true)?;
+        self.send_signed(signed).await
+    }
+
+    /// Sends a call signed by [`Peer::sign_call`] and waits for its reply.
+    pub async fn send_signed(&self, signed: Signed) -> Result<Vec<u8>> {
+        let call: Call = signed
+            .peek()
+            .map_err(|e| Error::Invalid(format!("not a signed call: {e}")))?;
+        let (done, reply) = oneshot::channel();
+        self.node.pending_insert(
+            call.ack,
+            Pending {
+                callee: self.callee.clone(),
+                callee_key: self.callee_key,
+                call_hash: signed.body_hash(),
+                path: call.path(),
+                done,
+            },
+        );
+        let item = OutboxItem {
+            envelope: Outgoing {
+                to: self.callee.clone(),
+                kind: Kind::Call,
+                ack: call.ack,
+                bytes: signed.to_bytes(),
+            },
+            on_status: OnStatus::FailPending(call.ack),
+        };
+        if let Err(e) = self.node.enqueue(item) {
+            self.node.pending_remove(&call.ack);
+            return Err(e);
+        }
+        match tokio::time::timeout(self.timeout, reply).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Stopped),
+            Err(_) => {
+                self.node.pending_remove(&call.ack);
+                Err(Error::Timeout {
+                    node: self.callee.clone(),
+                    after: self.timeout,
+                })
+            }
+        }
+    }
+
+    /// Sends `mission/module/function` without waiting for it to run. Returns once the
+    /// proxy has queued it for the callee (or says the callee is not connected).
+    pub async fn cast_raw(
+        &self,
+        mission: &str,
+        module: &str,
+        function: &str,
+        encoding: Encoding,
+        args: Vec<u8>,
+    ) -> Result<()> {
+        let signed = self.sign_call(mission, module, function, encoding, args, false)?;
+        let call: Call = signed
+            .peek()
+            .map_err(|e| Error::Invalid(format!("not a signed call: {e}")))?;
+        let (done, queued) = oneshot::channel();
+        self.node.enqueue(OutboxItem {
+            envelope: Outgoing {
+                to: self.callee.clone(),
+                kind: Kind::Call,
+                ack: call.ack,
+                bytes: signed.to_bytes(),
+            },
+            on_status: OnStatus::Cast(done),
+        })?;
+        match tokio::time::timeout(self.timeout, queued).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Stopped),
+            Err(_) => Err(Error::Timeout {
+                node: self.callee.clone(),
+                after: self.timeout,
+            }),
+        }
+    }
+
+    /// Calls a function with JSON arguments (e.g. `"[2, 3]"`); `path` is
+    /// `mission/module/function`. Returns the JSON result.
+    pub async fn call_json(&self, path: &str, args: &str) -> Result<serde_json::Value> {
+        let mut parts = path.splitn(3, '/');
+        let (Some(mission), Some(module), Some(function)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Error::Invalid(format!(
+                "{path:?} is not mission/module/function, e.g. demo/demo/add"
+            )));
+        };
+        serde_json::from_str::<serde_json::Value>(args)
+            .map_err(|e| Error::Invalid(format!("the arguments are not valid JSON: {e}")))?;
+        let bytes = self
+            .call_raw(mission, module, function, Encoding::Json, args.as_bytes().to_vec())
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::BadReply {
+            node: self.callee.clone(),
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// Typed call used by the stubs `#[wtd_export]` generates.
+pub async fn call_typed<A: Remote, R: Remote>(peer: &Peer, path: &FnPath, args: A) -> Result<R> {
+    let bytes = peer
+        .call_raw(path.mission, path.module(), path.name, Encoding::Postcard, wire::encode(&args))
+        .await?;
+    match postcard::take_from_bytes::<R>(&bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok(_) => Err(Error::BadReply {
+            node: peer.callee.clone(),
+            detail: "extra bytes after the result".into(),
+        }),
+        Err(e) => Err(Error::BadReply {
+            node: peer.callee.clone(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Typed cast used by the stubs `#[wtd_export]` generates.
+pub async fn cast_typed<A: Remote>(peer: &Peer, path: &FnPath, args: A) -> Result<()> {
+    peer.cast_raw(path.mission, path.module(), path.name, Encoding::Postcard, wire::encode(&args))
+        .await
+}

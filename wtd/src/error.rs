@@ -1,0 +1,219 @@
+//! The one error type of WTD.
+//!
+//! Every variant is a sentence a beginner can act on: what happened, and what to try
+//! next. The variants a callee can answer with (`Denied`, `RateLimited`, …) travel on the
+//! wire as a [`Refusal`](crate::wire::Refusal) inside a signed reply and become one of these
+//! on the caller's side.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything that can go wrong when starting a node, calling another node, or handling
+/// keys and grants.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The callee has no grant for the key you called with.
+    #[error(
+        "node `{node}` does not accept this key: ask its owner to grant it, or check which key file you used"
+    )]
+    Denied {
+        /// The node that refused.
+        node: String,
+    },
+
+    /// The key is granted, but not for this mission.
+    #[error(
+        "node `{node}` accepts this key, but not for mission `{mission}` (granted: {granted}): ask its owner to add the mission to your grant"
+    )]
+    WrongMission {
+        /// The node that refused.
+        node: String,
+        /// The mission you called.
+        mission: String,
+        /// The missions your key is granted, comma separated.
+        granted: String,
+    },
+
+    /// The callee's owner revoked the key.
+    #[error(
+        "node `{node}` revoked this key: it will not be accepted again; ask its owner for a new one"
+    )]
+    Revoked {
+        /// The node that refused.
+        node: String,
+    },
+
+    /// The grant, or the call itself, is past its expiry.
+    #[error("node `{node}` refused the call because {what} has expired: ask its owner to renew the grant, or check your clock")]
+    Expired {
+        /// The node that refused.
+        node: String,
+        /// "the grant" or "the request".
+        what: String,
+    },
+
+    /// The grant's rate limit is used up for now.
+    #[error(
+        "node `{node}` refused the call because this key's rate limit is used up: try again in {}",
+        humantime::format_duration(*retry_after)
+    )]
+    RateLimited {
+        /// The node that refused.
+        node: String,
+        /// How long to wait before the next call can succeed.
+        retry_after: Duration,
+    },
+
+    /// The callee has seen this exact request before and will not run it twice.
+    #[error(
+        "node `{node}` has already seen this request and did not run it again (a replay is never executed twice)"
+    )]
+    Replayed {
+        /// The node that refused.
+        node: String,
+    },
+
+    /// No reply arrived in time. The call may or may not have run.
+    #[error(
+        "no reply from `{node}` within {}: the outcome is unknown (the call may or may not have run); retry only if it is safe to run twice, or raise the timeout",
+        humantime::format_duration(*after)
+    )]
+    Timeout {
+        /// The node called.
+        node: String,
+        /// The timeout that passed.
+        after: Duration,
+    },
+
+    /// The callee is not connected to the proxy.
+    #[error(
+        "node `{node}` is not connected to the proxy right now: check that it is running, or try again later"
+    )]
+    NodeDown {
+        /// The node called.
+        node: String,
+    },
+
+    /// The callee does not export this function in this mission.
+    #[error(
+        "node `{node}` has no function `{path}`: check the spelling, and that both programs use the same module (see `wtd nodes`)"
+    )]
+    NoSuchFunction {
+        /// The node called.
+        node: String,
+        /// mission/module/function.
+        path: String,
+    },
+
+    /// The callee could not decode the arguments.
+    #[error(
+        "node `{node}` could not read the arguments: {detail}; check their number and types against the function"
+    )]
+    BadArguments {
+        /// The node called.
+        node: String,
+        /// What the decoder said.
+        detail: String,
+    },
+
+    /// The remote function panicked. The remote node is still running.
+    #[error(
+        "the function panicked on node `{node}`: {message} (the node itself is still running)"
+    )]
+    RemotePanic {
+        /// The node called.
+        node: String,
+        /// The panic message.
+        message: String,
+    },
+
+    /// The proxy could not be reached.
+    #[error(
+        "cannot reach the proxy at {url}: {detail}; check that it is running and the URL is right"
+    )]
+    ProxyUnreachable {
+        /// The proxy URL.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+
+    /// The proxy answered with an error.
+    #[error("the proxy refused the request ({status}): {message}")]
+    Proxy {
+        /// The HTTP status.
+        status: u16,
+        /// The proxy's explanation.
+        message: String,
+    },
+
+    /// A signature did not verify: the request or reply was altered, or signed with
+    /// another key.
+    #[error(
+        "{who} refused a message whose signature does not verify: it was altered on the way, or signed with the wrong key"
+    )]
+    BadSignature {
+        /// Who refused ("node `alice`", "this node").
+        who: String,
+    },
+
+    /// The clocks of caller and callee are too far apart.
+    #[error(
+        "node `{node}` refused the call because the clocks differ by {} seconds: set both machines' clocks right (e.g. enable NTP)",
+        skew_ms / 1000
+    )]
+    ClockSkew {
+        /// The node that refused.
+        node: String,
+        /// The callee's clock minus the caller's, in milliseconds.
+        skew_ms: i64,
+    },
+
+    /// Too much in flight right now.
+    #[error("{what} is overloaded right now: try again in a moment")]
+    Busy {
+        /// What is overloaded.
+        what: String,
+    },
+
+    /// A reply that could not be decoded as the expected type.
+    #[error(
+        "the reply from `{node}` is not the type this program expects ({detail}): do both programs use the same version of the function?"
+    )]
+    BadReply {
+        /// The node called.
+        node: String,
+        /// What the decoder said.
+        detail: String,
+    },
+
+    /// Invalid input given to WTD by the program (a bad name, rate, path…).
+    #[error("{0}")]
+    Invalid(String),
+
+    /// A key, key file or grants file could not be read or written.
+    #[error("{}: {detail}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong, with a hint.
+        detail: String,
+    },
+
+    /// The node is stopped.
+    #[error("this node has been stopped: start a new one to make calls")]
+    Stopped,
+}
+
+/// A shorter name for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn file(path: impl Into<PathBuf>, detail: impl std::fmt::Display) -> Self {
+        Error::File {
+            path: path.into(),
+            detail: detail.to_string(),
+        }
+    }
+}

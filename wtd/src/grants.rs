@@ -1,0 +1,488 @@
+//! The grant table: who may run which missions on this node, how often, until when.
+//!
+//! Grants live in `grants.toml` in the node's home folder, a file people can read and
+//! edit. The table checks the file's identity (inode, size, modification time) on every
+//! request and reloads it when it changed, so a revocation written by another program
+//! takes effect on the very next request while the node runs. If the file cannot be
+//! read or parsed, every call is refused until it is fixed (failing closed: a broken edit
+//! must never bring a revoked key back).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use governor::clock::Clock;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::{home, keys, wire};
+
+/// A rate limit: at most `count` calls per `period`, with bursts of up to `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Calls allowed per period.
+    pub count: u32,
+    /// The period.
+    pub period: Duration,
+}
+
+impl Rate {
+    /// `count` calls per second.
+    pub fn per_second(count: u32) -> Rate {
+        Rate {
+            count,
+            period: Duration::from_secs(1),
+        }
+    }
+
+    fn quota(&self) -> Quota {
+        let count = NonZeroU32::new(self.count.max(1)).unwrap_or(NonZeroU32::MIN);
+        let replenish = self.period / count.get();
+        Quota::with_period(replenish.max(Duration::from_nanos(1)))
+            .unwrap_or_else(|| Quota::per_second(count))
+            .allow_burst(count)
+    }
+}
+
+impl FromStr for Rate {
+    type Err = Error;
+
+    /// Reads `10/s`, `600/min`, `100/h` or `1000/d`.
+    fn from_str(text: &str) -> Result<Rate> {
+        let bad = || {
+            Error::Invalid(format!(
+                "rate {text:?} is not of the form COUNT/UNIT, e.g. 10/s, 600/min, 100/h or 1000/d"
+            ))
+        };
+        let (count, unit) = text.trim().split_once('/').ok_or_else(bad)?;
+        let count: u32 = count.trim().parse().map_err(|_| bad())?;
+        if count == 0 {
+            return Err(Error::Invalid(format!(
+                "rate {text:?} allows no calls at all: revoke the grant instead"
+            )));
+        }
+        let period = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            "d" | "day" => Duration::from_secs(86_400),
+            _ => return Err(bad()),
+        };
+        Ok(Rate { count, period })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match self.period.as_secs() {
+            1 => "s",
+            60 => "min",
+            3600 => "h",
+            86_400 => "d",
+            _ => return write!(f, "{}/{}s", self.count, self.period.as_secs()),
+        };
+        write!(f, "{}/{unit}", self.count)
+    }
+}
+
+/// One grant, as written in `grants.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Who holds the key (a name for people; the key is what counts).
+    pub grantee: String,
+    /// The capability public key, hex.
+    pub public_key: String,
+    /// Missions the key may run.
+    pub missions: Vec<String>,
+    /// Rate limit, e.g. `10/s`.
+    pub rate: String,
+    /// When the grant stops working (RFC 3339, UTC), if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// A revoked grant is refused forever.
+    #[serde(default)]
+    pub revoked: bool,
+    /// When the grant was made (RFC 3339, UTC).
+    #[serde(default)]
+    pub created: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct GrantsFile {
+    #[serde(default, rename = "grant")]
+    grants: Vec<Grant>,
+}
+
+/// What the table says of a (key, mission) pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Go ahead.
+    Allow,
+    /// No grant for this key.
+    Denied,
+    /// Granted, but not this mission.
+    WrongMission {
+        /// The missions that are granted.
+        granted: Vec<String>,
+    },
+    /// Revoked.
+    Revoked,
+    /// Past its expiry.
+    Expired,
+    /// The rate limit is used up for now.
+    RateLimited {
+        /// When the next call can pass.
+        retry_after: Duration,
+    },
+}
+
+/// A parsed, checkable grant.
+struct LiveGrant {
+    missions: Vec<String>,
+    expires: Option<SystemTime>,
+    revoked: bool,
+    rate: Rate,
+}
+
+/// Identity of the grants file, to notice changes by other programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(FileStamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+        inode,
+    })
+}
+
+struct TableState {
+    stamp: Option<FileStamp>,
+    grants: HashMap<[u8; 32], LiveGrant>,
+    /// Why the file could not be loaded; while set, every call is refused.
+    load_error: Option<String>,
+    /// One limiter per key, kept across reloads while the key's rate is unchanged, so
+    /// rewriting the file does not refill anyone's quota.
+    limiters: HashMap<[u8; 32], (Rate, Arc<DefaultDirectRateLimiter>)>,
+}
+
+/// The grants of one node, backed by `grants.toml`.
+pub struct GrantTable {
+    path: PathBuf,
+    state: Mutex<TableState>,
+}
+
+impl fmt::Debug for GrantTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrantTable").field("path", &self.path).finish()
+    }
+}
+
+impl GrantTable {
+    /// Opens the table at `path` (a missing file is an empty table).
+    pub fn open(path: impl Into<PathBuf>) -> GrantTable {
+        let table = GrantTable {
+            path: path.into(),
+            state: Mutex::new(TableState {
+                stamp: None,
+                grants: HashMap::new(),
+                load_error: None,
+                limiters: HashMap::new(),
+            }),
+        };
+        table.refresh(&mut table.lock());
+        table
+    }
+
+    /// Where the grants are kept.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, TableState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reloads the file if it changed since the last look.
+    fn refresh(&self, state: &mut TableState) {
+        let now = stamp(&self.path);
+        if now == state.stamp && state.stamp.is_some() {
+            return;
+        }
+        state.stamp = now;
+        if now.is_none() {
+            state.grants.clear();
+            state.load_error = None;
+            return;
+        }
+        match self.read_file() {
+            Ok(file) => {
+                let mut grants = HashMap::new();
+                let mut errors = Vec::new();
+                for grant in file.grants {
+                    match live(&grant) {
+                        Ok((key, live)) => {
+                            grants.insert(key, live);
+                        }
+                        Err(e) => errors.push(format!("grant for `{}`: {e}", grant.grantee)),
+                    }
+                }
+                if errors.is_empty() {
+                    state.grants = grants;
+                    state.load_error = None;
+                } else {
+                    state.grants.clear();
+                    state.load_error = Some(errors.join("; "));
+                }
+            }
+            Err(e) => {
+                state.grants.clear();
+                state.load_error = Some(e.to_string());
+            }
+        }
+        if let Some(e) = &state.load_error {
+            tracing::error!(
+                path = %self.path.display(),
+                "the grants file is broken, so every call is refused until it is fixed: {e}"
+            );
+        }
+    }
+
+    fn read_file(&self) -> Result<GrantsFile> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(GrantsFile::default()),
+            Err(e) => return Err(Error::file(&self.path, format!("cannot read the file ({e})"))),
+        };
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::file(&self.path, "the grants file must be UTF-8 text"))?;
+        toml::from_str(&text).map_err(|e| Error::file(&self.path, format!("not valid TOML: {e}")))
+    }
+
+    /// Decides whether `key` may run `mission` now, and spends one unit of its rate.
+    pub fn check(&self, key: &[u8; 32], mission: &str) -> Decision {
+        let mut state = self.lock();
+        self.refresh(&mut state);
+        if state.load_error.is_some() {
+            return Decision::Denied;
+        }
+        let Some(grant) = state.grants.get(key) else {
+            return Decision::Denied;
+        };
+        if grant.revoked {
+            return Decision::Revoked;
+        }
+        if grant.expires.is_some_and(|t| t <= SystemTime::now()) {
+            return Decision::Expired;
+        }
+        if !grant.missions.iter().any(|m| m == mission) {
+            return Decision::WrongMission {
+                granted: grant.missions.clone(),
+            };
+        }
+        let rate = grant.rate;
+        let limiter = match state.limiters.get(key) {
+            Some((r, limiter)) if *r == rate => limiter.clone(),
+            _ => {
+                let limiter = Arc::new(RateLimiter::direct(rate.quota()));
+                state.limiters.insert(*key, (rate, limiter.clone()));
+                limiter
+            }
+        };
+        drop(state);
+        match limiter.check() {
+            Ok(()) => Decision::Allow,
+            Err(not_until) => Decision::RateLimited {
+                retry_after: not_until.wait_time_from(limiter.clock().now()),
+            },
+        }
+    }
+
+    /// Every grant in the file, as written.
+    pub fn list(&self) -> Result<Vec<Grant>> {
+        let _state = self.lock();
+        Ok(self.read_file()?.grants)
+    }
+
+    /// Public keys of the grants that are in force now (for the directory).
+    pub fn accepted_keys(&self) -> Vec<[u8; 32]> {
+        let mut state = self.lock();
+        self.refresh(&mut state);
+        let now = SystemTime::now();
+        let mut keys: Vec<[u8; 32]> = state
+            .grants
+            .iter()
+            .filter(|(_, g)| !g.revoked && g.expires.is_none_or(|t| t > now))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// Adds a grant (or replaces the grant of the same key) and writes the file.
+    pub fn add(&self, grant: Grant) -> Result<()> {
+        live(&grant)?;
+        self.modify(|file| {
+            file.grants.retain(|g| g.public_key != grant.public_key);
+            file.grants.push(grant);
+            Ok(())
+        })
+    }
+
+    /// Revokes every grant of `grantee`; returns how many. Takes effect on the next
+    /// request.
+    pub fn revoke(&self, grantee: &str) -> Result<usize> {
+        let mut count = 0;
+        self.modify(|file| {
+            for g in file.grants.iter_mut().filter(|g| g.grantee == grantee) {
+                g.revoked = true;
+                count += 1;
+            }
+            if count == 0 {
+                return Err(Error::Invalid(format!(
+                    "there is no grant for `{grantee}`: see the grantees in {}",
+                    self.path.display()
+                )));
+            }
+            Ok(())
+        })?;
+        Ok(count)
+    }
+
+    /// Read the file, change it, write it atomically, reload.
+    fn modify(&self, change: impl FnOnce(&mut GrantsFile) -> Result<()>) -> Result<()> {
+        let mut state = self.lock();
+        let mut file = self.read_file()?;
+        change(&mut file)?;
+        let body = toml::to_string(&file).map_err(|e| Error::file(&self.path, e))?;
+        let text = format!(
+            "# Grants of this WTD node: who may run which missions here.\n\
+             # Set `revoked = true` to revoke a key; the running node sees it on its next request.\n\n{body}"
+        );
+        if let Some(dir) = self.path.parent() {
+            home::ensure_dir(dir)?;
+        }
+        home::write_atomic(&self.path, text.as_bytes(), true)?;
+        state.stamp = None;
+        self.refresh(&mut state);
+        Ok(())
+    }
+}
+
+fn live(grant: &Grant) -> Result<([u8; 32], LiveGrant)> {
+    let key = keys::parse_public_key("public_key", &grant.public_key)?.to_bytes();
+    for mission in &grant.missions {
+        wire::check_name("mission", mission).map_err(|e| Error::Invalid(e.to_string()))?;
+    }
+    let rate: Rate = grant.rate.parse()?;
+    let expires = match &grant.expires {
+        Some(text) => Some(humantime::parse_rfc3339_weak(text).map_err(|e| {
+            Error::Invalid(format!(
+                "expires {text:?} is not a date like 2026-12-31T23:59:59Z: {e}"
+            ))
+        })?),
+        None => None,
+    };
+    Ok((
+        key,
+        LiveGrant {
+            missions: grant.missions.clone(),
+            expires,
+            revoked: grant.revoked,
+            rate,
+        },
+    ))
+}
+
+/// Formats a time as RFC 3339 UTC, seconds precision.
+pub fn format_time(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(key: &ed25519_dalek::SigningKey, rate: &str) -> Grant {
+        Grant {
+            grantee: "bob".into(),
+            public_key: hex::encode(key.verifying_key().to_bytes()),
+            missions: vec!["demo".into()],
+            rate: rate.into(),
+            expires: None,
+            revoked: false,
+            created: format_time(SystemTime::now()),
+        }
+    }
+
+    #[test]
+    fn rates_parse_and_print() {
+        assert_eq!("10/s".parse::<Rate>().expect("parses"), Rate::per_second(10));
+        assert_eq!("600/min".parse::<Rate>().expect("parses").to_string(), "600/min");
+        assert!("0/s".parse::<Rate>().is_err());
+        assert!("ten/s".parse::<Rate>().is_err());
+        assert!("10/fortnight".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn grants_decide_and_revocations_from_outside_apply_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = GrantTable::open(dir.path().join("grants.toml"));
+        let bob = keys::generate();
+        let key = bob.verifying_key().to_bytes();
+        assert_eq!(table.check(&key, "demo"), Decision::Denied);
+        table.add(grant(&bob, "100/s")).expect("added");
+        assert_eq!(table.check(&key, "demo"), Decision::Allow);
+        assert_eq!(
+            table.check(&key, "admin"),
+            Decision::WrongMission {
+                granted: vec!["demo".into()]
+            }
+        );
+        let text = std::fs::read_to_string(table.path()).expect("read");
+        std::fs::write(table.path(), text.replace("revoked = false", "revoked = true"))
+            .expect("write");
+        assert_eq!(table.check(&key, "demo"), Decision::Revoked);
+    }
+
+    #[test]
+    fn broken_file_refuses_everyone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = GrantTable::open(dir.path().join("grants.toml"));
+        let bob = keys::generate();
+        table.add(grant(&bob, "100/s")).expect("added");
+        std::fs::write(table.path(), "[[grant]\nthis is not toml").expect("write");
+        assert_eq!(table.check(&bob.verifying_key().to_bytes(), "demo"), Decision::Denied);
+    }
+
+    #[test]
+    fn rate_limit_runs_out_and_says_when_to_retry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = GrantTable::open(dir.path().join("grants.toml"));
+        let bob = keys::generate();
+        table.add(grant(&bob, "2/min")).expect("added");
+        let key = bob.verifying_key().to_bytes();
+        assert_eq!(table.check(&key, "demo"), Decision::Allow);
+        assert_eq!(table.check(&key, "demo"), Decision::Allow);
+        match table.check(&key, "demo") {
+            Decision::RateLimited { retry_after } => {
+                assert!(retry_after > Duration::from_secs(1) && retry_after <= Duration::from_secs(30))
+            }
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The node's folder on disk (`WTD_HOME`, default `~/.wtd`), and the one way WTD writes
+//! files there: atomically, so a crash or a full disk never leaves half a file behind.
+//!
+//! ```text
+//! ~/.wtd/
+//!   node.key       the node's private key (hex), mode 0600
+//!   grants.toml    who may run which missions here; edit it, or use the API/CLI
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The default home folder: `$WTD_HOME`, else `~/.wtd`.
+pub fn default_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("WTD_HOME") {
+        return PathBuf::from(home);
+    }
+    let user_home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    user_home.join(".wtd")
+}
+
+/// Creates `dir` (and parents) if missing, readable by its owner only.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| {
+        Error::file(dir, format!("cannot create the folder ({e}); check the path and its permissions"))
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Best effort: a folder someone else owns keeps its mode.
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to
+/// disk, then renamed over the old file. `private` files get mode 0600 from the start.
+///
+/// If anything fails, the old file is untouched and the error names the file.
+pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let mut suffix = [0u8; 6];
+    getrandom::fill(&mut suffix).map_err(|e| Error::file(path, e))?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(suffix)));
+    let result = (|| -> std::io::Result<()> {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(if private { 0o600 } else { 0o644 });
+        }
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::file(
+            path,
+            format!("cannot write the file ({e}); the previous version, if any, is unchanged"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a whole file, with an error that names it.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| Error::file(path, format!("cannot read the file ({e})")))
+}
+
+/// On Unix, refuses a private file that other users can read, as ssh does.
+pub fn check_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::metadata(path).map_err(|e| Error::file(path, format!("cannot read the file ({e})")))?;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(Error::file(
+                path,
+                format!(
+                    "this private key file can be read by other users (mode {:o}); run `chmod 600 {}` and try again",
+                    mode & 0o777,
+                    path.display()
+                ),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! WTD: safe clustered programming for beginners.
+//!
+//! # Layout
+//!
+//! * [`error`]: the one error enum; each variant says what happened and what to do.
+//! * [`wire`]: everything that travels: message types, the postcard codec,
+//!   domain-separated ed25519 signatures, replay protection and size limits.
+//! * [`registry`]: what `#[wtd_export]` registers into `inventory`, and lookup by
+//!   mission/module/function.
+//! * [`keys`]: node keys, capability keys and the key files that carry them.
+//! * [`grants`]: the grant table, kept in `grants.toml`: who may run which missions,
+//!   how often, until when; revocations apply on the next request.
+//! * [`home`]: the node's folder on disk, and atomic writes.
+//! * [`transport`]: the blocking HTTP client a node uses to talk to the proxy.
+//! * [`node`]: the runtime: registers, pings, long-polls, verifies, checks grants,
+//!   runs exported functions and signs replies.
+//! * [`call`]: [`Peer`] and calls to other nodes, typed and dynamic.
+
+pub mod call;
+pub mod error;
+pub mod grants;
+pub mod home;
+pub mod keys;
+pub mod node;
+pub mod registry;
+pub mod transport;
+pub mod wire;
+
+pub use call::Peer;
+pub use error::{Error, Result};
+pub use keys::KeyFile;
+pub use node::{Node, NodeConfig};
+pub use wtd_macros::wtd_export;
+
+/// Everything a WTD program usually needs: `use wtd::prelude::*;`.
+pub mod prelude {
+    pub use crate::call::Peer;
+    pub use crate::error::Error;
+    pub use crate::keys::KeyFile;
+    pub use crate::node::{Node, NodeConfig};
+    pub use wtd_macros::wtd_export;
+}
+
+/// Items the `#[wtd_export]` macro expands to. Not a public API: names and shapes may
+/// change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::call::{call_typed, cast_typed};
+    pub use crate::registry::{
+        ApplyFuture, ExportedFn, FnPath, Remote, apply_async, apply_blocking, assert_remote,
+        parent_module,
+    };
+    pub use crate::wire::Encoding;
+    pub use inventory;
+}

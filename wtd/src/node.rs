@@ -1,0 +1,813 @@
+//! The node runtime: one running WTD program.
+//!
+//! Starting a [`Node`] registers it with the proxy and starts three kinds of threads
+//! (ureq is blocking, so they are OS threads, not tokio tasks):
+//!
+//! * **receive**: a long-poll on `/rx` that the proxy holds until messages arrive; each
+//!   message is handed to a tokio task. The next poll acknowledges the last batch.
+//! * **send** (two of them): drain the outbox and post it to `/tx` in batches, so under
+//!   load one HTTP request carries many calls and replies.
+//! * **ping**: once a second, presence and what the node offers; brings back the
+//!   directory when it changed.
+//!
+//! If the proxy goes away, the threads retry with a growing pause; if it comes back
+//! without knowing this node, the node registers again by itself.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use tokio::sync::oneshot;
+
+use crate::call::Peer;
+use crate::error::{Error, Result};
+use crate::grants::{Decision, Grant, GrantTable, Rate, format_time};
+use crate::keys::{self, KeyFile};
+use crate::registry::{self, ApplyError};
+use crate::transport::{RX_WAIT, Transport, TransportError};
+use crate::wire::{
+    self, Call, Delivered, Directory, Freshness, Kind, Offer, Outcome, Outgoing, Ping, Refusal,
+    ReplayCache, Reply, RxPoll, Signed, TxBatch, TxStatus, domain,
+};
+
+/// How to start a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    name: String,
+    proxy: String,
+    home: PathBuf,
+    email: String,
+    missions: Option<Vec<String>>,
+    call_timeout: Duration,
+}
+
+impl NodeConfig {
+    /// A node called `name`, talking to the proxy at `proxy` (e.g.
+    /// `http://127.0.0.1:14151`), keeping its key and grants in `home`.
+    pub fn new(name: &str, proxy: &str, home: impl Into<PathBuf>) -> NodeConfig {
+        NodeConfig {
+            name: name.to_string(),
+            proxy: proxy.trim_end_matches('/').to_string(),
+            home: home.into(),
+            email: String::new(),
+            missions: None,
+            call_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The owner's contact address, recorded by the proxy at registration.
+    pub fn email(mut self, email: &str) -> Self {
+        self.email = email.to_string();
+        self
+    }
+
+    /// Serve only these missions (default: every mission exported in this program).
+    pub fn serve(mut self, missions: &[&str]) -> Self {
+        self.missions = Some(missions.iter().map(|m| m.to_string()).collect());
+        self
+    }
+
+    /// Serve no mission: a node that only calls others.
+    pub fn serve_nothing(self) -> Self {
+        self.serve(&[])
+    }
+
+    /// Default timeout of calls made through this node's peers (5 s unless set).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+}
+
+/// A call waiting for its reply.
+pub(crate) struct Pending {
+    pub(crate) callee: String,
+    pub(crate) callee_key: VerifyingKey,
+    pub(crate) call_hash: [u8; 32],
+    pub(crate) path: String,
+    pub(crate) done: oneshot::Sender<Result<Vec<u8>>>,
+}
+
+/// What the send threads do when the proxy refuses an envelope or cannot be reached.
+pub(crate) enum OnStatus {
+    /// Nothing (replies).
+    Ignore,
+    /// Fail the pending call with this ack.
+    FailPending([u8; 16]),
+    /// Tell a cast how it went.
+    Cast(oneshot::Sender<Result<()>>),
+}
+
+pub(crate) struct OutboxItem {
+    pub(crate) envelope: Outgoing,
+    pub(crate) on_status: OnStatus,
+}
+
+/// Most envelopes waiting to be sent; past it, calls fail as busy instead of piling up.
+const OUTBOX_CAPACITY: usize = 8192;
+/// Most envelopes per `/tx` request.
+const BATCH: usize = 64;
+/// Send threads.
+const SENDERS: usize = 2;
+
+pub(crate) struct NodeInner {
+    pub(crate) name: String,
+    key: SigningKey,
+    home: PathBuf,
+    email: String,
+    pub(crate) transport: Transport,
+    grants: GrantTable,
+    replay: Mutex<ReplayCache>,
+    pub(crate) pending: Mutex<HashMap<[u8; 16], Pending>>,
+    outbox: SyncSender<OutboxItem>,
+    outbox_rx: Mutex<Receiver<OutboxItem>>,
+    directory: Mutex<Directory>,
+    directory_version: Mutex<u64>,
+    offers: Vec<Offer>,
+    served: HashSet<String>,
+    pub(crate) stopped: AtomicBool,
+    runtime: tokio::runtime::Handle,
+    pub(crate) call_timeout: Duration,
+}
+
+/// A running node. Cloning gives another handle to the same node; the node stops when
+/// [`Node::stop`] is called or the last handle is dropped.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+    _guard: Arc<StopOnDrop>,
+}
+
+struct StopOnDrop(Arc<NodeInner>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let inner = self.0.clone();
+        if !inner.stopped.swap(true, Ordering::SeqCst) {
+            std::thread::spawn(move || inner.shut_down());
+        }
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("name", &self.inner.name).finish()
+    }
+}
+
+impl Node {
+    /// Starts a node: loads (or creates) its key, registers with the proxy, and starts
+    /// serving. Must be called inside a tokio runtime.
+    pub async fn start(config: NodeConfig) -> Result<Node> {
+        wire::check_name("node", &config.name).map_err(|e| Error::Invalid(e.to_string()))?;
+        let offers = select_offers(&config)?;
+        let key = keys::load_or_create_node_key(&config.home)?;
+        let transport = Transport::new(&config.proxy, &config.name, key.clone());
+        let (outbox, outbox_rx) = std::sync::mpsc::sync_channel(OUTBOX_CAPACITY);
+        let inner = Arc::new(NodeInner {
+            name: config.name.clone(),
+            key,
+            grants: GrantTable::open(config.home.join("grants.toml")),
+            home: config.home,
+            email: config.email,
+            transport,
+            replay: Mutex::new(ReplayCache::new(1 << 18)),
+            pending: Mutex::new(HashMap::new()),
+            outbox,
+            outbox_rx: Mutex::new(outbox_rx),
+            directory: Mutex::new(Directory::default()),
+            directory_version: Mutex::new(0),
+            served: offers.iter().map(|o| o.mission.clone()).collect(),
+            offers,
+            stopped: AtomicBool::new(false),
+            runtime: tokio::runtime::Handle::current(),
+            call_timeout: config.call_timeout,
+        });
+
+        let first = inner.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            first
+                .transport
+                .register(&first.email)
+                .map_err(|e| e.into_error(first.transport.url()))?;
+            first.ping_once().map_err(|e| e.into_error(first.transport.url()))
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("node start-up failed: {e}")))??;
+
+        let missions: Vec<&str> = inner.offers.iter().map(|o| o.mission.as_str()).collect();
+        tracing::info!(node = %inner.name, proxy = %inner.transport.url(), ?missions, "node started");
+
+        spawn_thread("wtd-rx", &inner, NodeInner::receive_loop);
+        for _ in 0..SENDERS {
+            spawn_thread("wtd-tx", &inner, NodeInner::send_loop);
+        }
+        spawn_thread("wtd-ping", &inner, NodeInner::ping_loop);
+
+        Ok(Node {
+            _guard: Arc::new(StopOnDrop(inner.clone())),
+            inner,
+        })
+    }
+
+    /// This node's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// This node's public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.inner.key.verifying_key().to_bytes()
+    }
+
+    /// The grants of this node.
+    pub fn grants(&self) -> &GrantTable {
+        &self.inner.grants
+    }
+
+    /// The node's home folder.
+    pub fn home(&self) -> &std::path::Path {
+        &self.inner.home
+    }
+
+    /// The missions this node serves, with their functions.
+    pub fn offers(&self) -> &[Offer] {
+        &self.inner.offers
+    }
+
+    /// The directory as of the last ping (nodes online, their missions and keys).
+    pub fn directory(&self) -> Directory {
+        lock(&self.inner.directory).clone()
+    }
+
+    /// Starts minting a grant for `grantee`: `node.grant("bob").mission("demo").rate("5/s")?.mint()`.
+    pub fn grant(&self, grantee: &str) -> GrantBuilder<'_> {
+        GrantBuilder {
+            node: self,
+            grantee: grantee.to_string(),
+            missions: Vec::new(),
+            rate: Rate::per_second(10),
+            expires: None,
+        }
+    }
+
+    /// Revokes every grant of `grantee`; the next request with its key is refused.
+    pub fn revoke(&self, grantee: &str) -> Result<usize> {
+        self.inner.grants.revoke(grantee)
+    }
+
+    /// A handle to call the node a key file is for.
+    pub fn peer(&self, key_file: &KeyFile) -> Result<Peer> {
+        Peer::new(self.inner.clone(), key_file)
+    }
+
+    /// Stops the node: tells the proxy it is leaving, fails calls still waiting.
+    pub async fn stop(self) {
+        let inner = self.inner.clone();
+        if !inner.stopped.swap(true, Ordering::SeqCst) {
+            let _ = tokio::task::spawn_blocking(move || inner.shut_down()).await;
+        }
+    }
+}
+
+/// Builds a grant; see [`Node::grant`].
+#[derive(Debug)]
+pub struct GrantBuilder<'a> {
+    node: &'a Node,
+    grantee: String,
+    missions: Vec<String>,
+    rate: Rate,
+    expires: Option<SystemTime>,
+}
+
+impl GrantBuilder<'_> {
+    /// Adds a mission the key may run.
+    pub fn mission(mut self, mission: &str) -> Self {
+        self.missions.push(mission.to_string());
+        self
+    }
+
+    /// Sets the rate limit, e.g. `"10/s"` or `"100/h"` (default 10/s).
+    pub fn rate(mut self, rate: &str) -> Result<Self> {
+        self.rate = rate.parse()?;
+        Ok(self)
+    }
+
+    /// The grant stops working at `when`.
+    pub fn expires_at(mut self, when: SystemTime) -> Self {
+        self.expires = Some(when);
+        self
+    }
+
+    /// Makes a new capability key, records the grant, and returns the key file to hand
+    /// to the grantee (save it with [`KeyFile::save`]).
+    pub fn mint(self) -> Result<KeyFile> {
+        let key = keys::generate();
+        self.record(key.verifying_key().to_bytes())?;
+        let inner = &self.node.inner;
+        Ok(KeyFile {
+            grantee: self.grantee.clone(),
+            node: inner.name.clone(),
+            node_public_key: hex::encode(inner.key.verifying_key().to_bytes()),
+            proxy: inner.transport.url().to_string(),
+            missions: self.missions.clone(),
+            secret_key: hex::encode(key.to_bytes()),
+        })
+    }
+
+    /// Grants a public key the grantee made themselves: no private key changes hands.
+    pub fn add_key(self, public_key: [u8; 32]) -> Result<()> {
+        self.record(public_key)
+    }
+
+    fn record(&self, public_key: [u8; 32]) -> Result<()> {
+        if self.missions.is_empty() {
+            return Err(Error::Invalid(
+                "a grant needs at least one mission: add `.mission(\"demo\")`".into(),
+            ));
+        }
+        for mission in &self.missions {
+            if !self.node.inner.served.contains(mission) {
+                tracing::warn!(%mission, "granting a mission this node does not serve");
+            }
+        }
+        self.node.inner.grants.add(Grant {
+            grantee: self.grantee.clone(),
+            public_key: hex::encode(public_key),
+            missions: self.missions.clone(),
+            rate: self.rate.to_string(),
+            expires: self.expires.map(format_time),
+            revoked: false,
+            created: format_time(SystemTime::now()),
+        })
+    }
+}
+
+fn select_offers(config: &NodeConfig) -> Result<Vec<Offer>> {
+    let all = registry::offers();
+    let Some(wanted) = &config.missions else {
+        return Ok(all);
+    };
+    let mut offers = Vec::new();
+    for mission in wanted {
+        match all.iter().find(|o| &o.mission == mission) {
+            Some(offer) => offers.push(offer.clone()),
+            None => {
+                return Err(Error::Invalid(format!(
+                    "mission `{mission}` has no exported function in this program: check the name in #[wtd_export({mission})], \
+                     and if the functions live in another crate, keep it linked with `use that_crate as _;`"
+                )));
+            }
+        }
+    }
+    Ok(offers)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn spawn_thread(name: &str, inner: &Arc<NodeInner>, body: fn(&Arc<NodeInner>)) {
+    let inner = inner.clone();
+    let spawned = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || body(&inner));
+    if let Err(e) = spawned {
+        tracing::error!("cannot start thread {name}: {e}");
+    }
+}
+
+/// A pause that grows from 50 ms to 2 s while the proxy stays unreachable.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff(Duration::from_millis(50))
+    }
+    fn wait(&mut self, inner: &NodeInner) {
+        let until = std::time::Instant::now() + self.0;
+        while std::time::Instant::now() < until && !inner.is_stopped() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.0 = (self.0 * 2).min(Duration::from_secs(2));
+    }
+    fn reset(&mut self) {
+        self.0 = Duration::from_millis(50);
+    }
+}
+
+impl NodeInner {
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    fn shut_down(&self) {
+        let _ = self.transport.bye();
+        let pending: Vec<Pending> = lock(&self.pending).drain().map(|(_, p)| p).collect();
+        for p in pending {
+            let _ = p.done.send(Err(Error::Stopped));
+        }
+        tracing::info!(node = %self.name, "node stopped");
+    }
+
+    pub(crate) fn pending_insert(&self, ack: [u8; 16], pending: Pending) {
+        lock(&self.pending).insert(ack, pending);
+    }
+
+    pub(crate) fn pending_remove(&self, ack: &[u8; 16]) {
+        lock(&self.pending).remove(ack);
+    }
+
+    /// Queues an envelope for the send threads.
+    pub(crate) fn enqueue(&self, item: OutboxItem) -> Result<()> {
+        if self.is_stopped() {
+            return Err(Error::Stopped);
+        }
+        match self.outbox.try_send(item) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(Error::Busy {
+                what: format!("node `{}`'s outbox", self.name),
+            }),
+            Err(TrySendError::Disconnected(_)) => Err(Error::Stopped),
+        }
+    }
+
+    fn reregister(&self) {
+        match self.transport.register(&self.email) {
+            Ok(()) => tracing::info!(node = %self.name, "registered again with the proxy"),
+            Err(e) => tracing::warn!(node = %self.name, "cannot register again: {e:?}"),
+        }
+    }
+
+    fn ping_once(&self) -> Result<(), TransportError> {
+        let known_version = *lock(&self.directory_version);
+        let ping = Ping {
+            offers: self.offers.clone(),
+            accepts: self.grants.accepted_keys(),
+            known_version,
+        };
+        let reply = self.transport.ping(&ping)?;
+        *lock(&self.directory_version) = reply.version;
+        if let Some(directory) = reply.directory {
+            *lock(&self.directory) = directory;
+        }
+        Ok(())
+    }
+
+    fn ping_loop(self: &Arc<Self>) {
+        while !self.is_stopped() {
+            match self.ping_once() {
+                Ok(()) => {}
+                Err(TransportError::NotRegistered) => self.reregister(),
+                Err(e) => tracing::debug!(node = %self.name, "ping failed: {e:?}"),
+            }
+            for _ in 0..10 {
+                if self.is_stopped() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    fn receive_loop(self: &Arc<Self>) {
+        let mut epoch = 0u64;
+        let mut last_seq = 0u64;
+        let mut backoff = Backoff::new();
+        while !self.is_stopped() {
+            let poll = RxPoll {
+                epoch,
+                ack_seq: last_seq,
+                wait_ms: RX_WAIT.as_millis() as u32,
+            };
+            match self.transport.rx(&poll) {
+                Ok(batch) => {
+                    backoff.reset();
+                    if batch.epoch != epoch {
+                        // The proxy restarted: its sequence numbers start again.
+                        epoch = batch.epoch;
+                        last_seq = 0;
+                    }
+                    for message in batch.messages {
+                        if message.seq <= last_seq {
+                            continue;
+                        }
+                        last_seq = message.seq;
+                        self.dispatch(message);
+                    }
+                }
+                Err(TransportError::NotRegistered) => {
+                    self.reregister();
+                    backoff.wait(self);
+                }
+                Err(e) => {
+                    if !self.is_stopped() {
+                        tracing::debug!(node = %self.name, "receive failed, retrying: {e:?}");
+                    }
+                    backoff.wait(self);
+                }
+            }
+        }
+    }
+
+    fn dispatch(self: &Arc<Self>, message: Delivered) {
+        match message.kind {
+            Kind::Call => {
+                let inner = self.clone();
+                self.runtime.spawn(async move {
+                    inner.serve_call(message.bytes).await;
+                });
+            }
+            Kind::Reply => self.accept_reply(&message.bytes),
+        }
+    }
+
+    fn send_loop(self: &Arc<Self>) {
+        let mut backoff = Backoff::new();
+        while !self.is_stopped() {
+            let mut items = Vec::new();
+            {
+                let rx = lock(&self.outbox_rx);
+                match rx.recv_timeout(Duration::from_millis(200)) {
+                    Ok(item) => items.push(item),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                let mut bytes = items[0].envelope.bytes.len();
+                while items.len() < BATCH && bytes < wire::MAX_BODY_BYTES / 2 {
+                    match rx.try_recv() {
+                        Ok(item) => {
+                            bytes += item.envelope.bytes.len();
+                            items.push(item);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            let batch = TxBatch {
+                envelopes: items.iter().map(|i| i.envelope.clone()).collect(),
+            };
+            let mut result = self.transport.tx(&batch);
+            if result == Err(TransportError::NotRegistered) {
+                self.reregister();
+                result = self.transport.tx(&batch);
+            }
+            match result {
+                Ok(reply) if reply.statuses.len() == items.len() => {
+                    backoff.reset();
+                    for (item, status) in items.into_iter().zip(reply.statuses) {
+                        self.settle(item, status);
+                    }
+                }
+                Ok(_) => {
+                    let e = TransportError::Status(502, "the proxy answered a batch with the wrong number of statuses".into());
+                    self.fail_all(items, e);
+                }
+                Err(e) => {
+                    self.fail_all(items, e);
+                    backoff.wait(self);
+                }
+            }
+        }
+    }
+
+    fn settle(&self, item: OutboxItem, status: TxStatus) {
+        let to = item.envelope.to.clone();
+        let error = match status {
+            TxStatus::Queued => None,
+            TxStatus::NodeDown => Some(Error::NodeDown { node: to }),
+            TxStatus::MailboxFull => Some(Error::Busy {
+                what: format!("node `{to}`'s mailbox at the proxy"),
+            }),
+            TxStatus::Refused => Some(Error::Proxy {
+                status: 413,
+                message: "the proxy refused the message (too large or malformed)".into(),
+            }),
+        };
+        match (item.on_status, error) {
+            (OnStatus::Cast(done), error) => {
+                let _ = done.send(error.map_or(Ok(()), Err));
+            }
+            (OnStatus::FailPending(ack), Some(error)) => self.fail_pending(&ack, error),
+            _ => {}
+        }
+    }
+
+    fn fail_all(&self, items: Vec<OutboxItem>, e: TransportError) {
+        let url = self.transport.url().to_string();
+        for item in items {
+            let error = e.clone().into_error(&url);
+            match item.on_status {
+                OnStatus::Cast(done) => {
+                    let _ = done.send(Err(error));
+                }
+                OnStatus::FailPending(ack) => self.fail_pending(&ack, error),
+                OnStatus::Ignore => {
+                    tracing::warn!(node = %self.name, "a reply was lost: {error}");
+                }
+            }
+        }
+    }
+
+    fn fail_pending(&self, ack: &[u8; 16], error: Error) {
+        if let Some(p) = lock(&self.pending).remove(ack) {
+            let _ = p.done.send(Err(error));
+        }
+    }
+
+    /// A reply arrived: check it is signed by the node we called, for a call we made,
+    /// and hand it to the waiting caller.
+    fn accept_reply(&self, bytes: &[u8]) {
+        let Ok(signed) = Signed::from_bytes(bytes) else {
+            tracing::warn!(node = %self.name, "dropped a malformed reply");
+            return;
+        };
+        let Ok(reply) = signed.peek::<Reply>() else {
+            tracing::warn!(node = %self.name, "dropped a reply that does not decode");
+            return;
+        };
+        let expected = lock(&self.pending)
+            .get(&reply.ack)
+            .map(|p| (p.callee.clone(), p.callee_key, p.call_hash));
+        let Some((callee, callee_key, call_hash)) = expected else {
+            tracing::debug!(node = %self.name, "dropped a reply for no pending call (late, or replayed)");
+            return;
+        };
+        let genuine = signed.verify(domain::REPLY, &callee_key).is_ok()
+            && reply.callee == callee
+            && reply.caller == self.name
+            && reply.call_hash == call_hash;
+        if !genuine {
+            tracing::warn!(node = %self.name, %callee, "dropped a reply not signed by the callee, or not for this call");
+            return;
+        }
+        let Some(pending) = lock(&self.pending).remove(&reply.ack) else {
+            return;
+        };
+        let result = match reply.outcome {
+            Outcome::Ok(bytes) => Ok(bytes),
+            Outcome::Refused(refusal) => Err(refusal_error(refusal, &pending.callee, &pending.path)),
+        };
+        let _ = pending.done.send(result);
+    }
+
+    /// Runs (or refuses) a call that arrived, then signs and sends the reply.
+    async fn serve_call(self: Arc<Self>, bytes: Vec<u8>) {
+        let Ok(signed) = Signed::from_bytes(&bytes) else {
+            tracing::warn!(node = %self.name, "dropped a malformed call");
+            return;
+        };
+        let Ok(call) = signed.peek::<Call>() else {
+            tracing::warn!(node = %self.name, "dropped a call that does not decode");
+            return;
+        };
+        let started = std::time::Instant::now();
+        let outcome = self.decide_and_run(&signed, &call).await;
+        match &outcome {
+            Outcome::Ok(_) => tracing::info!(
+                node = %self.name, path = %call.path(), caller = %call.caller,
+                key = %keys::fingerprint(&call.capability), took = ?started.elapsed(), "call ran"
+            ),
+            Outcome::Refused(why) => tracing::info!(
+                node = %self.name, path = %call.path(), caller = %call.caller,
+                key = %keys::fingerprint(&call.capability), ?why, "call refused"
+            ),
+        }
+        if !call.want_reply || wire::check_name("caller", &call.caller).is_err() {
+            return;
+        }
+        let reply = Reply {
+            callee: self.name.clone(),
+            caller: call.caller.clone(),
+            ack: call.ack,
+            call_hash: signed.body_hash(),
+            outcome,
+        };
+        let bytes = Signed::sign(domain::REPLY, &reply, &self.key).to_bytes();
+        let item = OutboxItem {
+            envelope: Outgoing {
+                to: call.caller.clone(),
+                kind: Kind::Reply,
+                ack: call.ack,
+                bytes,
+            },
+            on_status: OnStatus::Ignore,
+        };
+        if let Err(e) = self.enqueue(item) {
+            tracing::warn!(node = %self.name, "cannot send a reply: {e}");
+        }
+    }
+
+    /// The callee's checks, cheapest and least trusting first: bounds → addressee →
+    /// signature → clock → grant (mission, expiry, revocation) → rate → replay → apply.
+    async fn decide_and_run(&self, signed: &Signed, call: &Call) -> Outcome {
+        let refuse = Outcome::Refused;
+        if let Err(e) = call.check_bounds() {
+            return refuse(Refusal::Malformed(e.to_string()));
+        }
+        if call.callee != self.name {
+            return refuse(Refusal::WrongNode);
+        }
+        let verified = wire::verifying_key(&call.capability)
+            .and_then(|key| signed.verify(domain::CALL, &key));
+        if verified.is_err() {
+            return refuse(Refusal::BadSignature);
+        }
+        let now = wire::now_ms();
+        let too_new = call.issued_at_ms > now + wire::MAX_SKEW_MS;
+        let too_old = call.issued_at_ms + wire::MAX_LIFETIME_MS + wire::MAX_SKEW_MS < now;
+        if too_new || too_old {
+            return refuse(Refusal::ClockSkew {
+                skew_ms: now as i64 - call.issued_at_ms as i64,
+            });
+        }
+        if now > call.expires_at_ms + wire::MAX_SKEW_MS {
+            return refuse(Refusal::CallExpired);
+        }
+        match self.grants.check(&call.capability, &call.mission) {
+            Decision::Allow => {}
+            Decision::Denied => return refuse(Refusal::Denied),
+            Decision::Revoked => return refuse(Refusal::Revoked),
+            Decision::Expired => return refuse(Refusal::GrantExpired),
+            Decision::WrongMission { granted } => {
+                return refuse(Refusal::WrongMission { granted });
+            }
+            Decision::RateLimited { retry_after } => {
+                return refuse(Refusal::RateLimited {
+                    retry_after_ms: retry_after.as_millis().max(1) as u64,
+                });
+            }
+        }
+        match lock(&self.replay).check_and_insert(call.ack, call.expires_at_ms, now) {
+            Freshness::Fresh => {}
+            Freshness::Replayed => return refuse(Refusal::Replayed),
+            Freshness::Full => return refuse(Refusal::Busy),
+        }
+        let function = registry::lookup(&call.mission, &call.module, &call.function)
+            .filter(|_| self.served.contains(&call.mission));
+        let Some(function) = function else {
+            return refuse(Refusal::NoSuchFunction);
+        };
+        // A task of its own, so that even a panic while decoding cannot reach the node.
+        let run = tokio::spawn((function.apply)(call.encoding, call.args.clone()));
+        match run.await {
+            Ok(Ok(result)) if result.len() <= wire::MAX_ARGS_BYTES => Outcome::Ok(result),
+            Ok(Ok(result)) => refuse(Refusal::Malformed(format!(
+                "the result is {} bytes, more than the {} allowed",
+                result.len(),
+                wire::MAX_ARGS_BYTES
+            ))),
+            Ok(Err(ApplyError::BadArguments(detail))) => refuse(Refusal::BadArguments(detail)),
+            Ok(Err(ApplyError::Panic(message))) => refuse(Refusal::RemotePanic(message)),
+            Err(e) => refuse(Refusal::RemotePanic(e.to_string())),
+        }
+    }
+}
+
+/// Turns a callee's refusal of the call `path` into the error the caller sees.
+pub(crate) fn refusal_error(refusal: Refusal, callee: &str, path: &str) -> Error {
+    let node = callee.to_string();
+    match refusal {
+        Refusal::Denied => Error::Denied { node },
+        Refusal::WrongMission { granted } => Error::WrongMission {
+            node,
+            mission: path.split('/').next().unwrap_or_default().to_string(),
+            granted: granted.join(", "),
+        },
+        Refusal::Revoked => Error::Revoked { node },
+        Refusal::GrantExpired => Error::Expired {
+            node,
+            what: "the grant".into(),
+        },
+        Refusal::CallExpired => Error::Expired {
+            node,
+            what: "the request".into(),
+        },
+        Refusal::RateLimited { retry_after_ms } => Error::RateLimited {
+            node,
+            retry_after: Duration::from_millis(retry_after_ms),
+        },
+        Refusal::Replayed => Error::Replayed { node },
+        Refusal::NoSuchFunction => Error::NoSuchFunction {
+            node,
+            path: path.to_string(),
+        },
+        Refusal::BadArguments(detail) => Error::BadArguments { node, detail },
+        Refusal::RemotePanic(message) => Error::RemotePanic { node, message },
+        Refusal::BadSignature => Error::BadSignature {
+            who: format!("node `{node}`"),
+        },
+        Refusal::ClockSkew { skew_ms } => Error::ClockSkew { node, skew_ms },
+        Refusal::WrongNode => Error::Invalid(format!(
+            "node `{node}` says the call was addressed to another node: is the key file for `{node}`?"
+        )),
+        Refusal::Busy => Error::Busy {
+            what: format!("node `{node}`"),
+        },
+        Refusal::Malformed(detail) => Error::Invalid(format!("node `{node}` refused the call: {detail}")),
+    }
+}

@@ -1,0 +1,272 @@
+//! What `#[wtd_export]` submits into `inventory`, and how a node finds it again.
+//!
+//! Each exported function becomes one [`ExportedFn`]: its mission, module, name, and a
+//! *shim* that decodes the arguments, runs the function and encodes the result. The
+//! linker gathers every entry of the program into one list at build time; a node builds
+//! an index of it the first time it is asked.
+//!
+//! A crate whose only use is its exported functions is dropped by the linker, and its
+//! missions vanish with it: write `use that_crate as _;` in your binary. A node logs the
+//! missions it serves when it starts, so a missing one shows.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::wire::{Encoding, Offer};
+
+/// What running a shim can fail with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyError {
+    /// The arguments did not decode as the function's parameter types.
+    BadArguments(String),
+    /// The function panicked; the message is the panic's.
+    Panic(String),
+}
+
+/// The future a shim returns.
+pub type ApplyFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, ApplyError>> + Send>>;
+
+/// One function exported with `#[wtd_export(mission)]`.
+#[derive(Debug)]
+pub struct ExportedFn {
+    /// The mission it belongs to.
+    pub mission: &'static str,
+    /// `module_path!()` where it was defined (the crate name is dropped when matching).
+    pub module_path: &'static str,
+    /// The function's name.
+    pub name: &'static str,
+    /// Number of arguments.
+    pub arity: usize,
+    /// Decode the arguments, run, encode the result.
+    pub apply: fn(Encoding, Vec<u8>) -> ApplyFuture,
+}
+
+inventory::collect!(ExportedFn);
+
+/// The module of a function as it travels on the wire: its module path without the crate
+/// name (`my_app::demo` → `demo`), or the crate name for a function at the crate root.
+///
+/// Dropping the crate name lets two different programs (say, the `node` and `quickstart`
+/// examples) that include the same module agree on the path.
+pub fn wire_module(module_path: &str) -> &str {
+    match module_path.split_once("::") {
+        Some((_crate, rest)) => rest,
+        None => module_path,
+    }
+}
+
+/// The index, keyed by `mission/module/function`.
+fn index() -> &'static HashMap<String, &'static ExportedFn> {
+    static INDEX: OnceLock<HashMap<String, &'static ExportedFn>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index = HashMap::new();
+        for f in inventory::iter::<ExportedFn> {
+            let path = format!("{}/{}/{}", f.mission, wire_module(f.module_path), f.name);
+            if index.contains_key(&path) {
+                tracing::warn!("{path} is exported twice; calls reach only the first");
+                continue;
+            }
+            index.insert(path, f);
+        }
+        index
+    })
+}
+
+/// Finds an exported function by mission, wire module and name.
+pub fn lookup(mission: &str, module: &str, function: &str) -> Option<&'static ExportedFn> {
+    index()
+        .get(&format!("{mission}/{module}/{function}"))
+        .copied()
+}
+
+/// Every mission exported in this program, with its functions as `module/function`,
+/// sorted.
+pub fn offers() -> Vec<Offer> {
+    let mut missions: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for f in index().values() {
+        missions
+            .entry(f.mission)
+            .or_default()
+            .push(format!("{}/{}", wire_module(f.module_path), f.name));
+    }
+    missions
+        .into_iter()
+        .map(|(mission, mut functions)| {
+            functions.sort();
+            Offer {
+                mission: mission.to_string(),
+                functions,
+            }
+        })
+        .collect()
+}
+
+/// Decodes a call's argument tuple. For JSON, `[]` also stands for "no arguments".
+pub fn decode_args<A: DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Result<A, ApplyError> {
+    match encoding {
+        Encoding::Postcard => match postcard::take_from_bytes::<A>(bytes) {
+            Ok((args, [])) => Ok(args),
+            Ok(_) => Err(ApplyError::BadArguments(
+                "more argument bytes than the function takes".into(),
+            )),
+            Err(e) => Err(ApplyError::BadArguments(e.to_string())),
+        },
+        Encoding::Json => serde_json::from_slice::<A>(bytes).or_else(|e| {
+            let empty = serde_json::from_slice::<Vec<serde_json::Value>>(bytes)
+                .is_ok_and(|v| v.is_empty());
+            if empty {
+                serde_json::from_slice::<A>(b"null")
+                    .map_err(|_| ApplyError::BadArguments(e.to_string()))
+            } else {
+                Err(ApplyError::BadArguments(format!(
+                    "{e} (pass the arguments as a JSON array, e.g. [2, 3])"
+                )))
+            }
+        }),
+    }
+}
+
+/// Encodes a function's result.
+pub fn encode_result<R: Serialize>(encoding: Encoding, result: &R) -> Vec<u8> {
+    match encoding {
+        Encoding::Postcard => crate::wire::encode(result),
+        Encoding::Json => serde_json::to_vec(result).unwrap_or_default(),
+    }
+}
+
+/// The shim body for a plain (blocking) function: decode, run on tokio's blocking pool so
+/// a slow function never stalls the node, encode. A panic becomes [`ApplyError::Panic`].
+pub fn apply_blocking<A, R, F>(encoding: Encoding, args: Vec<u8>, f: F) -> ApplyFuture
+where
+    A: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    F: FnOnce(A) -> R + Send + 'static,
+{
+    Box::pin(async move {
+        let args = decode_args::<A>(encoding, &args)?;
+        match tokio::task::spawn_blocking(move || f(args)).await {
+            Ok(result) => Ok(encode_result(encoding, &result)),
+            Err(e) => Err(ApplyError::Panic(panic_message(e))),
+        }
+    })
+}
+
+/// The shim body for an `async fn`: decode, run as its own task, encode.
+pub fn apply_async<A, R, F, Fut>(encoding: Encoding, args: Vec<u8>, f: F) -> ApplyFuture
+where
+    A: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    F: FnOnce(A) -> Fut + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    Box::pin(async move {
+        let args = decode_args::<A>(encoding, &args)?;
+        match tokio::spawn(f(args)).await {
+            Ok(result) => Ok(encode_result(encoding, &result)),
+            Err(e) => Err(ApplyError::Panic(panic_message(e))),
+        }
+    })
+}
+
+fn panic_message(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(payload) => {
+            if let Some(s) = payload.downcast_ref::<&str>() {
+                s.to_string()
+            } else if let Some(s) = payload.downcast_ref::<String>() {
+                s.clone()
+            } else {
+                "panic with a non-text payload".to_string()
+            }
+        }
+        Err(_) => "the task was cancelled".to_string(),
+    }
+}
+
+/// Where a typed stub sends its call: mission, module and name.
+#[derive(Debug, Clone, Copy)]
+pub struct FnPath {
+    /// The mission.
+    pub mission: &'static str,
+    /// `module_path!()` of the function's module.
+    pub module_path: &'static str,
+    /// The function's name.
+    pub name: &'static str,
+}
+
+impl FnPath {
+    /// The module as it travels on the wire (see [`wire_module`]).
+    pub fn module(&self) -> &'static str {
+        wire_module(self.module_path)
+    }
+}
+
+/// `module_path!()` as seen from inside the stub module `#[wtd_export]` generates (which
+/// is named after the function) → the module of the function itself.
+pub const fn parent_module(stub_module_path: &'static str) -> &'static str {
+    let bytes = stub_module_path.as_bytes();
+    let mut i = bytes.len();
+    while i >= 2 {
+        if bytes[i - 1] == b':' && bytes[i - 2] == b':' {
+            let (head, _) = stub_module_path.split_at(i - 2);
+            return head;
+        }
+        i -= 1;
+    }
+    stub_module_path
+}
+
+/// Implemented by every type that may cross the wire as an argument or result of an
+/// exported function.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent to another node",
+    label = "this type is not `Serialize + Deserialize`",
+    note = "arguments and results of a `#[wtd_export]` function travel over the network as bytes: derive `serde::Serialize` and `serde::Deserialize` on `{Self}`, or use plain data (numbers, String, Vec, structs of those)"
+)]
+pub trait Remote: Serialize + DeserializeOwned + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> Remote for T {}
+
+/// Compile-time check the macro emits for each argument and the result type.
+pub fn assert_remote<T: Remote>() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_module_drops_the_crate_name() {
+        assert_eq!(wire_module("quickstart::demo"), "demo");
+        assert_eq!(wire_module("app::a::b"), "a::b");
+        assert_eq!(wire_module("app"), "app");
+    }
+
+    #[test]
+    fn parent_module_drops_the_stub_name() {
+        assert_eq!(parent_module("app::demo::add"), "app::demo");
+        assert_eq!(parent_module("app"), "app");
+    }
+
+    #[test]
+    fn json_arguments_decode_as_tuples() {
+        let args: (i64, i64) = decode_args(Encoding::Json, b"[2, 3]").expect("decodes");
+        assert_eq!(args, (2, 3));
+        let (s,): (String,) = decode_args(Encoding::Json, br#"["hi"]"#).expect("decodes");
+        assert_eq!(s, "hi");
+        let () = decode_args(Encoding::Json, b"[]").expect("no arguments");
+        assert!(decode_args::<(i64, i64)>(Encoding::Json, b"[2]").is_err());
+    }
+
+    #[test]
+    fn postcard_arguments_refuse_trailing_bytes() {
+        let mut bytes = crate::wire::encode(&(2i64, 3i64));
+        assert_eq!(decode_args::<(i64, i64)>(Encoding::Postcard, &bytes), Ok((2, 3)));
+        bytes.push(1);
+        assert!(decode_args::<(i64, i64)>(Encoding::Postcard, &bytes).is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! The HTTP client a node uses to talk to the proxy.
+//!
+//! ureq is blocking, so this runs only on the node's own threads (never on a tokio
+//! worker). One `Agent` is shared so connections are kept alive and reused. Every request
+//! but registration is wrapped in a [`Hop`] signed by the node key, so the proxy knows
+//! which node is talking.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::wire::{
+    self, Hop, Ping, PingReply, Register, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply,
+    domain,
+};
+
+/// What a request to the proxy can end with, short of success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// No answer: connection refused, reset, or timed out.
+    Unreachable(String),
+    /// The proxy does not know this node (it lost its data, or never had it).
+    NotRegistered,
+    /// Any other refusal, with the proxy's explanation.
+    Status(u16, String),
+}
+
+impl TransportError {
+    /// As the error a program sees.
+    pub fn into_error(self, url: &str) -> Error {
+        match self {
+            TransportError::Unreachable(detail) => Error::ProxyUnreachable {
+                url: url.to_string(),
+                detail,
+            },
+            TransportError::NotRegistered => Error::Proxy {
+                status: 404,
+                message: "this node is not registered with the proxy".into(),
+            },
+            TransportError::Status(status, message) => Error::Proxy { status, message },
+        }
+    }
+}
+
+/// A node's connection to its proxy.
+pub struct Transport {
+    agent: ureq::Agent,
+    base: String,
+    node: String,
+    key: SigningKey,
+    counter: AtomicU64,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("base", &self.base)
+            .field("node", &self.node)
+            .finish()
+    }
+}
+
+/// Longest time the proxy may hold a receive request.
+pub const RX_WAIT: Duration = Duration::from_secs(20);
+
+pub(crate) fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .max_idle_connections_per_host(16)
+        .build()
+        .into()
+}
+
+impl Transport {
+    /// A transport for node `node` signing with `key`, to the proxy at `base`.
+    pub fn new(base: &str, node: &str, key: SigningKey) -> Transport {
+        // Counters start at the current time in microseconds, so they keep growing across
+        // restarts of the node and the proxy's replay window never sees an old one again.
+        let start = wire::now_ms().saturating_mul(1000);
+        Transport {
+            agent: agent(),
+            base: base.trim_end_matches('/').to_string(),
+            node: node.to_string(),
+            key,
+            counter: AtomicU64::new(start),
+        }
+    }
+
+    /// The proxy's base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// `PUT /nodes/{name}`.
+    pub fn register(&self, email: &str) -> Result<(), TransportError> {
+        let message = Register {
+            name: self.node.clone(),
+            email: email.to_string(),
+            node_key: self.key.verifying_key().to_bytes(),
+            issued_at_ms: wire::now_ms(),
+        };
+        let body = Signed::sign(domain::REGISTER, &message, &self.key).to_bytes();
+        let url = format!("{}/nodes/{}", self.base, self.node);
+        self.send("PUT", &url, body, Duration::from_secs(10)).map(|_| ())
+    }
+
+    /// `POST /ping`.
+    pub fn ping(&self, ping: &Ping) -> Result<PingReply, TransportError> {
+        self.hop(Route::Ping, "/ping".into(), ping, Duration::from_secs(10))
+    }
+
+    /// `POST /tx/{node}`.
+    pub fn tx(&self, batch: &TxBatch) -> Result<TxReply, TransportError> {
+        let path = format!("/tx/{}", self.node);
+        self.hop(Route::Tx, path, batch, Duration::from_secs(10))
+    }
+
+    /// `POST /rx/{node}`: held by the proxy until messages arrive or `poll.wait_ms` passes.
+    pub fn rx(&self, poll: &RxPoll) -> Result<RxBatch, TransportError> {
+        let path = format!("/rx/{}", self.node);
+        let timeout = Duration::from_millis(u64::from(poll.wait_ms)) + Duration::from_secs(5);
+        self.hop(Route::Rx, path, poll, timeout)
+    }
+
+    /// `POST /bye`: tell the proxy this node is leaving.
+    pub fn bye(&self) -> Result<(), TransportError> {
+        let _: () = self.hop(Route::Bye, "/bye".into(), &(), Duration::from_secs(2))?;
+        Ok(())
+    }
+
+    fn hop<B: Serialize, R: Serialize + DeserializeOwned>(
+        &self,
+        route: Route,
+        path: String,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<R, TransportError> {
+        let hop = Hop {
+            node: self.node.clone(),
+            route,
+            counter: self.counter.fetch_add(1, Ordering::Relaxed),
+            issued_at_ms: wire::now_ms(),
+            body: wire::encode(body),
+        };
+        let signed = Signed::sign(domain::HOP, &hop, &self.key).to_bytes();
+        let answer = self.send("POST", &format!("{}{path}", self.base), signed, timeout)?;
+        wire::decode_exact(&answer).map_err(|e| {
+            TransportError::Status(502, format!("the proxy's answer does not decode: {e}"))
+        })
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        url: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TransportError> {
+        send(&self.agent, method, url, body, timeout)
+    }
+}
+
+/// Sends one request; returns the body of a 2xx answer.
+pub(crate) fn send(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<Vec<u8>, TransportError> {
+    let request = match method {
+        "PUT" => agent.put(url),
+        _ => agent.post(url),
+    };
+    let response = request
+        .config()
+        .timeout_global(Some(timeout))
+        .build()
+        .header("content-type", "application/octet-stream")
+        .send(&body[..]);
+    let mut response = response.map_err(|e| TransportError::Unreachable(e.to_string()))?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(wire::MAX_BODY_BYTES as u64)
+        .read_to_vec()
+        .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+    match status {
+        200..=299 => Ok(bytes),
+        404 if is_not_registered(&bytes) => Err(TransportError::NotRegistered),
+        _ => Err(TransportError::Status(
+            status,
+            String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+        )),
+    }
+}
+
+/// The proxy's 404 body for hop requests from unknown nodes starts with this.
+pub const NOT_REGISTERED: &str = "not registered:";
+
+fn is_not_registered(body: &[u8]) -> bool {
+    body.starts_with(NOT_REGISTERED.as_bytes())
+}
+
+/// `PUT /apply/{node}/{mission}/{module}/{function}`: sends one signed call through the
+/// proxy and returns the signed reply. For scripts, tests and clients that are not nodes;
+/// nodes batch their calls through `/tx` and `/rx` instead.
+pub fn apply(proxy: &str, call: &Signed, timeout: Duration) -> Result<Signed, Error> {
+    let peeked: wire::Call = call
+        .peek()
+        .map_err(|e| Error::Invalid(format!("not a signed call: {e}")))?;
+    let url = format!(
+        "{}/apply/{}/{}/{}/{}",
+        proxy.trim_end_matches('/'),
+        peeked.callee,
+        peeked.mission,
+        peeked.module,
+        peeked.function
+    );
+    let answer = send(&agent(), "PUT", &url, call.to_bytes(), timeout)
+        .map_err(|e| e.into_error(proxy))?;
+    Signed::from_bytes(&answer).map_err(|e| Error::Proxy {
+        status: 502,
+        message: format!("the proxy's answer is not a signed reply: {e}"),
+    })
+}
