@@ -1,0 +1,76 @@
+//! Every way the proxy refuses a request, each with its HTTP status and a sentence that
+//! says what happened and what to do. No refusal is a bare 500.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// A refused request.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The body is not what the route expects.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// The body is larger than allowed.
+    #[error("request too large: {0}")]
+    TooLarge(String),
+    /// The hop signature does not verify, is replayed, or is out of the clock window.
+    #[error("not authenticated: {0}")]
+    Unauthenticated(String),
+    /// The request was signed for another node or route.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The node is not registered. The body starts with `not registered:`, which nodes
+    /// recognise to register again.
+    #[error("not registered: node `{0}` is not registered with this proxy; register it first (PUT /nodes/{0})")]
+    NotRegistered(String),
+    /// Another key holds this node name.
+    #[error("the name `{0}` is taken by another node key: pick another name")]
+    NameTaken(String),
+    /// The callee is not connected.
+    #[error("node `{0}` is not connected to this proxy")]
+    NodeDown(String),
+    /// A bound was reached: too many requests, polls, waiters or nodes.
+    #[error("too many requests: {0}")]
+    TooMany(String),
+    /// No reply within the call's lifetime.
+    #[error("no reply from `{0}` in time: the outcome is unknown")]
+    Timeout(String),
+    /// The database failed.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// The proxy is shutting down.
+    #[error("the proxy is shutting down: try again in a moment")]
+    ShuttingDown,
+}
+
+impl ProxyError {
+    /// The HTTP status of this refusal.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ProxyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ProxyError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ProxyError::NotRegistered(_) => StatusCode::NOT_FOUND,
+            ProxyError::NameTaken(_) => StatusCode::CONFLICT,
+            ProxyError::NodeDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Storage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            ProxyError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for ProxyError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = self.to_string();
+        if status.is_server_error() {
+            tracing::warn!(%status, "{body}");
+        } else {
+            tracing::debug!(%status, "{body}");
+        }
+        (status, [("content-type", "text/plain; charset=utf-8")], body).into_response()
+    }
+}

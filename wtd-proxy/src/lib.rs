@@ -1,0 +1,165 @@
+//! The WTD proxy: the relay and directory every node talks to.
+//!
+//! # Layout
+//!
+//! * [`store`]: registrations on disk (redb), so they survive a restart.
+//! * [`state`]: live state: who is online, mailboxes, `/apply` waiters; every bound.
+//! * [`routes`]: the HTTP routes, thin handlers over [`state::State`].
+//! * [`error`]: every refusal, with its HTTP status and a helpful sentence.
+//!
+//! Run it with [`run`] (the binary does), or embed one with [`Proxy::start`] (the
+//! examples and tests do).
+
+pub mod error;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use error::ProxyError;
+
+/// The port a proxy listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 14151;
+
+/// How a proxy runs. Every bound is here.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the node registry is kept.
+    pub data_dir: PathBuf,
+    /// A node that sent nothing for this long leaves the directory.
+    pub presence_timeout: Duration,
+    /// Longest time a receive request is held.
+    pub max_poll: Duration,
+    /// Receive requests one node may hold at once.
+    pub polls_per_node: usize,
+    /// Messages waiting per node.
+    pub mailbox_messages: usize,
+    /// Bytes waiting per node.
+    pub mailbox_bytes: usize,
+    /// Requests per second one node may make.
+    pub node_rate: u32,
+    /// Nodes that may register.
+    pub max_nodes: usize,
+    /// Calls that may wait on `/apply` at once.
+    pub max_applies: usize,
+}
+
+impl Config {
+    /// Defaults, keeping data in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            presence_timeout: Duration::from_secs(3),
+            max_poll: Duration::from_secs(25),
+            polls_per_node: 2,
+            mailbox_messages: 4096,
+            mailbox_bytes: 16 * 1024 * 1024,
+            node_rate: 2000,
+            max_nodes: 10_000,
+            max_applies: 1024,
+        }
+    }
+}
+
+/// Serves the proxy on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ProxyError> {
+    let state = Arc::new(tokio::task::block_in_place(|| state::State::open(config))?);
+    serve(listener, state, shutdown).await
+}
+
+async fn serve(
+    listener: TcpListener,
+    state: Arc<state::State>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ProxyError> {
+    let sweeper = {
+        let state = state.clone();
+        let mut closing = state.closing.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => state.sweep(),
+                    _ = closing.wait_for(|c| *c) => return,
+                }
+            }
+        })
+    };
+    let app = routes::router(state.clone());
+    let closer = state.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closer.close();
+        })
+        .await;
+    state.close();
+    let _ = sweeper.await;
+    result.map_err(|e| ProxyError::Storage(format!("the server failed: {e}")))
+}
+
+/// A proxy running inside this program, for examples and tests.
+#[derive(Debug)]
+pub struct Proxy {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), ProxyError>>,
+}
+
+impl Proxy {
+    /// Starts a proxy on `listener` (bind `127.0.0.1:0` for a free port).
+    pub async fn start(listener: TcpListener, config: Config) -> Result<Proxy, ProxyError> {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ProxyError::Storage(format!("the listener has no address: {e}")))?;
+        let state = tokio::task::spawn_blocking(move || state::State::open(config))
+            .await
+            .map_err(|e| ProxyError::Storage(e.to_string()))??;
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(serve(listener, Arc::new(state), async move {
+            let _ = stopped.await;
+        }));
+        Ok(Proxy {
+            addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// The proxy's URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the proxy and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match tokio::time::timeout(Duration::from_secs(10), &mut self.task).await {
+            Ok(Ok(Err(e))) => tracing::warn!("the proxy stopped with an error: {e}"),
+            Err(_) => {
+                tracing::warn!("the proxy did not stop in 10 s; aborting it");
+                self.task.abort();
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The HTTP routes. Each handler is a thin layer: read the body, let [`State`] decide,
+//! turn the answer into bytes. docs/PROTOCOL.md documents every route.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State as Axum};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wtd::wire::{self, Route, RxBatch, Signed, TxBatch, TxReply};
+
+use crate::error::ProxyError;
+use crate::state::State;
+
+type Shared = Arc<State>;
+
+/// Every route of the proxy.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(dashboard))
+        .route("/api/directory", get(directory_json))
+        .route("/nodes/{name}", put(register))
+        .route("/ping", post(ping))
+        .route("/bye", post(bye))
+        .route("/tx/{node}", post(tx))
+        .route("/rx/{node}", post(rx))
+        .route("/apply/{node}/{mission}/{module}/{function}", put(apply))
+        .layer(DefaultBodyLimit::max(wire::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+fn postcard<T: Serialize>(value: &T) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        wire::encode(value),
+    )
+        .into_response()
+}
+
+fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, ProxyError> {
+    wire::decode_exact(bytes).map_err(|e| ProxyError::Malformed(e.to_string()))
+}
+
+async fn register(
+    Axum(state): Axum<Shared>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ProxyError> {
+    // Registration writes to disk: keep it off the async workers.
+    let result = tokio::task::spawn_blocking(move || state.register(&name, &body))
+        .await
+        .map_err(|_| ProxyError::Storage("the registration task failed".into()))?;
+    result.map(|()| postcard(&()))
+}
+
+async fn ping(Axum(state): Axum<Shared>, body: Bytes) -> Result<Response, ProxyError> {
+    let (node, body) = state.authenticate(Route::Ping, None, &body)?;
+    let ping: wire::Ping = decode(&body)?;
+    Ok(postcard(&state.ping(&node, ping)?))
+}
+
+async fn bye(Axum(state): Axum<Shared>, body: Bytes) -> Result<Response, ProxyError> {
+    let (node, _) = state.authenticate(Route::Bye, None, &body)?;
+    state.bye(&node);
+    Ok(postcard(&()))
+}
+
+async fn tx(
+    Axum(state): Axum<Shared>,
+    Path(node): Path<String>,
+    body: Bytes,
+) -> Result<Response, ProxyError> {
+    let (from, body) = state.authenticate(Route::Tx, Some(&node), &body)?;
+    let batch: TxBatch = decode(&body)?;
+    if batch.envelopes.len() > wire::MAX_BATCH_LEN {
+        return Err(ProxyError::TooLarge(format!(
+            "at most {} envelopes per batch",
+            wire::MAX_BATCH_LEN
+        )));
+    }
+    let statuses = batch
+        .envelopes
+        .into_iter()
+        .map(|e| state.deliver(Some(&from), &e.to, e.kind, e.ack, e.bytes))
+        .collect();
+    Ok(postcard(&TxReply { statuses }))
+}
+
+async fn rx(
+    Axum(state): Axum<Shared>,
+    Path(node): Path<String>,
+    body: Bytes,
+) -> Result<Response, ProxyError> {
+    let (node, body) = state.authenticate(Route::Rx, Some(&node), &body)?;
+    let poll: wire::RxPoll = decode(&body)?;
+    let messages = state.receive(&node, poll).await?;
+    Ok(postcard(&RxBatch {
+        epoch: state.epoch,
+        messages,
+    }))
+}
+
+async fn apply(
+    Axum(state): Axum<Shared>,
+    Path((node, mission, module, function)): Path<(String, String, String, String)>,
+    body: Bytes,
+) -> Result<Response, ProxyError> {
+    let signed = Signed::from_bytes(&body).map_err(|e| ProxyError::Malformed(e.to_string()))?;
+    let call: wire::Call = signed
+        .peek()
+        .map_err(|e| ProxyError::Malformed(e.to_string()))?;
+    call.check_bounds()
+        .map_err(|e| ProxyError::Malformed(e.to_string()))?;
+    if (node.as_str(), mission.as_str(), module.as_str(), function.as_str())
+        != (&call.callee, &call.mission, &call.module, &call.function)
+    {
+        return Err(ProxyError::Malformed(format!(
+            "the URL names {node}/{mission}/{module}/{function} but the signed call is for {}/{}",
+            call.callee,
+            call.path()
+        )));
+    }
+    if !call.want_reply {
+        return Err(ProxyError::Malformed(
+            "/apply waits for a reply: sign the call with want_reply = true".into(),
+        ));
+    }
+    let reply = state.apply(&call, body.to_vec()).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())
+}
+
+#[derive(Serialize)]
+struct JsonDirectory {
+    version: u64,
+    nodes: Vec<JsonNode>,
+}
+
+#[derive(Serialize)]
+struct JsonNode {
+    name: String,
+    node_key: String,
+    missions: Vec<JsonMission>,
+    accepts: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct JsonMission {
+    mission: String,
+    functions: Vec<String>,
+}
+
+fn json_directory(state: &State) -> JsonDirectory {
+    JsonDirectory {
+        version: state.version(),
+        nodes: state
+            .directory()
+            .nodes
+            .into_iter()
+            .map(|n| JsonNode {
+                name: n.name,
+                node_key: hex::encode(n.node_key),
+                missions: n
+                    .offers
+                    .into_iter()
+                    .map(|o| JsonMission {
+                        mission: o.mission,
+                        functions: o.functions,
+                    })
+                    .collect(),
+                accepts: n.accepts.iter().map(hex::encode).collect(),
+            })
+            .collect(),
+    }
+}
+
+async fn directory_json(Axum(state): Axum<Shared>) -> impl IntoResponse {
+    axum::Json(json_directory(&state))
+}
+
+/// A page for people: who is online and what they offer. Names are validated to
+/// `[a-z0-9_-]` at registration, and everything is escaped anyway.
+async fn dashboard(Axum(state): Axum<Shared>) -> Html<String> {
+    let mut rows = String::new();
+    for node in json_directory(&state).nodes {
+        let missions: Vec<String> = node
+            .missions
+            .iter()
+            .map(|m| format!("{} ({})", escape(&m.mission), escape(&m.functions.join(", "))))
+            .collect();
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+            escape(&node.name),
+            escape(&node.node_key[..16]),
+            missions.join("<br>"),
+            node.accepts.len()
+        ));
+    }
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>WTD proxy</title>\
+         <h1>WTD proxy</h1><p>Nodes online now (JSON: <a href=/api/directory>/api/directory</a>).</p>\
+         <table border=1 cellpadding=4><tr><th>node</th><th>key</th><th>missions</th><th>keys accepted</th></tr>\n{rows}</table>"
+    ))
+}
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '&' => "&amp;".to_string(),
+            '"' => "&quot;".to_string(),
+            c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
