@@ -21,7 +21,9 @@ pub enum ProxyError {
     Forbidden(String),
     /// The node is not registered. The body starts with `not registered:`, which nodes
     /// recognise to register again.
-    #[error("not registered: node `{0}` is not registered with this proxy; register it first (PUT /nodes/{0})")]
+    #[error(
+        "not registered: node `{0}` is not registered with this proxy; register it first (PUT /nodes/{0})"
+    )]
     NotRegistered(String),
     /// Another key holds this node name.
     #[error("the name `{0}` is taken by another node key: pick another name")]
@@ -71,6 +73,11 @@ impl IntoResponse for ProxyError {
         } else {
             tracing::debug!(%status, "{body}");
         }
-        (status, [("content-type", "text/plain; charset=utf-8")], body).into_response()
+        (
+            status,
+            [("content-type", "text/plain; charset=utf-8")],
+            body,
+        )
+            .into_response()
     }
 }

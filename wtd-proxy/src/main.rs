@@ -21,15 +21,17 @@ struct Args {
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let args = Args::parse();
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(listener) => listener,
         Err(e) => {
-            eprintln!("wtd-proxy: cannot listen on {}: {e} (is another proxy running there?)", args.listen);
+            eprintln!(
+                "wtd-proxy: cannot listen on {}: {e} (is another proxy running there?)",
+                args.listen
+            );
             return std::process::ExitCode::from(2);
         }
     };

@@ -115,8 +115,12 @@ async fn apply(
         .map_err(|e| ProxyError::Malformed(e.to_string()))?;
     call.check_bounds()
         .map_err(|e| ProxyError::Malformed(e.to_string()))?;
-    if (node.as_str(), mission.as_str(), module.as_str(), function.as_str())
-        != (&call.callee, &call.mission, &call.module, &call.function)
+    if (
+        node.as_str(),
+        mission.as_str(),
+        module.as_str(),
+        function.as_str(),
+    ) != (&call.callee, &call.mission, &call.module, &call.function)
     {
         return Err(ProxyError::Malformed(format!(
             "the URL names {node}/{mission}/{module}/{function} but the signed call is for {}/{}",
@@ -189,7 +193,13 @@ async fn dashboard(Axum(state): Axum<Shared>) -> Html<String> {
         let missions: Vec<String> = node
             .missions
             .iter()
-            .map(|m| format!("{} ({})", escape(&m.mission), escape(&m.functions.join(", "))))
+            .map(|m| {
+                format!(
+                    "{} ({})",
+                    escape(&m.mission),
+                    escape(&m.functions.join(", "))
+                )
+            })
             .collect();
         rows.push_str(&format!(
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",

@@ -34,8 +34,10 @@ pub(crate) struct Mailbox {
 pub(crate) struct NodeEntry {
     key: VerifyingKey,
     email: String,
-    /// Last authenticated request; `None` after the node said goodbye.
+    /// Last authenticated request.
     last_seen: Option<Instant>,
+    /// The node said goodbye; it is offline until it pings or sends again.
+    gone: bool,
     /// Receive requests held right now.
     polls: usize,
     /// What the directory shows while the node is online.
@@ -54,6 +56,7 @@ impl NodeEntry {
             key,
             email: record.email,
             last_seen: None,
+            gone: false,
             polls: 0,
             offers: Vec::new(),
             accepts: Vec::new(),
@@ -68,7 +71,7 @@ impl NodeEntry {
     }
 
     fn online(&self, timeout: Duration) -> bool {
-        self.polls > 0 || self.last_seen.is_some_and(|t| t.elapsed() < timeout)
+        !self.gone && (self.polls > 0 || self.last_seen.is_some_and(|t| t.elapsed() < timeout))
     }
 }
 
@@ -132,9 +135,11 @@ impl State {
     /// `PUT /nodes/{name}`.
     pub fn register(&self, url_name: &str, body: &[u8]) -> Result<(), ProxyError> {
         let signed = Signed::from_bytes(body).map_err(|e| ProxyError::Malformed(e.to_string()))?;
-        let message: wire::Register =
-            signed.peek().map_err(|e| ProxyError::Malformed(e.to_string()))?;
-        wire::check_name("node", &message.name).map_err(|e| ProxyError::Malformed(e.to_string()))?;
+        let message: wire::Register = signed
+            .peek()
+            .map_err(|e| ProxyError::Malformed(e.to_string()))?;
+        wire::check_name("node", &message.name)
+            .map_err(|e| ProxyError::Malformed(e.to_string()))?;
         if message.name != url_name {
             return Err(ProxyError::Forbidden(
                 "the registration is signed for another name than the URL's".into(),
@@ -147,9 +152,9 @@ impl State {
         }
         let key = wire::verifying_key(&message.node_key)
             .map_err(|_| ProxyError::Malformed("the node key is not a valid ed25519 key".into()))?;
-        signed
-            .verify(domain::REGISTER, &key)
-            .map_err(|_| ProxyError::Unauthenticated("the registration's signature does not verify".into()))?;
+        signed.verify(domain::REGISTER, &key).map_err(|_| {
+            ProxyError::Unauthenticated("the registration's signature does not verify".into())
+        })?;
         check_clock(message.issued_at_ms)?;
 
         let mut nodes = lock(&self.nodes);
@@ -184,7 +189,9 @@ impl State {
         body: &[u8],
     ) -> Result<(String, Vec<u8>), ProxyError> {
         let signed = Signed::from_bytes(body).map_err(|e| ProxyError::Malformed(e.to_string()))?;
-        let hop: Hop = signed.peek().map_err(|e| ProxyError::Malformed(e.to_string()))?;
+        let hop: Hop = signed
+            .peek()
+            .map_err(|e| ProxyError::Malformed(e.to_string()))?;
         if hop.route != route || url_node.is_some_and(|n| n != hop.node) {
             return Err(ProxyError::Forbidden(
                 "the request is signed for another route or node than the URL's".into(),
@@ -194,9 +201,9 @@ impl State {
             .get(&hop.node)
             .map(|n| n.key)
             .ok_or_else(|| ProxyError::NotRegistered(hop.node.clone()))?;
-        signed
-            .verify(domain::HOP, &key)
-            .map_err(|_| ProxyError::Unauthenticated("the request's signature does not verify".into()))?;
+        signed.verify(domain::HOP, &key).map_err(|_| {
+            ProxyError::Unauthenticated("the request's signature does not verify".into())
+        })?;
         check_clock(hop.issued_at_ms)?;
         let mut nodes = lock(&self.nodes);
         let entry = nodes
@@ -213,8 +220,11 @@ impl State {
                 hop.node, self.config.node_rate
             )));
         }
-        if route != Route::Bye {
-            entry.last_seen = Some(Instant::now());
+        entry.last_seen = Some(Instant::now());
+        // A receive request may still be on its way from a node that just left; only a
+        // ping or a send brings a node back.
+        if matches!(route, Route::Ping | Route::Tx) {
+            entry.gone = false;
         }
         Ok((hop.node, hop.body))
     }
@@ -295,7 +305,7 @@ impl State {
     pub fn bye(&self, node: &str) {
         let mut nodes = lock(&self.nodes);
         if let Some(entry) = nodes.get_mut(node) {
-            entry.last_seen = None;
+            entry.gone = true;
             entry.listed = false;
             entry.mailbox.queue.clear();
             entry.mailbox.bytes = 0;
@@ -410,7 +420,7 @@ impl State {
                 _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
                 _ = closing.wait_for(|c| *c) => return Ok(Vec::new()),
             }
-            if lock(&self.nodes).get(node).is_some_and(|e| e.last_seen.is_none()) {
+            if lock(&self.nodes).get(node).is_some_and(|e| e.gone) {
                 return Ok(Vec::new());
             }
         }
@@ -422,10 +432,14 @@ impl State {
         {
             let mut applies = lock(&self.applies);
             if applies.len() >= self.config.max_applies {
-                return Err(ProxyError::TooMany("too many calls waiting on /apply".into()));
+                return Err(ProxyError::TooMany(
+                    "too many calls waiting on /apply".into(),
+                ));
             }
             if applies.contains_key(&call.ack) {
-                return Err(ProxyError::Malformed("a call with this ack is already waiting".into()));
+                return Err(ProxyError::Malformed(
+                    "a call with this ack is already waiting".into(),
+                ));
             }
             applies.insert(
                 call.ack,
@@ -440,7 +454,10 @@ impl State {
             TxStatus::Queued => {}
             TxStatus::NodeDown => return Err(ProxyError::NodeDown(call.callee.clone())),
             TxStatus::MailboxFull => {
-                return Err(ProxyError::TooMany(format!("node `{}`'s mailbox is full", call.callee)));
+                return Err(ProxyError::TooMany(format!(
+                    "node `{}`'s mailbox is full",
+                    call.callee
+                )));
             }
             TxStatus::Refused => return Err(ProxyError::TooLarge("the call is too large".into())),
         }
@@ -457,8 +474,10 @@ impl State {
     /// Registered nodes with their contact, for the operator.
     pub fn registered(&self) -> Vec<(String, String)> {
         let nodes = lock(&self.nodes);
-        let mut all: Vec<(String, String)> =
-            nodes.iter().map(|(n, e)| (n.clone(), e.email.clone())).collect();
+        let mut all: Vec<(String, String)> = nodes
+            .iter()
+            .map(|(n, e)| (n.clone(), e.email.clone()))
+            .collect();
         all.sort();
         all
     }
@@ -499,7 +518,7 @@ impl<'a> PollGuard<'a> {
             )));
         }
         entry.polls += 1;
-        if !entry.listed {
+        if !entry.listed && !entry.gone {
             entry.listed = true;
             state.bump();
         }
@@ -515,9 +534,7 @@ impl Drop for PollGuard<'_> {
         let mut nodes = lock(&self.state.nodes);
         if let Some(entry) = nodes.get_mut(&self.node) {
             entry.polls = entry.polls.saturating_sub(1);
-            if entry.last_seen.is_some() {
-                entry.last_seen = Some(Instant::now());
-            }
+            entry.last_seen = Some(Instant::now());
         }
     }
 }

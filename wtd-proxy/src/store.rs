@@ -32,7 +32,10 @@ impl Store {
     /// shutting down in this process is waited for, up to five seconds.
     pub fn open(dir: &Path) -> Result<Store, ProxyError> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            ProxyError::Storage(format!("cannot create the data folder {}: {e}", dir.display()))
+            ProxyError::Storage(format!(
+                "cannot create the data folder {}: {e}",
+                dir.display()
+            ))
         })?;
         let path = dir.join("proxy.redb");
         let mut tries = 0;
@@ -92,7 +95,9 @@ impl Store {
                 let (name, bytes) = entry?;
                 match wtd::wire::decode_exact::<NodeRecord>(bytes.value()) {
                     Ok(record) => nodes.push((name.value().to_string(), record)),
-                    Err(e) => tracing::error!(name = name.value(), "skipping a damaged registration: {e}"),
+                    Err(e) => {
+                        tracing::error!(name = name.value(), "skipping a damaged registration: {e}")
+                    }
                 }
             }
             Ok(nodes)
@@ -118,6 +123,9 @@ mod tests {
             store.put("alice", &record).expect("put");
         }
         let store = Store::open(dir.path()).expect("reopens");
-        assert_eq!(store.all().expect("reads"), vec![("alice".to_string(), record)]);
+        assert_eq!(
+            store.all().expect("reads"),
+            vec![("alice".to_string(), record)]
+        );
     }
 }

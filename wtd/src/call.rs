@@ -106,14 +106,13 @@ impl Peer {
         let bad = || Error::BadSignature {
             who: "this node".into(),
         };
-        let r: wire::Reply = reply.open(domain::REPLY, &self.callee_key).map_err(|_| bad())?;
+        let r: wire::Reply = reply
+            .open(domain::REPLY, &self.callee_key)
+            .map_err(|_| bad())?;
         if r.call_hash != call.body_hash() || r.callee != self.callee {
             return Err(bad());
         }
-        let path = call
-            .peek::<Call>()
-            .map(|c| c.path())
-            .unwrap_or_default();
+        let path = call.peek::<Call>().map(|c| c.path()).unwrap_or_default();
         match r.outcome {
             wire::Outcome::Ok(bytes) => Ok(bytes),
             wire::Outcome::Refused(refusal) => {
@@ -216,7 +215,8 @@ impl Peer {
     /// `mission/module/function`. Returns the JSON result.
     pub async fn call_json(&self, path: &str, args: &str) -> Result<serde_json::Value> {
         let mut parts = path.splitn(3, '/');
-        let (Some(mission), Some(module), Some(function)) = (parts.next(), parts.next(), parts.next())
+        let (Some(mission), Some(module), Some(function)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             return Err(Error::Invalid(format!(
                 "{path:?} is not mission/module/function, e.g. demo/demo/add"
@@ -225,7 +225,13 @@ impl Peer {
         serde_json::from_str::<serde_json::Value>(args)
             .map_err(|e| Error::Invalid(format!("the arguments are not valid JSON: {e}")))?;
         let bytes = self
-            .call_raw(mission, module, function, Encoding::Json, args.as_bytes().to_vec())
+            .call_raw(
+                mission,
+                module,
+                function,
+                Encoding::Json,
+                args.as_bytes().to_vec(),
+            )
             .await?;
         serde_json::from_slice(&bytes).map_err(|e| Error::BadReply {
             node: self.callee.clone(),
@@ -237,7 +243,13 @@ impl Peer {
 /// Typed call used by the stubs `#[wtd_export]` generates.
 pub async fn call_typed<A: Remote, R: Remote>(peer: &Peer, path: &FnPath, args: A) -> Result<R> {
     let bytes = peer
-        .call_raw(path.mission, path.module(), path.name, Encoding::Postcard, wire::encode(&args))
+        .call_raw(
+            path.mission,
+            path.module(),
+            path.name,
+            Encoding::Postcard,
+            wire::encode(&args),
+        )
         .await?;
     match postcard::take_from_bytes::<R>(&bytes) {
         Ok((value, [])) => Ok(value),
@@ -254,6 +266,12 @@ pub async fn call_typed<A: Remote, R: Remote>(peer: &Peer, path: &FnPath, args: 
 
 /// Typed cast used by the stubs `#[wtd_export]` generates.
 pub async fn cast_typed<A: Remote>(peer: &Peer, path: &FnPath, args: A) -> Result<()> {
-    peer.cast_raw(path.mission, path.module(), path.name, Encoding::Postcard, wire::encode(&args))
-        .await
+    peer.cast_raw(
+        path.mission,
+        path.module(),
+        path.name,
+        Encoding::Postcard,
+        wire::encode(&args),
+    )
+    .await
 }

@@ -45,7 +45,9 @@ pub enum Error {
     },
 
     /// The grant, or the call itself, is past its expiry.
-    #[error("node `{node}` refused the call because {what} has expired: ask its owner to renew the grant, or check your clock")]
+    #[error(
+        "node `{node}` refused the call because {what} has expired: ask its owner to renew the grant, or check your clock"
+    )]
     Expired {
         /// The node that refused.
         node: String,
@@ -118,9 +120,7 @@ pub enum Error {
     },
 
     /// The remote function panicked. The remote node is still running.
-    #[error(
-        "the function panicked on node `{node}`: {message} (the node itself is still running)"
-    )]
+    #[error("the function panicked on node `{node}`: {message} (the node itself is still running)")]
     RemotePanic {
         /// The node called.
         node: String,

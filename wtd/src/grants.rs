@@ -188,7 +188,9 @@ pub struct GrantTable {
 
 impl fmt::Debug for GrantTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GrantTable").field("path", &self.path).finish()
+        f.debug_struct("GrantTable")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -214,7 +216,9 @@ impl GrantTable {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, TableState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Reloads the file if it changed since the last look.
@@ -266,7 +270,12 @@ impl GrantTable {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(GrantsFile::default()),
-            Err(e) => return Err(Error::file(&self.path, format!("cannot read the file ({e})"))),
+            Err(e) => {
+                return Err(Error::file(
+                    &self.path,
+                    format!("cannot read the file ({e})"),
+                ));
+            }
         };
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::file(&self.path, "the grants file must be UTF-8 text"))?;
@@ -408,9 +417,9 @@ fn live(grant: &Grant) -> Result<([u8; 32], LiveGrant)> {
     ))
 }
 
-/// Formats a time as RFC 3339 UTC, seconds precision.
+/// Formats a time as RFC 3339 UTC, millisecond precision.
 pub fn format_time(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 #[cfg(test)]
@@ -431,8 +440,14 @@ mod tests {
 
     #[test]
     fn rates_parse_and_print() {
-        assert_eq!("10/s".parse::<Rate>().expect("parses"), Rate::per_second(10));
-        assert_eq!("600/min".parse::<Rate>().expect("parses").to_string(), "600/min");
+        assert_eq!(
+            "10/s".parse::<Rate>().expect("parses"),
+            Rate::per_second(10)
+        );
+        assert_eq!(
+            "600/min".parse::<Rate>().expect("parses").to_string(),
+            "600/min"
+        );
         assert!("0/s".parse::<Rate>().is_err());
         assert!("ten/s".parse::<Rate>().is_err());
         assert!("10/fortnight".parse::<Rate>().is_err());
@@ -454,8 +469,11 @@ mod tests {
             }
         );
         let text = std::fs::read_to_string(table.path()).expect("read");
-        std::fs::write(table.path(), text.replace("revoked = false", "revoked = true"))
-            .expect("write");
+        std::fs::write(
+            table.path(),
+            text.replace("revoked = false", "revoked = true"),
+        )
+        .expect("write");
         assert_eq!(table.check(&key, "demo"), Decision::Revoked);
     }
 
@@ -466,7 +484,10 @@ mod tests {
         let bob = keys::generate();
         table.add(grant(&bob, "100/s")).expect("added");
         std::fs::write(table.path(), "[[grant]\nthis is not toml").expect("write");
-        assert_eq!(table.check(&bob.verifying_key().to_bytes(), "demo"), Decision::Denied);
+        assert_eq!(
+            table.check(&bob.verifying_key().to_bytes(), "demo"),
+            Decision::Denied
+        );
     }
 
     #[test]
@@ -480,7 +501,9 @@ mod tests {
         assert_eq!(table.check(&key, "demo"), Decision::Allow);
         match table.check(&key, "demo") {
             Decision::RateLimited { retry_after } => {
-                assert!(retry_after > Duration::from_secs(1) && retry_after <= Duration::from_secs(30))
+                assert!(
+                    retry_after > Duration::from_secs(1) && retry_after <= Duration::from_secs(30)
+                )
             }
             other => panic!("expected RateLimited, got {other:?}"),
         }

@@ -18,14 +18,19 @@ pub fn default_home() -> PathBuf {
     if let Some(home) = std::env::var_os("WTD_HOME") {
         return PathBuf::from(home);
     }
-    let user_home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let user_home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     user_home.join(".wtd")
 }
 
 /// Creates `dir` (and parents) if missing, readable by its owner only.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| {
-        Error::file(dir, format!("cannot create the folder ({e}); check the path and its permissions"))
+        Error::file(
+            dir,
+            format!("cannot create the folder ({e}); check the path and its permissions"),
+        )
     })?;
     #[cfg(unix)]
     {
@@ -41,7 +46,10 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
 ///
 /// If anything fails, the old file is untouched and the error names the file.
 pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -83,7 +91,8 @@ pub fn check_private(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = fs::metadata(path).map_err(|e| Error::file(path, format!("cannot read the file ({e})")))?;
+        let meta = fs::metadata(path)
+            .map_err(|e| Error::file(path, format!("cannot read the file ({e})")))?;
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             return Err(Error::file(

@@ -23,6 +23,11 @@ pub fn generate() -> SigningKey {
     SigningKey::from_bytes(&secret)
 }
 
+/// A private key as 64 hex digits, as key files hold it.
+pub fn secret_hex(key: &SigningKey) -> String {
+    hex::encode(key.to_bytes())
+}
+
 /// A short, readable name for a public key: the first 8 bytes in hex.
 pub fn fingerprint(public_key: &[u8; 32]) -> String {
     hex::encode(&public_key[..8])
@@ -32,7 +37,10 @@ pub fn fingerprint(public_key: &[u8; 32]) -> String {
 pub fn parse_hex32(what: &str, text: &str) -> Result<[u8; 32]> {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| {
-        Error::Invalid(format!("{what} must be 64 hex digits (32 bytes), got {:?}", text.trim()))
+        Error::Invalid(format!(
+            "{what} must be 64 hex digits (32 bytes), got {:?}",
+            text.trim()
+        ))
     })?;
     Ok(bytes)
 }
@@ -57,7 +65,11 @@ pub fn load_or_create_node_key(home_dir: &Path) -> Result<SigningKey> {
     }
     home::ensure_dir(home_dir)?;
     let key = generate();
-    home::write_atomic(&path, format!("{}\n", hex::encode(key.to_bytes())).as_bytes(), true)?;
+    home::write_atomic(
+        &path,
+        format!("{}\n", hex::encode(key.to_bytes())).as_bytes(),
+        true,
+    )?;
     tracing::info!(path = %path.display(), "created a new node key");
     Ok(key)
 }

@@ -30,6 +30,7 @@ pub use call::Peer;
 pub use error::{Error, Result};
 pub use keys::KeyFile;
 pub use node::{Node, NodeConfig};
+pub use registry::{CallContext, current_call};
 pub use wtd_macros::wtd_export;
 
 /// Everything a WTD program usually needs: `use wtd::prelude::*;`.

@@ -155,7 +155,9 @@ impl Drop for StopOnDrop {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("name", &self.inner.name).finish()
+        f.debug_struct("Node")
+            .field("name", &self.inner.name)
+            .finish()
     }
 }
 
@@ -194,7 +196,9 @@ impl Node {
                 .transport
                 .register(&first.email)
                 .map_err(|e| e.into_error(first.transport.url()))?;
-            first.ping_once().map_err(|e| e.into_error(first.transport.url()))
+            first
+                .ping_once()
+                .map_err(|e| e.into_error(first.transport.url()))
         })
         .await
         .map_err(|e| Error::Invalid(format!("node start-up failed: {e}")))??;
@@ -564,7 +568,10 @@ impl NodeInner {
                     }
                 }
                 Ok(_) => {
-                    let e = TransportError::Status(502, "the proxy answered a batch with the wrong number of statuses".into());
+                    let e = TransportError::Status(
+                        502,
+                        "the proxy answered a batch with the wrong number of statuses".into(),
+                    );
                     self.fail_all(items, e);
                 }
                 Err(e) => {
@@ -650,7 +657,9 @@ impl NodeInner {
         };
         let result = match reply.outcome {
             Outcome::Ok(bytes) => Ok(bytes),
-            Outcome::Refused(refusal) => Err(refusal_error(refusal, &pending.callee, &pending.path)),
+            Outcome::Refused(refusal) => {
+                Err(refusal_error(refusal, &pending.callee, &pending.path))
+            }
         };
         let _ = pending.done.send(result);
     }
@@ -712,8 +721,8 @@ impl NodeInner {
         if call.callee != self.name {
             return refuse(Refusal::WrongNode);
         }
-        let verified = wire::verifying_key(&call.capability)
-            .and_then(|key| signed.verify(domain::CALL, &key));
+        let verified =
+            wire::verifying_key(&call.capability).and_then(|key| signed.verify(domain::CALL, &key));
         if verified.is_err() {
             return refuse(Refusal::BadSignature);
         }
@@ -753,7 +762,14 @@ impl NodeInner {
             return refuse(Refusal::NoSuchFunction);
         };
         // A task of its own, so that even a panic while decoding cannot reach the node.
-        let run = tokio::spawn((function.apply)(call.encoding, call.args.clone()));
+        let context = registry::CallContext {
+            node: self.name.clone(),
+            caller: call.caller.clone(),
+            mission: call.mission.clone(),
+            key: call.capability,
+        };
+        let apply = (function.apply)(call.encoding, call.args.clone());
+        let run = tokio::spawn(registry::with_context(context, apply));
         match run.await {
             Ok(Ok(result)) if result.len() <= wire::MAX_ARGS_BYTES => Outcome::Ok(result),
             Ok(Ok(result)) => refuse(Refusal::Malformed(format!(
@@ -808,6 +824,8 @@ pub(crate) fn refusal_error(refusal: Refusal, callee: &str, path: &str) -> Error
         Refusal::Busy => Error::Busy {
             what: format!("node `{node}`"),
         },
-        Refusal::Malformed(detail) => Error::Invalid(format!("node `{node}` refused the call: {detail}")),
+        Refusal::Malformed(detail) => {
+            Error::Invalid(format!("node `{node}` refused the call: {detail}"))
+        }
     }
 }

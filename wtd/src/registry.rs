@@ -89,10 +89,11 @@ pub fn lookup(mission: &str, module: &str, function: &str) -> Option<&'static Ex
 pub fn offers() -> Vec<Offer> {
     let mut missions: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for f in index().values() {
-        missions
-            .entry(f.mission)
-            .or_default()
-            .push(format!("{}/{}", wire_module(f.module_path), f.name));
+        missions.entry(f.mission).or_default().push(format!(
+            "{}/{}",
+            wire_module(f.module_path),
+            f.name
+        ));
     }
     missions
         .into_iter()
@@ -117,8 +118,8 @@ pub fn decode_args<A: DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Res
             Err(e) => Err(ApplyError::BadArguments(e.to_string())),
         },
         Encoding::Json => serde_json::from_slice::<A>(bytes).or_else(|e| {
-            let empty = serde_json::from_slice::<Vec<serde_json::Value>>(bytes)
-                .is_ok_and(|v| v.is_empty());
+            let empty =
+                serde_json::from_slice::<Vec<serde_json::Value>>(bytes).is_ok_and(|v| v.is_empty());
             if empty {
                 serde_json::from_slice::<A>(b"null")
                     .map_err(|_| ApplyError::BadArguments(e.to_string()))
@@ -139,6 +140,45 @@ pub fn encode_result<R: Serialize>(encoding: Encoding, result: &R) -> Vec<u8> {
     }
 }
 
+/// Who is running an exported function, and for whom: see [`current_call`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallContext {
+    /// The node running the function (this node).
+    pub node: String,
+    /// The node that called it.
+    pub caller: String,
+    /// The mission it was called under.
+    pub mission: String,
+    /// The capability key the call was signed with.
+    pub key: [u8; 32],
+}
+
+tokio::task_local! {
+    static CONTEXT: CallContext;
+}
+
+thread_local! {
+    static BLOCKING_CONTEXT: std::cell::RefCell<Option<CallContext>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Inside an exported function: which node runs it and who called. `None` outside a
+/// remote call (e.g. when the function is called locally).
+///
+/// Like Erlang's `node()`, this lets one program run several nodes that each keep their
+/// own state, e.g. a counter per node.
+pub fn current_call() -> Option<CallContext> {
+    CONTEXT
+        .try_with(Clone::clone)
+        .ok()
+        .or_else(|| BLOCKING_CONTEXT.with(|c| c.borrow().clone()))
+}
+
+/// Runs `future` with `context` as the [`current_call`].
+pub(crate) async fn with_context<F: Future>(context: CallContext, future: F) -> F::Output {
+    CONTEXT.scope(context, future).await
+}
+
 /// The shim body for a plain (blocking) function: decode, run on tokio's blocking pool so
 /// a slow function never stalls the node, encode. A panic becomes [`ApplyError::Panic`].
 pub fn apply_blocking<A, R, F>(encoding: Encoding, args: Vec<u8>, f: F) -> ApplyFuture
@@ -149,7 +189,14 @@ where
 {
     Box::pin(async move {
         let args = decode_args::<A>(encoding, &args)?;
-        match tokio::task::spawn_blocking(move || f(args)).await {
+        let context = current_call();
+        let run = move || {
+            BLOCKING_CONTEXT.with(|c| *c.borrow_mut() = context);
+            let result = f(args);
+            BLOCKING_CONTEXT.with(|c| *c.borrow_mut() = None);
+            result
+        };
+        match tokio::task::spawn_blocking(run).await {
             Ok(result) => Ok(encode_result(encoding, &result)),
             Err(e) => Err(ApplyError::Panic(panic_message(e))),
         }
@@ -166,7 +213,11 @@ where
 {
     Box::pin(async move {
         let args = decode_args::<A>(encoding, &args)?;
-        match tokio::spawn(f(args)).await {
+        let task = match current_call() {
+            Some(context) => tokio::spawn(CONTEXT.scope(context, f(args))),
+            None => tokio::spawn(f(args)),
+        };
+        match task.await {
             Ok(result) => Ok(encode_result(encoding, &result)),
             Err(e) => Err(ApplyError::Panic(panic_message(e))),
         }
@@ -265,7 +316,10 @@ mod tests {
     #[test]
     fn postcard_arguments_refuse_trailing_bytes() {
         let mut bytes = crate::wire::encode(&(2i64, 3i64));
-        assert_eq!(decode_args::<(i64, i64)>(Encoding::Postcard, &bytes), Ok((2, 3)));
+        assert_eq!(
+            decode_args::<(i64, i64)>(Encoding::Postcard, &bytes),
+            Ok((2, 3))
+        );
         bytes.push(1);
         assert!(decode_args::<(i64, i64)>(Encoding::Postcard, &bytes).is_err());
     }

@@ -14,8 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::wire::{
-    self, Hop, Ping, PingReply, Register, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply,
-    domain,
+    self, Hop, Ping, PingReply, Register, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply, domain,
 };
 
 /// What a request to the proxy can end with, short of success.
@@ -106,7 +105,8 @@ impl Transport {
         };
         let body = Signed::sign(domain::REGISTER, &message, &self.key).to_bytes();
         let url = format!("{}/nodes/{}", self.base, self.node);
-        self.send("PUT", &url, body, Duration::from_secs(10)).map(|_| ())
+        self.send("PUT", &url, body, Duration::from_secs(10))
+            .map(|_| ())
     }
 
     /// `POST /ping`.
@@ -223,8 +223,8 @@ pub fn apply(proxy: &str, call: &Signed, timeout: Duration) -> Result<Signed, Er
         peeked.module,
         peeked.function
     );
-    let answer = send(&agent(), "PUT", &url, call.to_bytes(), timeout)
-        .map_err(|e| e.into_error(proxy))?;
+    let answer =
+        send(&agent(), "PUT", &url, call.to_bytes(), timeout).map_err(|e| e.into_error(proxy))?;
     Signed::from_bytes(&answer).map_err(|e| Error::Proxy {
         status: 502,
         message: format!("the proxy's answer is not a signed reply: {e}"),

@@ -74,8 +74,8 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// re-encoding gives the same bytes back (so one message has one encoding, and one
 /// signature).
 pub fn decode_exact<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes)
-        .map_err(|e| WireError::Malformed(e.to_string()))?;
+    let (value, rest) =
+        postcard::take_from_bytes::<T>(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
     if !rest.is_empty() || encode(&value) != bytes {
         return Err(WireError::NotCanonical);
     }
@@ -740,7 +740,10 @@ mod tests {
         assert_eq!(cache.check_and_insert([2; 16], 10, 1), Freshness::Fresh);
         assert_eq!(cache.check_and_insert([3; 16], 10, 1), Freshness::Full);
         let later = 10 + MAX_SKEW_MS + 1;
-        assert_eq!(cache.check_and_insert([3; 16], later + 5, later), Freshness::Fresh);
+        assert_eq!(
+            cache.check_and_insert([3; 16], later + 5, later),
+            Freshness::Fresh
+        );
         assert_eq!(cache.len(), 1);
     }
 

@@ -1,0 +1,102 @@
+//! The missions the examples and end-to-end tests share.
+//!
+//! Two programs that call each other must agree on a function's path
+//! (`mission/module/function`), so the functions live here, in one module both link.
+//! The module path without the crate name is the function's module on the wire: the
+//! functions below are `demo/demo/add`, `admin/admin/reset`, `lab/lab/sleep_ms`, …
+
+pub mod demo {
+    //! Mission `demo`: what the quickstart grants Bob.
+
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use wtd::prelude::*;
+
+    /// One counter per node, so several nodes in one program each keep their own
+    /// (like a process dictionary per Erlang node).
+    static COUNTERS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
+    fn this_node() -> String {
+        wtd::current_call().map(|c| c.node).unwrap_or_default()
+    }
+
+    /// Adds two numbers.
+    #[wtd_export(demo)]
+    pub fn add(a: i64, b: i64) -> i64 {
+        a.wrapping_add(b)
+    }
+
+    /// Returns its argument.
+    #[wtd_export(demo)]
+    pub fn echo(text: String) -> String {
+        text
+    }
+
+    /// Adds one to this node's counter and returns it: a visible side effect.
+    #[wtd_export(demo)]
+    pub fn incr() -> u64 {
+        let mut counters = COUNTERS.lock().unwrap_or_else(|p| p.into_inner());
+        let counter = counters.entry(this_node()).or_default();
+        *counter += 1;
+        *counter
+    }
+
+    /// This node's counter.
+    #[wtd_export(demo)]
+    pub fn count() -> u64 {
+        let counters = COUNTERS.lock().unwrap_or_else(|p| p.into_inner());
+        counters.get(&this_node()).copied().unwrap_or(0)
+    }
+
+    /// An `async fn` works the same way: upper-cases its argument.
+    #[wtd_export(demo)]
+    pub async fn shout(text: String) -> String {
+        tokio::task::yield_now().await;
+        text.to_uppercase()
+    }
+
+    pub(crate) fn reset_counter() -> u64 {
+        let mut counters = COUNTERS.lock().unwrap_or_else(|p| p.into_inner());
+        counters.insert(this_node(), 0).unwrap_or(0)
+    }
+}
+
+pub mod admin {
+    //! Mission `admin`: Alice keeps this one to herself.
+
+    use wtd::prelude::*;
+
+    /// Sets this node's counter back to zero; returns what it was.
+    #[wtd_export(admin)]
+    pub fn reset() -> u64 {
+        crate::demo::reset_counter()
+    }
+}
+
+pub mod lab {
+    //! Mission `lab`: functions that misbehave on purpose, for tests and benchmarks.
+
+    use std::time::Duration;
+
+    use wtd::prelude::*;
+
+    /// Sleeps, then returns how long it slept: a slow function.
+    #[wtd_export(lab)]
+    pub fn sleep_ms(ms: u64) -> u64 {
+        std::thread::sleep(Duration::from_millis(ms.min(60_000)));
+        ms
+    }
+
+    /// Always panics with `message`. The node keeps running.
+    #[wtd_export(lab)]
+    pub fn panic_now(message: String) -> u64 {
+        panic!("{message}")
+    }
+
+    /// Does nothing: what a benchmark calls to measure the path, not the work.
+    #[wtd_export(lab)]
+    pub fn nop(x: u64) -> u64 {
+        x
+    }
+}

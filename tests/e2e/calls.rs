@@ -1,0 +1,185 @@
+//! Calls that succeed, and calls that fail for reasons other than permission.
+
+use std::time::Duration;
+
+use wtd::Error;
+use wtd::wire::Encoding;
+use wtd_examples::{demo, lab};
+
+use crate::harness::{Cluster, eventually, unique};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_calls_return_results_and_side_effects_persist() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+
+    assert_eq!(demo::add::call(&peer, 2, 3).await.expect("add"), 5);
+    assert_eq!(
+        demo::echo::call(&peer, "hé 🦀".into()).await.expect("echo"),
+        "hé 🦀"
+    );
+    assert_eq!(demo::incr::call(&peer).await.expect("incr"), 1);
+    assert_eq!(demo::incr::call(&peer).await.expect("incr"), 2);
+    assert_eq!(demo::count::call(&peer).await.expect("count"), 2);
+
+    cluster.stop(vec![alice, bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_fn_export_is_called_like_any_other() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+
+    assert_eq!(
+        demo::shout::call(&peer, "hi".into()).await.expect("shout"),
+        "HI"
+    );
+
+    cluster.stop(vec![alice, bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_json_call_and_cast() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+
+    let sum = peer
+        .call_json("demo/demo/add", "[40, 2]")
+        .await
+        .expect("json call");
+    assert_eq!(sum, serde_json::json!(42));
+    let count = peer
+        .call_json("demo/demo/count", "[]")
+        .await
+        .expect("no arguments");
+    assert_eq!(count, serde_json::json!(0));
+
+    demo::incr::cast(&peer).await.expect("cast is queued");
+    let seen = eventually(Duration::from_secs(5), || async {
+        (demo::count::call(&peer).await.ok()? == 1).then_some(())
+    })
+    .await;
+    assert!(seen.is_some(), "the cast never ran");
+
+    cluster.stop(vec![alice, bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_function_and_bad_arguments_are_named() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+
+    let err = peer
+        .call_raw(
+            "demo",
+            "demo",
+            "subtract",
+            Encoding::Postcard,
+            wtd::wire::encode(&(1i64, 2i64)),
+        )
+        .await
+        .expect_err("no such function");
+    assert!(
+        matches!(&err, Error::NoSuchFunction { path, .. } if path == "demo/demo/subtract"),
+        "{err}"
+    );
+
+    let err = peer
+        .call_raw(
+            "demo",
+            "demo",
+            "add",
+            Encoding::Postcard,
+            wtd::wire::encode(&"two"),
+        )
+        .await
+        .expect_err("a string is not two i64");
+    assert!(matches!(err, Error::BadArguments { .. }), "{err}");
+
+    let err = peer
+        .call_json("demo/demo/add", r#"["two", 3]"#)
+        .await
+        .expect_err("bad json arguments");
+    assert!(matches!(err, Error::BadArguments { .. }), "{err}");
+
+    assert_eq!(
+        demo::add::call(&peer, 1, 1).await.expect("still serving"),
+        2
+    );
+    cluster.stop(vec![alice, bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_panic_is_reported_and_the_node_keeps_serving() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo", "lab"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo", "lab"], "100/s");
+
+    let err = lab::panic_now::call(&peer, "the flux capacitor broke".into())
+        .await
+        .expect_err("panics");
+    match &err {
+        Error::RemotePanic { message, .. } => {
+            assert!(message.contains("flux capacitor"), "{message}")
+        }
+        other => panic!("expected RemotePanic, got {other}"),
+    }
+    assert_eq!(
+        demo::add::call(&peer, 2, 2)
+            .await
+            .expect("alice still serves"),
+        4
+    );
+
+    cluster.stop(vec![alice, bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_function_times_out_with_outcome_unknown() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["lab"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["lab"], "100/s");
+
+    let impatient = peer.with_timeout(Duration::from_millis(300));
+    let err = lab::sleep_ms::call(&impatient, 3_000)
+        .await
+        .expect_err("too slow");
+    match &err {
+        Error::Timeout { after, .. } => assert_eq!(*after, Duration::from_millis(300)),
+        other => panic!("expected Timeout, got {other}"),
+    }
+    assert!(err.to_string().contains("outcome is unknown"), "{err}");
+    assert_eq!(lab::sleep_ms::call(&peer, 1).await.expect("fast enough"), 1);
+
+    cluster.stop(vec![alice, bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_callee_is_node_down_at_once() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    assert_eq!(demo::add::call(&peer, 2, 3).await.expect("add"), 5);
+
+    alice.stop().await;
+    let err = demo::add::call(&peer, 2, 3)
+        .await
+        .expect_err("alice is gone");
+    assert!(
+        matches!(err, Error::NodeDown { .. }),
+        "refused at once, not timed out: {err}"
+    );
+
+    cluster.stop(vec![bob]).await;
+}

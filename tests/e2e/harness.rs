@@ -1,0 +1,122 @@
+//! A cluster for one test: a proxy on a free port with its own data folder, and nodes
+//! with their own homes, all torn down at the end.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use wtd::{KeyFile, Node, NodeConfig, Peer};
+use wtd_proxy::{Config, Proxy};
+
+/// Node names are unique across the whole test binary, because the demo mission keeps
+/// one counter per node name and tests run in parallel.
+pub fn unique(name: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{name}-{}-{}",
+        std::process::id() % 10_000,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub struct Cluster {
+    pub dir: TempDir,
+    proxy: Option<Proxy>,
+    pub addr: SocketAddr,
+}
+
+impl Cluster {
+    pub async fn start() -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let proxy = Proxy::start(listener, Config::new(dir.path().join("proxy")))
+            .await
+            .expect("proxy starts");
+        let addr = proxy.addr();
+        Cluster {
+            dir,
+            proxy: Some(proxy),
+            addr,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A node serving `missions` (none: a node that only calls).
+    pub async fn node(&self, name: &str, missions: &[&str]) -> Node {
+        let config = NodeConfig::new(name, &self.url(), self.dir.path().join(name)).serve(missions);
+        Node::start(config).await.expect("node starts")
+    }
+
+    /// Alice grants `missions` to a new key for Bob, at `rate`; Bob gets a peer for Alice.
+    pub fn grant(
+        &self,
+        alice: &Node,
+        bob: &Node,
+        missions: &[&str],
+        rate: &str,
+    ) -> (KeyFile, Peer) {
+        let mut grant = alice.grant(bob.name());
+        for m in missions {
+            grant = grant.mission(m);
+        }
+        let key = grant.rate(rate).expect("rate").mint().expect("mint");
+        let peer = bob.peer(&key).expect("peer");
+        (key, peer)
+    }
+
+    pub async fn stop_proxy(&mut self) {
+        if let Some(proxy) = self.proxy.take() {
+            proxy.stop().await;
+        }
+    }
+
+    /// Starts a proxy again on the same address and data folder.
+    pub async fn start_proxy_again(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(listener) => break listener,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot bind {} again: {e}", self.addr),
+            }
+        };
+        let proxy = Proxy::start(listener, Config::new(self.dir.path().join("proxy")))
+            .await
+            .expect("proxy starts again");
+        self.proxy = Some(proxy);
+    }
+
+    pub async fn stop(mut self, nodes: Vec<Node>) {
+        for node in nodes {
+            node.stop().await;
+        }
+        self.stop_proxy().await;
+    }
+}
+
+/// Retries `attempt` every 100 ms until it returns `Some`, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut attempt: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = attempt().await {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: a real proxy and real nodes on 127.0.0.1, talking HTTP for real.
+//! Every port is picked free; every test stops what it started.
+
+mod harness;
+
+mod calls;
+mod refusals;
+mod replay;
+mod restart;

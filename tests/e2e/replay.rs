@@ -1,0 +1,156 @@
+//! Replayed and altered requests, sent straight to the proxy's `/apply` route as an
+//! attacker (or a script) would.
+
+use std::time::Duration;
+
+use wtd::Error;
+use wtd::wire::{Encoding, Signed};
+use wtd_examples::demo;
+
+use crate::harness::{Cluster, unique};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_replayed_byte_for_byte_is_refused_and_not_run_twice() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+
+    let call = peer
+        .sign_call(
+            "demo",
+            "demo",
+            "incr",
+            Encoding::Postcard,
+            wtd::wire::encode(&()),
+            true,
+        )
+        .expect("signed");
+    let url = cluster.url();
+    let first = tokio::task::spawn_blocking({
+        let (url, call) = (url.clone(), call.clone());
+        move || wtd::transport::apply(&url, &call, Duration::from_secs(5))
+    })
+    .await
+    .expect("joined")
+    .expect("first apply");
+    let result = peer.open_reply(&call, &first).expect("genuine reply");
+    assert_eq!(postcard_u64(&result), 1);
+
+    let again = tokio::task::spawn_blocking({
+        let (url, call) = (url.clone(), call.clone());
+        move || wtd::transport::apply(&url, &call, Duration::from_secs(5))
+    })
+    .await
+    .expect("joined")
+    .expect("the proxy relays it");
+    let err = peer.open_reply(&call, &again).expect_err("replay refused");
+    assert!(matches!(err, Error::Replayed { .. }), "{err}");
+
+    assert_eq!(
+        demo::count::call(&peer).await.expect("count"),
+        1,
+        "incr ran twice"
+    );
+    cluster.stop(vec![alice, bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_with_one_flipped_byte_is_refused() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+
+    let call = peer
+        .sign_call(
+            "demo",
+            "demo",
+            "add",
+            Encoding::Postcard,
+            wtd::wire::encode(&(2i64, 3i64)),
+            true,
+        )
+        .expect("signed");
+    // Flip one bit of the last argument byte: the signature no longer covers the body.
+    let mut body = call.body.clone();
+    let last = body.len() - 1;
+    body[last] ^= 0x01;
+    let tampered = Signed {
+        body,
+        signature: call.signature.clone(),
+    };
+
+    let url = cluster.url();
+    let reply = tokio::task::spawn_blocking(move || {
+        wtd::transport::apply(&url, &tampered, Duration::from_secs(5)).map(|r| (r, tampered))
+    })
+    .await
+    .expect("joined")
+    .expect("the proxy relays it");
+    let (reply, tampered) = reply;
+    let err = peer.open_reply(&tampered, &reply).expect_err("refused");
+    assert!(matches!(err, Error::BadSignature { .. }), "{err}");
+
+    // A flipped byte in the signature itself is refused the same way.
+    let mut signature = call.signature.clone();
+    signature[10] ^= 0x80;
+    let bad_signature = Signed {
+        body: call.body.clone(),
+        signature,
+    };
+    let url = cluster.url();
+    let (reply, bad_signature) = tokio::task::spawn_blocking(move || {
+        wtd::transport::apply(&url, &bad_signature, Duration::from_secs(5))
+            .map(|r| (r, bad_signature))
+    })
+    .await
+    .expect("joined")
+    .expect("the proxy relays it");
+    let err = peer
+        .open_reply(&bad_signature, &reply)
+        .expect_err("refused");
+    assert!(matches!(err, Error::BadSignature { .. }), "{err}");
+
+    cluster.stop(vec![alice, bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_url_that_does_not_match_the_signed_call_is_refused() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo", "admin"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+
+    let call = peer
+        .sign_call(
+            "demo",
+            "demo",
+            "count",
+            Encoding::Postcard,
+            wtd::wire::encode(&()),
+            true,
+        )
+        .expect("signed");
+    let url = format!("{}/apply/{}/admin/admin/reset", cluster.url(), alice.name());
+    let status = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .put(&url)
+            .send(&call.to_bytes()[..])
+            .map(|r| r.status().as_u16())
+    })
+    .await
+    .expect("joined")
+    .expect("answered");
+    assert_eq!(status, 400);
+
+    cluster.stop(vec![alice, bob]).await;
+}
+
+fn postcard_u64(bytes: &[u8]) -> u64 {
+    wtd::wire::decode_exact(bytes).expect("a u64")
+}
