@@ -4,6 +4,7 @@
 mod harness;
 
 mod calls;
+mod proxy;
 mod refusals;
 mod replay;
 mod restart;

@@ -1,0 +1,201 @@
+//! The proxy on its own: bad input gets a clear HTTP error, the directory shows who is
+//! online, and nodes register again by themselves when a proxy forgot them.
+
+use std::time::Duration;
+
+use wtd_examples::demo;
+
+use crate::harness::{Cluster, eventually, unique};
+
+/// Sends raw bytes; returns (status, body).
+async fn send(method: &'static str, url: String, body: Vec<u8>) -> (u16, String) {
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let request = if method == "PUT" {
+            agent.put(&url)
+        } else {
+            agent.post(&url)
+        };
+        let mut response = request.send(&body[..]).expect("the proxy answers");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, text)
+    })
+    .await
+    .expect("joined")
+}
+
+async fn get_json(url: String) -> serde_json::Value {
+    tokio::task::spawn_blocking(move || {
+        let mut response = ureq::get(&url).call().expect("the proxy answers");
+        let text = response.body_mut().read_to_string().expect("body");
+        serde_json::from_str(&text).expect("json")
+    })
+    .await
+    .expect("joined")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_errors_and_the_proxy_keeps_working() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let url = cluster.url();
+
+    let cases: Vec<(&str, String, Vec<u8>, u16, &str)> = vec![
+        ("POST", format!("{url}/ping"), vec![], 400, "malformed"),
+        (
+            "POST",
+            format!("{url}/ping"),
+            vec![0xff; 100],
+            400,
+            "malformed",
+        ),
+        (
+            "POST",
+            format!("{url}/tx/{}", bob.name()),
+            b"hello".to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            "POST",
+            format!("{url}/rx/{}", alice.name()),
+            vec![1, 2, 3],
+            400,
+            "malformed",
+        ),
+        (
+            "PUT",
+            format!("{url}/nodes/eve"),
+            vec![0; 10],
+            400,
+            "malformed",
+        ),
+        (
+            "PUT",
+            format!("{url}/apply/a/b/c/d"),
+            vec![5; 64],
+            400,
+            "malformed",
+        ),
+        (
+            "POST",
+            format!("{url}/ping"),
+            vec![0; 3 * 1024 * 1024],
+            413,
+            "",
+        ),
+    ];
+    for (method, target, body, want, says) in cases {
+        let (status, text) = send(method, target.clone(), body).await;
+        assert_eq!(status, want, "{method} {target}: {text}");
+        assert!(
+            text.to_lowercase().contains(says),
+            "{method} {target}: {text}"
+        );
+    }
+
+    // Still serving after all that.
+    assert_eq!(demo::add::call(&peer, 2, 3).await.expect("add"), 5);
+    cluster.stop(vec![alice, bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_lists_online_nodes_their_missions_and_accepted_keys() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (key, _) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let accepted = hex_public(&key);
+
+    let url = format!("{}/api/directory", cluster.url());
+    let alice_name = alice.name().to_string();
+    // The grant reaches the directory with Alice's next ping (once a second).
+    let entry = eventually(Duration::from_secs(5), || {
+        let (url, alice_name, accepted) = (url.clone(), alice_name.clone(), accepted.clone());
+        async move {
+            let dir = get_json(url).await;
+            let entry = dir["nodes"]
+                .as_array()?
+                .iter()
+                .find(|n| n["name"] == alice_name.as_str())?
+                .clone();
+            entry["accepts"]
+                .as_array()?
+                .iter()
+                .any(|k| k == accepted.as_str())
+                .then_some(entry)
+        }
+    })
+    .await
+    .expect("alice with bob's key in the directory");
+    assert_eq!(entry["missions"][0]["mission"], "demo");
+    let functions = entry["missions"][0]["functions"]
+        .as_array()
+        .expect("functions");
+    assert!(functions.iter().any(|f| f == "demo/add"), "{functions:?}");
+    assert_eq!(entry["node_key"], hex32(&alice.public_key()));
+
+    // The node sees the same directory through its pings.
+    let seen = eventually(Duration::from_secs(5), || async {
+        bob.directory()
+            .nodes
+            .iter()
+            .any(|n| n.name == alice.name())
+            .then_some(())
+    })
+    .await;
+    assert!(seen.is_some(), "bob's directory never listed alice");
+
+    alice.stop().await;
+    let dir = get_json(url).await;
+    let names: Vec<&str> = dir["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["name"].as_str())
+        .collect();
+    assert!(
+        !names.contains(&alice_name.as_str()),
+        "a stopped node is not listed: {names:?}"
+    );
+
+    cluster.stop(vec![bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_register_again_by_themselves_with_a_proxy_that_forgot_them() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    assert_eq!(demo::incr::call(&peer).await.expect("before"), 1);
+
+    // A new proxy on the same address with an empty data folder knows nobody.
+    cluster.stop_proxy().await;
+    std::fs::remove_dir_all(cluster.dir.path().join("proxy")).expect("forget everything");
+    cluster.start_proxy_again().await;
+
+    let back = eventually(Duration::from_secs(10), || async {
+        demo::incr::call(&peer).await.ok()
+    })
+    .await;
+    assert_eq!(back, Some(2), "both nodes registered again and calls work");
+
+    cluster.stop(vec![alice, bob]).await;
+}
+
+fn hex32(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex_public(key: &wtd::KeyFile) -> String {
+    let secret = key.signing_key().expect("key");
+    hex32(&secret.verifying_key().to_bytes())
+}
