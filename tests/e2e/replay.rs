@@ -154,3 +154,61 @@ async fn apply_url_that_does_not_match_the_signed_call_is_refused() {
 fn postcard_u64(bytes: &[u8]) -> u64 {
     wtd::wire::decode_exact(bytes).expect("a u64")
 }
+
+/// Regression: the callee's signed `BadSignature` refusal of a copy with a broken
+/// signature must not pass as the answer to the genuine call (the reply's call hash
+/// covers the signature too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusal_of_a_tampered_copy_is_not_an_answer_to_the_genuine_call() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+
+    let genuine = peer
+        .sign_call(
+            "demo",
+            "demo",
+            "incr",
+            Encoding::Postcard,
+            wtd::wire::encode(&()),
+            true,
+        )
+        .expect("signed");
+    let mut signature = genuine.signature.clone();
+    signature[0] ^= 0x01;
+    let copy = Signed {
+        body: genuine.body.clone(),
+        signature,
+    };
+    let url = cluster.url();
+    let refusal = tokio::task::spawn_blocking(move || {
+        wtd::transport::apply(&url, &copy, Duration::from_secs(5))
+    })
+    .await
+    .expect("joined")
+    .expect("the proxy relays it");
+    let err = peer
+        .open_reply(&genuine, &refusal)
+        .expect_err("not an answer to the genuine call");
+    assert!(
+        matches!(&err, Error::BadSignature { who } if who == "this node"),
+        "{err}"
+    );
+
+    // The genuine call still runs, once.
+    let url = cluster.url();
+    let call = genuine.clone();
+    let reply = tokio::task::spawn_blocking(move || {
+        wtd::transport::apply(&url, &call, Duration::from_secs(5))
+    })
+    .await
+    .expect("joined")
+    .expect("relayed");
+    assert_eq!(
+        postcard_u64(&peer.open_reply(&genuine, &reply).expect("genuine reply")),
+        1
+    );
+
+    cluster.stop(vec![alice, bob]).await;
+}

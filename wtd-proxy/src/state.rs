@@ -123,7 +123,9 @@ impl State {
             epoch: u64::from_le_bytes(epoch).max(1),
             nodes: Mutex::new(nodes),
             applies: Mutex::new(HashMap::new()),
-            version: AtomicU64::new(1),
+            // Starts at the clock, not at 1, so a node holding a version from before a
+            // restart never mistakes a new directory for the one it has.
+            version: AtomicU64::new(wire::now_ms()),
             closing: watch::channel(false).0,
         })
     }
@@ -147,7 +149,7 @@ impl State {
         }
         if message.email.len() > 254 || message.email.chars().any(char::is_control) {
             return Err(ProxyError::Malformed(
-                "the email must be at most 254 printable characters".into(),
+                "the email must be at most 254 bytes, with no control characters".into(),
             ));
         }
         let key = wire::verifying_key(&message.node_key)
@@ -162,6 +164,13 @@ impl State {
             if existing.key != key {
                 return Err(ProxyError::NameTaken(message.name));
             }
+            // A node registers when it starts. Whatever was queued for its previous
+            // process is dropped: the new process has an empty replay cache, so running
+            // those calls could run a call twice. Their callers time out ("outcome
+            // unknown"), which is the truth.
+            let mailbox = &mut existing.mailbox;
+            mailbox.queue.clear();
+            mailbox.bytes = 0;
             return Ok(());
         }
         if nodes.len() >= self.config.max_nodes {
@@ -493,7 +502,7 @@ fn check_clock(issued_at_ms: u64) -> Result<(), ProxyError> {
     if issued_at_ms.abs_diff(now) > wire::MAX_SKEW_MS {
         return Err(ProxyError::Unauthenticated(format!(
             "the request's clock is {} s away from the proxy's: set the node's clock right (e.g. enable NTP)",
-            (now as i64 - issued_at_ms as i64) / 1000
+            wire::signed_diff(now, issued_at_ms) / 1000
         )));
     }
     Ok(())

@@ -109,7 +109,7 @@ impl Peer {
         let r: wire::Reply = reply
             .open(domain::REPLY, &self.callee_key)
             .map_err(|_| bad())?;
-        if r.call_hash != call.body_hash() || r.callee != self.callee {
+        if r.call_hash != call.envelope_hash() || r.callee != self.callee {
             return Err(bad());
         }
         let path = call.peek::<Call>().map(|c| c.path()).unwrap_or_default();
@@ -146,7 +146,7 @@ impl Peer {
             Pending {
                 callee: self.callee.clone(),
                 callee_key: self.callee_key,
-                call_hash: signed.body_hash(),
+                call_hash: signed.envelope_hash(),
                 path: call.path(),
                 done,
             },

@@ -143,6 +143,8 @@ pub enum Decision {
 
 /// A parsed, checkable grant.
 struct LiveGrant {
+    /// The key, decompressed once here rather than on every call.
+    key: ed25519_dalek::VerifyingKey,
     missions: Vec<String>,
     expires: Option<SystemTime>,
     revoked: bool,
@@ -321,6 +323,14 @@ impl GrantTable {
         }
     }
 
+    /// The public key of `key`'s grant, ready to verify with (saves decompressing it
+    /// on every call); `None` if there is no grant for it.
+    pub fn verifying_key(&self, key: &[u8; 32]) -> Option<ed25519_dalek::VerifyingKey> {
+        let mut state = self.lock();
+        self.refresh(&mut state);
+        state.grants.get(key).map(|g| g.key)
+    }
+
     /// Every grant in the file, as written.
     pub fn list(&self) -> Result<Vec<Grant>> {
         let _state = self.lock();
@@ -393,7 +403,8 @@ impl GrantTable {
 }
 
 fn live(grant: &Grant) -> Result<([u8; 32], LiveGrant)> {
-    let key = keys::parse_public_key("public_key", &grant.public_key)?.to_bytes();
+    let verifying = keys::parse_public_key("public_key", &grant.public_key)?;
+    let key = verifying.to_bytes();
     for mission in &grant.missions {
         wire::check_name("mission", mission).map_err(|e| Error::Invalid(e.to_string()))?;
     }
@@ -409,6 +420,7 @@ fn live(grant: &Grant) -> Result<([u8; 32], LiveGrant)> {
     Ok((
         key,
         LiveGrant {
+            key: verifying,
             missions: grant.missions.clone(),
             expires,
             revoked: grant.revoked,

@@ -693,7 +693,7 @@ impl NodeInner {
             callee: self.name.clone(),
             caller: call.caller.clone(),
             ack: call.ack,
-            call_hash: signed.body_hash(),
+            call_hash: signed.envelope_hash(),
             outcome,
         };
         let bytes = Signed::sign(domain::REPLY, &reply, &self.key).to_bytes();
@@ -721,20 +721,29 @@ impl NodeInner {
         if call.callee != self.name {
             return refuse(Refusal::WrongNode);
         }
-        let verified =
-            wire::verifying_key(&call.capability).and_then(|key| signed.verify(domain::CALL, &key));
+        let key = match self.grants.verifying_key(&call.capability) {
+            Some(key) => Ok(key),
+            None => wire::verifying_key(&call.capability),
+        };
+        let verified = key.and_then(|key| signed.verify(domain::CALL, &key));
         if verified.is_err() {
             return refuse(Refusal::BadSignature);
         }
         let now = wire::now_ms();
-        let too_new = call.issued_at_ms > now + wire::MAX_SKEW_MS;
-        let too_old = call.issued_at_ms + wire::MAX_LIFETIME_MS + wire::MAX_SKEW_MS < now;
+        // Wire values may be anything: saturate, never overflow.
+        let too_new = call.issued_at_ms > now.saturating_add(wire::MAX_SKEW_MS);
+        let too_old = call
+            .issued_at_ms
+            .saturating_add(wire::MAX_LIFETIME_MS + wire::MAX_SKEW_MS)
+            < now;
         if too_new || too_old {
             return refuse(Refusal::ClockSkew {
-                skew_ms: now as i64 - call.issued_at_ms as i64,
+                skew_ms: wire::signed_diff(now, call.issued_at_ms),
             });
         }
-        if now > call.expires_at_ms + wire::MAX_SKEW_MS {
+        // The replay cache keeps an ack while `now < expires + skew`; from then on the
+        // call is refused here, so a forgotten ack can never be replayed.
+        if now >= call.expires_at_ms.saturating_add(wire::MAX_SKEW_MS) {
             return refuse(Refusal::CallExpired);
         }
         match self.grants.check(&call.capability, &call.mission) {
@@ -772,11 +781,9 @@ impl NodeInner {
         let run = tokio::spawn(registry::with_context(context, apply));
         match run.await {
             Ok(Ok(result)) if result.len() <= wire::MAX_ARGS_BYTES => Outcome::Ok(result),
-            Ok(Ok(result)) => refuse(Refusal::Malformed(format!(
-                "the result is {} bytes, more than the {} allowed",
-                result.len(),
-                wire::MAX_ARGS_BYTES
-            ))),
+            Ok(Ok(result)) => refuse(Refusal::ResultTooLarge {
+                bytes: result.len() as u64,
+            }),
             Ok(Err(ApplyError::BadArguments(detail))) => refuse(Refusal::BadArguments(detail)),
             Ok(Err(ApplyError::Panic(message))) => refuse(Refusal::RemotePanic(message)),
             Err(e) => refuse(Refusal::RemotePanic(e.to_string())),
@@ -823,6 +830,13 @@ pub(crate) fn refusal_error(refusal: Refusal, callee: &str, path: &str) -> Error
         )),
         Refusal::Busy => Error::Busy {
             what: format!("node `{node}`"),
+        },
+        Refusal::ResultTooLarge { bytes } => Error::BadReply {
+            node,
+            detail: format!(
+                "the function ran, but its result is {bytes} bytes, more than the {} allowed",
+                wire::MAX_ARGS_BYTES
+            ),
         },
         Refusal::Malformed(detail) => {
             Error::Invalid(format!("node `{node}` refused the call: {detail}"))

@@ -123,9 +123,16 @@ impl Signed {
         self.peek()
     }
 
-    /// The SHA-256 of the signed body: how a reply names the call it answers.
-    pub fn body_hash(&self) -> [u8; 32] {
-        Sha256::digest(&self.body).into()
+    /// SHA-256 of the whole envelope (body *and* signature, as [`Signed::to_bytes`]
+    /// encodes them): how a reply names the call it answers.
+    ///
+    /// Covering the signature matters: otherwise anyone who saw a call could send its body
+    /// with a garbage signature, get the callee's signed `BadSignature` refusal, and show
+    /// it to the caller as the answer to the real call (which may then still run).
+    /// Strict verification makes a valid signature unique, so the genuine call has one
+    /// hash.
+    pub fn envelope_hash(&self) -> [u8; 32] {
+        Sha256::digest(self.to_bytes()).into()
     }
 
     /// The postcard bytes of this signed message, as put in an envelope.
@@ -244,7 +251,7 @@ pub struct Reply {
     pub caller: String,
     /// The call's ack.
     pub ack: [u8; 16],
-    /// SHA-256 of the call's signed body ([`Signed::body_hash`]).
+    /// SHA-256 of the call's whole envelope ([`Signed::envelope_hash`]).
     pub call_hash: [u8; 32],
     /// What happened.
     pub outcome: Outcome,
@@ -299,8 +306,13 @@ pub enum Refusal {
     WrongNode,
     /// The callee is overloaded.
     Busy,
-    /// A field is out of bounds.
+    /// A field is out of bounds; the call did not run.
     Malformed(String),
+    /// The function ran, but its result is larger than the limit.
+    ResultTooLarge {
+        /// Size of the encoded result.
+        bytes: u64,
+    },
 }
 
 /// Bounds on names: 1–64 bytes of `[a-z0-9_-]`.
@@ -536,6 +548,11 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// `a - b` in milliseconds as a signed number, clamped instead of overflowing.
+pub fn signed_diff(a: u64, b: u64) -> i64 {
+    (i128::from(a) - i128::from(b)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
 /// 16 random bytes (acks).
 pub fn random_ack() -> [u8; 16] {
     let mut ack = [0u8; 16];
@@ -721,6 +738,21 @@ mod tests {
         let mut bytes = encode(&call());
         bytes.push(0);
         assert_eq!(decode_exact::<Call>(&bytes), Err(WireError::NotCanonical));
+    }
+
+    #[test]
+    fn signed_diff_never_overflows() {
+        assert_eq!(signed_diff(5, 7), -2);
+        assert_eq!(signed_diff(u64::MAX, 0), i64::MAX);
+        assert_eq!(signed_diff(0, u64::MAX), i64::MIN);
+    }
+
+    #[test]
+    fn envelope_hash_covers_the_signature() {
+        let signed = Signed::sign(domain::CALL, &call(), &key());
+        let mut other = signed.clone();
+        other.signature[0] ^= 1;
+        assert_ne!(signed.envelope_hash(), other.envelope_hash());
     }
 
     #[test]
