@@ -131,13 +131,11 @@ enum Position {
     Result,
 }
 
-impl Position {
-    /// "`f`" or "this argument": the subject of a sentence about the argument.
-    fn subject(name: &Option<String>) -> String {
-        match name {
-            Some(name) => format!("`{name}`"),
-            None => "this argument".to_string(),
-        }
+/// "`f`" or "this argument": the subject of a sentence about an argument.
+fn subject(name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("`{name}`"),
+        None => "this argument".to_string(),
     }
 }
 
@@ -184,7 +182,7 @@ fn function_message(kind: FunctionKind, position: &Position) -> String {
         Position::Argument(name) => format!(
             "{} is {what}; functions cannot be sent to another node: pass data instead, or \
              export that function too and send its name",
-            Position::subject(name)
+            subject(name.as_deref())
         ),
         Position::Result => format!(
             "this function returns {what}; functions cannot be sent back from another node: \
@@ -241,7 +239,7 @@ fn bound_named(bound: &TypeParamBound, names: &[&str]) -> bool {
 }
 
 /// Reports every part of a type that cannot travel: references, `impl Trait`, borrowed
-/// lifetimes, `!` and `Self`. Does not descend into a part it reported.
+/// lifetimes, `_`, `!` and `Self`. Does not descend into a part it reported.
 struct NotDataFinder<'a> {
     position: &'a Position,
     report_self: bool,
@@ -275,11 +273,16 @@ impl<'ast> Visit<'ast> for NotDataFinder<'_> {
                         "{} cannot be `impl Trait`: the calling node must know the exact \
                          type to encode it; take a concrete type (like `String`, or a struct \
                          deriving `Serialize` and `Deserialize`)",
-                        Position::subject(name)
+                        subject(name.as_deref())
                     ),
                 };
                 self.diag.error_spanned_by(impl_trait, message);
             }
+            Type::Infer(infer) => self.diag.error_spanned_by(
+                infer,
+                "write the type out: the calling node must know it exactly to encode and \
+                 decode the value",
+            ),
             Type::Never(never) => self.diag.error_spanned_by(
                 never,
                 "exported functions must return to their caller, and `!` never does; return \

@@ -73,8 +73,8 @@ mod parse;
 ///   not travel; send data, or export that function too;
 /// * no `impl Trait`, no generics, no lifetimes: the caller must know the exact types;
 /// * a free function: no `self` (methods are not exported), not `unsafe`;
-/// * `fn` or `async fn`. A plain `fn` runs on a thread of its own, so it may block;
-///   an `async fn` runs as a task and its future must be `Send`.
+/// * `fn` or `async fn`. A plain `fn` runs on a thread pool meant for blocking work,
+///   so it may block; an `async fn` runs as a task, so its future must be `Send`.
 ///
 /// Breaking a rule is a compile error on the offending token that says what to write
 /// instead.

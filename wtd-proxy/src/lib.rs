@@ -99,6 +99,12 @@ async fn serve(
     };
     let app = routes::router(state.clone());
     let closer = state.clone();
+    // Answers are small and latency is what matters: send them without Nagle's delay.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

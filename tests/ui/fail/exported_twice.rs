@@ -1,0 +1,9 @@
+use wtd::prelude::*;
+
+#[wtd_export(demo)]
+#[wtd_export(admin)]
+pub fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+fn main() {}
