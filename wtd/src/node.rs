@@ -12,10 +12,15 @@
 //!
 //! If the proxy goes away, the threads retry with a growing pause; if it comes back
 //! without knowing this node, the node registers again by itself.
+//!
+//! Sends and receives have no socket timeout (it costs latency, see `transport.rs`), so
+//! the ping thread also watches them: a thread stuck in one request far longer than the
+//! proxy ever takes is replaced by a fresh one, and the stuck one exits whenever its
+//! request ends.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -130,6 +135,12 @@ pub(crate) struct NodeInner {
     offers: Vec<Offer>,
     served: HashSet<String>,
     pub(crate) stopped: AtomicBool,
+    /// The receive thread's watch, and one per send thread.
+    rx_watch: Watch,
+    tx_watch: [Watch; SENDERS],
+    /// Replaced threads still stuck in a request; bounded so a stalled proxy cannot make
+    /// the node pile up threads.
+    stale_threads: AtomicUsize,
     runtime: tokio::runtime::Handle,
     pub(crate) call_timeout: Duration,
 }
@@ -186,6 +197,9 @@ impl Node {
             served: offers.iter().map(|o| o.mission.clone()).collect(),
             offers,
             stopped: AtomicBool::new(false),
+            rx_watch: Watch::default(),
+            tx_watch: Default::default(),
+            stale_threads: AtomicUsize::new(0),
             runtime: tokio::runtime::Handle::current(),
             call_timeout: config.call_timeout,
         });
@@ -206,9 +220,9 @@ impl Node {
         let missions: Vec<&str> = inner.offers.iter().map(|o| o.mission.as_str()).collect();
         tracing::info!(node = %inner.name, proxy = %inner.transport.url(), ?missions, "node started");
 
-        spawn_thread("wtd-rx", &inner, NodeInner::receive_loop);
-        for _ in 0..SENDERS {
-            spawn_thread("wtd-tx", &inner, NodeInner::send_loop);
+        spawn_thread("wtd-rx", &inner, |inner| inner.receive_loop(0));
+        for slot in 0..SENDERS {
+            spawn_thread("wtd-tx", &inner, move |inner| inner.send_loop(slot, 0));
         }
         spawn_thread("wtd-ping", &inner, NodeInner::ping_loop);
 
@@ -375,7 +389,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn spawn_thread(name: &str, inner: &Arc<NodeInner>, body: fn(&Arc<NodeInner>)) {
+fn spawn_thread(
+    name: &str,
+    inner: &Arc<NodeInner>,
+    body: impl FnOnce(&Arc<NodeInner>) + Send + 'static,
+) {
     let inner = inner.clone();
     let spawned = std::thread::Builder::new()
         .name(name.to_string())
@@ -384,6 +402,47 @@ fn spawn_thread(name: &str, inner: &Arc<NodeInner>, body: fn(&Arc<NodeInner>)) {
         tracing::error!("cannot start thread {name}: {e}");
     }
 }
+
+/// Watches one request thread: when its current request started (0: none), and which
+/// generation of thread owns the job (a replaced thread sees a newer one and exits).
+#[derive(Default)]
+struct Watch {
+    started_ms: AtomicU64,
+    generation: AtomicU64,
+}
+
+impl Watch {
+    fn begin(&self) {
+        self.started_ms
+            .store(wire::now_ms().max(1), Ordering::SeqCst);
+    }
+    fn end(&self, generation: u64) -> bool {
+        let current = self.generation.load(Ordering::SeqCst) == generation;
+        if current {
+            self.started_ms.store(0, Ordering::SeqCst);
+        }
+        current
+    }
+    fn is_current(&self, generation: u64) -> bool {
+        self.generation.load(Ordering::SeqCst) == generation
+    }
+    fn stuck_for(&self, now: u64) -> Option<Duration> {
+        let started = self.started_ms.load(Ordering::SeqCst);
+        (started != 0).then(|| Duration::from_millis(now.saturating_sub(started)))
+    }
+    /// Hands the job to a new generation; returns it.
+    fn renew(&self) -> u64 {
+        self.started_ms.store(0, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+/// A send taking this long means the proxy stopped answering.
+const SEND_STUCK: Duration = Duration::from_secs(15);
+/// The proxy answers a receive within `RX_WAIT`; this much longer means it stopped.
+const RECEIVE_STUCK: Duration = Duration::from_secs(RX_WAIT.as_secs() + 15);
+/// Most replaced threads that may still be stuck at once.
+const MAX_STALE_THREADS: usize = 8;
 
 /// A pause that grows from 50 ms to 2 s while the proxy stays unreachable.
 struct Backoff(Duration);
@@ -462,8 +521,40 @@ impl NodeInner {
         Ok(())
     }
 
+    /// Replaces send or receive threads stuck in one request for far too long.
+    fn replace_stuck_threads(self: &Arc<Self>) {
+        let now = wire::now_ms();
+        let room = || self.stale_threads.load(Ordering::SeqCst) < MAX_STALE_THREADS;
+        if self
+            .rx_watch
+            .stuck_for(now)
+            .is_some_and(|d| d > RECEIVE_STUCK)
+            && room()
+        {
+            tracing::warn!(node = %self.name, "the proxy has not answered a receive request in {RECEIVE_STUCK:?}; opening a new one");
+            self.stale_threads.fetch_add(1, Ordering::SeqCst);
+            let generation = self.rx_watch.renew();
+            spawn_thread("wtd-rx", self, move |inner| inner.receive_loop(generation));
+        }
+        for slot in 0..SENDERS {
+            if self.tx_watch[slot]
+                .stuck_for(now)
+                .is_some_and(|d| d > SEND_STUCK)
+                && room()
+            {
+                tracing::warn!(node = %self.name, "the proxy has not answered a send in {SEND_STUCK:?}; opening a new connection");
+                self.stale_threads.fetch_add(1, Ordering::SeqCst);
+                let generation = self.tx_watch[slot].renew();
+                spawn_thread("wtd-tx", self, move |inner| {
+                    inner.send_loop(slot, generation)
+                });
+            }
+        }
+    }
+
     fn ping_loop(self: &Arc<Self>) {
         while !self.is_stopped() {
+            self.replace_stuck_threads();
             match self.ping_once() {
                 Ok(()) => {}
                 Err(TransportError::NotRegistered) => self.reregister(),
@@ -478,17 +569,25 @@ impl NodeInner {
         }
     }
 
-    fn receive_loop(self: &Arc<Self>) {
+    fn receive_loop(self: &Arc<Self>, generation: u64) {
         let mut epoch = 0u64;
         let mut last_seq = 0u64;
         let mut backoff = Backoff::new();
-        while !self.is_stopped() {
+        while !self.is_stopped() && self.rx_watch.is_current(generation) {
             let poll = RxPoll {
                 epoch,
                 ack_seq: last_seq,
                 wait_ms: RX_WAIT.as_millis() as u32,
             };
-            match self.transport.rx(&poll) {
+            self.rx_watch.begin();
+            let result = self.transport.rx(&poll);
+            if !self.rx_watch.end(generation) {
+                // Replaced while stuck: the new thread receives (and the proxy delivers
+                // again) whatever this request brought.
+                self.stale_threads.fetch_sub(1, Ordering::SeqCst);
+                return;
+            }
+            match result {
                 Ok(batch) => {
                     backoff.reset();
                     if batch.epoch != epoch {
@@ -530,9 +629,10 @@ impl NodeInner {
         }
     }
 
-    fn send_loop(self: &Arc<Self>) {
+    fn send_loop(self: &Arc<Self>, slot: usize, generation: u64) {
         let mut backoff = Backoff::new();
-        while !self.is_stopped() {
+        let watch = &self.tx_watch[slot];
+        while !self.is_stopped() && watch.is_current(generation) {
             let mut items = Vec::new();
             {
                 let rx = lock(&self.outbox_rx);
@@ -555,10 +655,17 @@ impl NodeInner {
             let batch = TxBatch {
                 envelopes: items.iter().map(|i| i.envelope.clone()).collect(),
             };
+            watch.begin();
             let mut result = self.transport.tx(&batch);
             if result == Err(TransportError::NotRegistered) {
                 self.reregister();
                 result = self.transport.tx(&batch);
+            }
+            if !watch.end(generation) {
+                let stuck = TransportError::Unreachable("the proxy stopped answering".into());
+                self.fail_all(items, stuck);
+                self.stale_threads.fetch_sub(1, Ordering::SeqCst);
+                return;
             }
             match result {
                 Ok(reply) if reply.statuses.len() == items.len() => {
@@ -841,5 +948,33 @@ pub(crate) fn refusal_error(refusal: Refusal, callee: &str, path: &str) -> Error
         Refusal::Malformed(detail) => {
             Error::Invalid(format!("node `{node}` refused the call: {detail}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replaced_thread_learns_it_was_replaced() {
+        let watch = Watch::default();
+        watch.begin();
+        let now = wire::now_ms() + 20_000;
+        assert!(
+            watch
+                .stuck_for(now)
+                .is_some_and(|d| d >= Duration::from_secs(19))
+        );
+        let next = watch.renew();
+        assert_eq!(
+            watch.stuck_for(now),
+            None,
+            "the new thread starts with a clean slate"
+        );
+        assert!(!watch.end(0), "the stuck thread sees it was replaced");
+        assert!(watch.is_current(next));
+        watch.begin();
+        assert!(watch.end(next));
+        assert_eq!(watch.stuck_for(now), None);
     }
 }

@@ -4,6 +4,13 @@
 //! worker). One `Agent` is shared so connections are kept alive and reused. Every request
 //! but registration is wrapped in a [`Hop`] signed by the node key, so the proxy knows
 //! which node is talking.
+//!
+//! Sends and receives (`/tx`, `/rx`) carry no socket timeout. Measured on this project's
+//! 2-core test machine, read timeouts made a call's p50 900 µs instead of 620 µs: the
+//! kernel arms and cancels a timer around every blocking read. Instead the node watches
+//! those threads and replaces one that waits too long (see `node.rs`), and a caller never
+//! waits past its own call timeout either way. Pings, registration and goodbyes, which
+//! are rare, do use timeouts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -69,7 +76,7 @@ pub const RX_WAIT: Duration = Duration::from_secs(20);
 pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
+        .timeout_connect(Some(Duration::from_secs(5)))
         .max_idle_connections_per_host(16)
         .build()
         .into()
@@ -105,31 +112,36 @@ impl Transport {
         };
         let body = Signed::sign(domain::REGISTER, &message, &self.key).to_bytes();
         let url = format!("{}/nodes/{}", self.base, self.node);
-        self.send("PUT", &url, body, Duration::from_secs(10))
+        self.send("PUT", &url, body, Some(Duration::from_secs(10)))
             .map(|_| ())
     }
 
     /// `POST /ping`.
     pub fn ping(&self, ping: &Ping) -> Result<PingReply, TransportError> {
-        self.hop(Route::Ping, "/ping".into(), ping, Duration::from_secs(10))
+        self.hop(
+            Route::Ping,
+            "/ping".into(),
+            ping,
+            Some(Duration::from_secs(10)),
+        )
     }
 
     /// `POST /tx/{node}`.
     pub fn tx(&self, batch: &TxBatch) -> Result<TxReply, TransportError> {
         let path = format!("/tx/{}", self.node);
-        self.hop(Route::Tx, path, batch, Duration::from_secs(10))
+        self.hop(Route::Tx, path, batch, None)
     }
 
     /// `POST /rx/{node}`: held by the proxy until messages arrive or `poll.wait_ms` passes.
     pub fn rx(&self, poll: &RxPoll) -> Result<RxBatch, TransportError> {
         let path = format!("/rx/{}", self.node);
-        let timeout = Duration::from_millis(u64::from(poll.wait_ms)) + Duration::from_secs(5);
-        self.hop(Route::Rx, path, poll, timeout)
+        // No socket timeout: the node watches this thread instead (see the module docs).
+        self.hop(Route::Rx, path, poll, None)
     }
 
     /// `POST /bye`: tell the proxy this node is leaving.
     pub fn bye(&self) -> Result<(), TransportError> {
-        let _: () = self.hop(Route::Bye, "/bye".into(), &(), Duration::from_secs(2))?;
+        let _: () = self.hop(Route::Bye, "/bye".into(), &(), Some(Duration::from_secs(2)))?;
         Ok(())
     }
 
@@ -138,7 +150,7 @@ impl Transport {
         route: Route,
         path: String,
         body: &B,
-        timeout: Duration,
+        timeout: Option<Duration>,
     ) -> Result<R, TransportError> {
         let hop = Hop {
             node: self.node.clone(),
@@ -159,7 +171,7 @@ impl Transport {
         method: &str,
         url: &str,
         body: Vec<u8>,
-        timeout: Duration,
+        timeout: Option<Duration>,
     ) -> Result<Vec<u8>, TransportError> {
         send(&self.agent, method, url, body, timeout)
     }
@@ -171,7 +183,7 @@ pub(crate) fn send(
     method: &str,
     url: &str,
     body: Vec<u8>,
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> Result<Vec<u8>, TransportError> {
     let request = match method {
         "PUT" => agent.put(url),
@@ -179,7 +191,7 @@ pub(crate) fn send(
     };
     let response = request
         .config()
-        .timeout_global(Some(timeout))
+        .timeout_global(timeout)
         .build()
         .header("content-type", "application/octet-stream")
         .send(&body[..]);
@@ -223,8 +235,8 @@ pub fn apply(proxy: &str, call: &Signed, timeout: Duration) -> Result<Signed, Er
         peeked.module,
         peeked.function
     );
-    let answer =
-        send(&agent(), "PUT", &url, call.to_bytes(), timeout).map_err(|e| e.into_error(proxy))?;
+    let answer = send(&agent(), "PUT", &url, call.to_bytes(), Some(timeout))
+        .map_err(|e| e.into_error(proxy))?;
     Signed::from_bytes(&answer).map_err(|e| Error::Proxy {
         status: 502,
         message: format!("the proxy's answer is not a signed reply: {e}"),
