@@ -212,3 +212,53 @@ async fn refusal_of_a_tampered_copy_is_not_an_answer_to_the_genuine_call() {
 
     cluster.stop(vec![alice, bob]).await;
 }
+
+/// Regression: a call refused as rate-limited must never run later, even if the proxy
+/// delivers the same bytes again once the rate allows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_call_delivered_again_later_does_not_run() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "1/s");
+
+    assert_eq!(demo::incr::call(&peer).await.expect("first"), 1);
+    let call = peer
+        .sign_call(
+            "demo",
+            "demo",
+            "incr",
+            Encoding::Postcard,
+            wtd::wire::encode(&()),
+            true,
+        )
+        .expect("signed");
+    let apply = |call: Signed, url: String| {
+        tokio::task::spawn_blocking(move || {
+            wtd::transport::apply(&url, &call, Duration::from_secs(5))
+        })
+    };
+    let reply = apply(call.clone(), cluster.url())
+        .await
+        .expect("joined")
+        .expect("relayed");
+    let err = peer.open_reply(&call, &reply).expect_err("over the rate");
+    let Error::RateLimited { retry_after, .. } = err else {
+        panic!("expected RateLimited, got {err}");
+    };
+
+    tokio::time::sleep(retry_after + Duration::from_millis(50)).await;
+    let reply = apply(call.clone(), cluster.url())
+        .await
+        .expect("joined")
+        .expect("relayed");
+    let err = peer.open_reply(&call, &reply).expect_err("seen before");
+    assert!(matches!(err, Error::Replayed { .. }), "{err}");
+    assert_eq!(
+        demo::count::call(&peer).await.expect("count"),
+        1,
+        "the refused call ran"
+    );
+
+    cluster.stop(vec![alice, bob]).await;
+}

@@ -134,11 +134,6 @@ pub enum Decision {
     Revoked,
     /// Past its expiry.
     Expired,
-    /// The rate limit is used up for now.
-    RateLimited {
-        /// When the next call can pass.
-        retry_after: Duration,
-    },
 }
 
 /// A parsed, checkable grant.
@@ -284,7 +279,8 @@ impl GrantTable {
         toml::from_str(&text).map_err(|e| Error::file(&self.path, format!("not valid TOML: {e}")))
     }
 
-    /// Decides whether `key` may run `mission` now, and spends one unit of its rate.
+    /// Decides whether `key` may run `mission` at all (grant, revocation, expiry,
+    /// mission). The rate is separate: see [`GrantTable::spend`].
     pub fn check(&self, key: &[u8; 32], mission: &str) -> Decision {
         let mut state = self.lock();
         self.refresh(&mut state);
@@ -305,6 +301,16 @@ impl GrantTable {
                 granted: grant.missions.clone(),
             };
         }
+        Decision::Allow
+    }
+
+    /// Spends one call of `key`'s rate limit; `Err(retry_after)` when it is used up (or
+    /// when the key has no grant any more).
+    pub fn spend(&self, key: &[u8; 32]) -> Result<(), Duration> {
+        let mut state = self.lock();
+        let Some(grant) = state.grants.get(key) else {
+            return Err(Duration::from_secs(1));
+        };
         let rate = grant.rate;
         let limiter = match state.limiters.get(key) {
             Some((r, limiter)) if *r == rate => limiter.clone(),
@@ -315,12 +321,9 @@ impl GrantTable {
             }
         };
         drop(state);
-        match limiter.check() {
-            Ok(()) => Decision::Allow,
-            Err(not_until) => Decision::RateLimited {
-                retry_after: not_until.wait_time_from(limiter.clock().now()),
-            },
-        }
+        limiter
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
     }
 
     /// The public key of `key`'s grant, ready to verify with (saves decompressing it
@@ -509,15 +512,9 @@ mod tests {
         let bob = keys::generate();
         table.add(grant(&bob, "2/min")).expect("added");
         let key = bob.verifying_key().to_bytes();
-        assert_eq!(table.check(&key, "demo"), Decision::Allow);
-        assert_eq!(table.check(&key, "demo"), Decision::Allow);
-        match table.check(&key, "demo") {
-            Decision::RateLimited { retry_after } => {
-                assert!(
-                    retry_after > Duration::from_secs(1) && retry_after <= Duration::from_secs(30)
-                )
-            }
-            other => panic!("expected RateLimited, got {other:?}"),
-        }
+        assert_eq!(table.spend(&key), Ok(()));
+        assert_eq!(table.spend(&key), Ok(()));
+        let retry_after = table.spend(&key).expect_err("used up");
+        assert!(retry_after > Duration::from_secs(1) && retry_after <= Duration::from_secs(30));
     }
 }

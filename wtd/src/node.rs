@@ -188,7 +188,7 @@ impl Node {
             home: config.home,
             email: config.email,
             transport,
-            replay: Mutex::new(ReplayCache::new(1 << 18)),
+            replay: Mutex::new(ReplayCache::new(1 << 14, 1 << 18)),
             pending: Mutex::new(HashMap::new()),
             outbox,
             outbox_rx: Mutex::new(outbox_rx),
@@ -819,7 +819,7 @@ impl NodeInner {
     }
 
     /// The callee's checks, cheapest and least trusting first: bounds → addressee →
-    /// signature → clock → grant (mission, expiry, revocation) → rate → replay → apply.
+    /// signature → clock → grant (mission, expiry, revocation) → replay → rate → apply.
     async fn decide_and_run(&self, signed: &Signed, call: &Call) -> Outcome {
         let refuse = Outcome::Refused;
         if let Err(e) = call.check_bounds() {
@@ -861,16 +861,21 @@ impl NodeInner {
             Decision::WrongMission { granted } => {
                 return refuse(Refusal::WrongMission { granted });
             }
-            Decision::RateLimited { retry_after } => {
-                return refuse(Refusal::RateLimited {
-                    retry_after_ms: retry_after.as_millis().max(1) as u64,
-                });
-            }
         }
-        match lock(&self.replay).check_and_insert(call.ack, call.expires_at_ms, now) {
+        // The ack is recorded before the rate is spent: a replay spends nobody's quota,
+        // and a call refused as rate-limited can never run later (its refusal is the
+        // truth even if the proxy delivers it again).
+        let freshness =
+            lock(&self.replay).check_and_insert(call.capability, call.ack, call.expires_at_ms, now);
+        match freshness {
             Freshness::Fresh => {}
             Freshness::Replayed => return refuse(Refusal::Replayed),
             Freshness::Full => return refuse(Refusal::Busy),
+        }
+        if let Err(retry_after) = self.grants.spend(&call.capability) {
+            return refuse(Refusal::RateLimited {
+                retry_after_ms: retry_after.as_millis().max(1) as u64,
+            });
         }
         let function = registry::lookup(&call.mission, &call.module, &call.function)
             .filter(|_| self.served.contains(&call.mission));

@@ -560,15 +560,19 @@ pub fn random_ack() -> [u8; 16] {
     ack
 }
 
-/// Acks seen recently, so a replayed call is refused instead of run twice.
+/// Acks seen recently, per capability key, so a replayed call is refused instead of run
+/// twice.
 ///
 /// An ack is remembered until its call's expiry (plus the clock-skew allowance), after
-/// which the call would be refused as expired anyway. Memory is bounded: when full, new
-/// calls are refused as busy rather than forgetting acks early (forgetting would open a
-/// replay).
+/// which the call would be refused as expired anyway. Memory is bounded per key and in
+/// all: when full, new calls are refused as busy rather than forgetting acks early
+/// (forgetting would open a replay). Bounding per key means one grantee flooding the
+/// node fills only its own share.
 #[derive(Debug)]
 pub struct ReplayCache {
-    seen: HashMap<[u8; 16], u64>,
+    seen: HashMap<[u8; 32], HashMap<[u8; 16], u64>>,
+    len: usize,
+    per_key: usize,
     capacity: usize,
     next_sweep_ms: u64,
 }
@@ -585,40 +589,60 @@ pub enum Freshness {
 }
 
 impl ReplayCache {
-    /// A cache holding at most `capacity` acks.
-    pub fn new(capacity: usize) -> Self {
+    /// A cache holding at most `per_key` acks per key and `capacity` in all.
+    pub fn new(per_key: usize, capacity: usize) -> Self {
         ReplayCache {
             seen: HashMap::new(),
+            len: 0,
+            per_key,
             capacity,
             next_sweep_ms: 0,
         }
     }
 
-    /// Records `ack` (valid until `expires_at_ms`) and says whether it is new.
-    pub fn check_and_insert(&mut self, ack: [u8; 16], expires_at_ms: u64, now: u64) -> Freshness {
-        if now >= self.next_sweep_ms || self.seen.len() >= self.capacity {
-            self.seen
-                .retain(|_, expiry| expiry.saturating_add(MAX_SKEW_MS) > now);
-            self.next_sweep_ms = now + 1_000;
+    /// Records `ack` of a call signed by `key` (valid until `expires_at_ms`) and says
+    /// whether it is new.
+    pub fn check_and_insert(
+        &mut self,
+        key: [u8; 32],
+        ack: [u8; 16],
+        expires_at_ms: u64,
+        now: u64,
+    ) -> Freshness {
+        if now >= self.next_sweep_ms || self.len >= self.capacity {
+            self.sweep(now);
         }
-        if self.seen.contains_key(&ack) {
+        let acks = self.seen.entry(key).or_default();
+        if acks.contains_key(&ack) {
             return Freshness::Replayed;
         }
-        if self.seen.len() >= self.capacity {
+        if acks.len() >= self.per_key || self.len >= self.capacity {
             return Freshness::Full;
         }
-        self.seen.insert(ack, expires_at_ms);
+        acks.insert(ack, expires_at_ms);
+        self.len += 1;
         Freshness::Fresh
+    }
+
+    fn sweep(&mut self, now: u64) {
+        let mut len = 0;
+        self.seen.retain(|_, acks| {
+            acks.retain(|_, expiry| expiry.saturating_add(MAX_SKEW_MS) > now);
+            len += acks.len();
+            !acks.is_empty()
+        });
+        self.len = len;
+        self.next_sweep_ms = now + 1_000;
     }
 
     /// Number of acks remembered.
     pub fn len(&self) -> usize {
-        self.seen.len()
+        self.len
     }
 
     /// Whether no ack is remembered.
     pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
+        self.len == 0
     }
 }
 
@@ -766,14 +790,31 @@ mod tests {
 
     #[test]
     fn replay_cache_refuses_repeats_and_forgets_expired() {
-        let mut cache = ReplayCache::new(2);
-        assert_eq!(cache.check_and_insert([1; 16], 10, 0), Freshness::Fresh);
-        assert_eq!(cache.check_and_insert([1; 16], 10, 1), Freshness::Replayed);
-        assert_eq!(cache.check_and_insert([2; 16], 10, 1), Freshness::Fresh);
-        assert_eq!(cache.check_and_insert([3; 16], 10, 1), Freshness::Full);
+        let (k, other) = ([1; 32], [2; 32]);
+        let mut cache = ReplayCache::new(2, 3);
+        assert_eq!(cache.check_and_insert(k, [1; 16], 10, 0), Freshness::Fresh);
+        assert_eq!(
+            cache.check_and_insert(k, [1; 16], 10, 1),
+            Freshness::Replayed
+        );
+        assert_eq!(cache.check_and_insert(k, [2; 16], 10, 1), Freshness::Fresh);
+        assert_eq!(
+            cache.check_and_insert(k, [3; 16], 10, 1),
+            Freshness::Full,
+            "key's share"
+        );
+        assert_eq!(
+            cache.check_and_insert(other, [3; 16], 10, 1),
+            Freshness::Fresh
+        );
+        assert_eq!(
+            cache.check_and_insert(other, [4; 16], 10, 1),
+            Freshness::Full,
+            "in all"
+        );
         let later = 10 + MAX_SKEW_MS + 1;
         assert_eq!(
-            cache.check_and_insert([3; 16], later + 5, later),
+            cache.check_and_insert(k, [3; 16], later + 5, later),
             Freshness::Fresh
         );
         assert_eq!(cache.len(), 1);
