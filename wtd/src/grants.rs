@@ -304,6 +304,20 @@ impl GrantTable {
         Decision::Allow
     }
 
+    /// How many acks of `key` the replay cache may hold: what the grant's rate allows
+    /// in the longest time an ack is kept (a call's lifetime plus the clock-skew
+    /// allowance), and at least 16,384.
+    pub fn replay_share(&self, key: &[u8; 32]) -> usize {
+        let state = self.lock();
+        let Some(grant) = state.grants.get(key) else {
+            return 0;
+        };
+        let kept = Duration::from_millis(wire::MAX_LIFETIME_MS + wire::MAX_SKEW_MS);
+        let per_kept =
+            f64::from(grant.rate.count) * kept.as_secs_f64() / grant.rate.period.as_secs_f64();
+        (per_kept.ceil() as usize).max(1 << 14)
+    }
+
     /// Spends one call of `key`'s rate limit; `Err(retry_after)` when it is used up (or
     /// when the key has no grant any more).
     pub fn spend(&self, key: &[u8; 32]) -> Result<(), Duration> {
@@ -490,6 +504,19 @@ mod tests {
         )
         .expect("write");
         assert_eq!(table.check(&key, "demo"), Decision::Revoked);
+    }
+
+    #[test]
+    fn replay_share_covers_what_the_rate_allows_while_acks_are_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = GrantTable::open(dir.path().join("grants.toml"));
+        let (fast, slow) = (keys::generate(), keys::generate());
+        table.add(grant(&fast, "1000/s")).expect("added");
+        table.add(grant(&slow, "10/min")).expect("added");
+        // Acks are kept for a call's longest lifetime plus the skew allowance: 90 s.
+        assert_eq!(table.replay_share(&fast.verifying_key().to_bytes()), 90_000);
+        assert_eq!(table.replay_share(&slow.verifying_key().to_bytes()), 1 << 14);
+        assert_eq!(table.replay_share(&[3; 32]), 0, "no grant, no share");
     }
 
     #[test]

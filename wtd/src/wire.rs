@@ -567,12 +567,12 @@ pub fn random_ack() -> [u8; 16] {
 /// which the call would be refused as expired anyway. Memory is bounded per key and in
 /// all: when full, new calls are refused as busy rather than forgetting acks early
 /// (forgetting would open a replay). Bounding per key means one grantee flooding the
-/// node fills only its own share.
+/// node fills only its own share; the share is set per call by the caller of
+/// [`ReplayCache::check_and_insert`] (the node derives it from the grant's rate).
 #[derive(Debug)]
 pub struct ReplayCache {
     seen: HashMap<[u8; 32], HashMap<[u8; 16], u64>>,
     len: usize,
-    per_key: usize,
     capacity: usize,
     next_sweep_ms: u64,
 }
@@ -589,22 +589,22 @@ pub enum Freshness {
 }
 
 impl ReplayCache {
-    /// A cache holding at most `per_key` acks per key and `capacity` in all.
-    pub fn new(per_key: usize, capacity: usize) -> Self {
+    /// A cache holding at most `capacity` acks in all.
+    pub fn new(capacity: usize) -> Self {
         ReplayCache {
             seen: HashMap::new(),
             len: 0,
-            per_key,
             capacity,
             next_sweep_ms: 0,
         }
     }
 
     /// Records `ack` of a call signed by `key` (valid until `expires_at_ms`) and says
-    /// whether it is new.
+    /// whether it is new; `key` may hold at most `share` acks.
     pub fn check_and_insert(
         &mut self,
         key: [u8; 32],
+        share: usize,
         ack: [u8; 16],
         expires_at_ms: u64,
         now: u64,
@@ -616,7 +616,7 @@ impl ReplayCache {
         if acks.contains_key(&ack) {
             return Freshness::Replayed;
         }
-        if acks.len() >= self.per_key || self.len >= self.capacity {
+        if acks.len() >= share || self.len >= self.capacity {
             return Freshness::Full;
         }
         acks.insert(ack, expires_at_ms);
@@ -791,30 +791,36 @@ mod tests {
     #[test]
     fn replay_cache_refuses_repeats_and_forgets_expired() {
         let (k, other) = ([1; 32], [2; 32]);
-        let mut cache = ReplayCache::new(2, 3);
-        assert_eq!(cache.check_and_insert(k, [1; 16], 10, 0), Freshness::Fresh);
+        let mut cache = ReplayCache::new(3);
         assert_eq!(
-            cache.check_and_insert(k, [1; 16], 10, 1),
+            cache.check_and_insert(k, 2, [1; 16], 10, 0),
+            Freshness::Fresh
+        );
+        assert_eq!(
+            cache.check_and_insert(k, 2, [1; 16], 10, 1),
             Freshness::Replayed
         );
-        assert_eq!(cache.check_and_insert(k, [2; 16], 10, 1), Freshness::Fresh);
         assert_eq!(
-            cache.check_and_insert(k, [3; 16], 10, 1),
+            cache.check_and_insert(k, 2, [2; 16], 10, 1),
+            Freshness::Fresh
+        );
+        assert_eq!(
+            cache.check_and_insert(k, 2, [3; 16], 10, 1),
             Freshness::Full,
             "key's share"
         );
         assert_eq!(
-            cache.check_and_insert(other, [3; 16], 10, 1),
+            cache.check_and_insert(other, 2, [3; 16], 10, 1),
             Freshness::Fresh
         );
         assert_eq!(
-            cache.check_and_insert(other, [4; 16], 10, 1),
+            cache.check_and_insert(other, 2, [4; 16], 10, 1),
             Freshness::Full,
             "in all"
         );
         let later = 10 + MAX_SKEW_MS + 1;
         assert_eq!(
-            cache.check_and_insert(k, [3; 16], later + 5, later),
+            cache.check_and_insert(k, 2, [3; 16], later + 5, later),
             Freshness::Fresh
         );
         assert_eq!(cache.len(), 1);
