@@ -306,8 +306,9 @@ impl GrantTable {
 
     /// How many acks of `key` the replay cache may hold: what the grant's rate allows
     /// in the longest time an ack is kept (a call's lifetime plus the clock-skew
-    /// allowance), and at least 16,384.
-    pub fn replay_share(&self, key: &[u8; 32]) -> usize {
+    /// allowance) plus its burst, at least 16,384, and at most a quarter of `total` so one
+    /// grantee can never fill the cache for everyone.
+    pub fn replay_share(&self, key: &[u8; 32], total: usize) -> usize {
         let state = self.lock();
         let Some(grant) = state.grants.get(key) else {
             return 0;
@@ -315,7 +316,8 @@ impl GrantTable {
         let kept = Duration::from_millis(wire::MAX_LIFETIME_MS + wire::MAX_SKEW_MS);
         let per_kept =
             f64::from(grant.rate.count) * kept.as_secs_f64() / grant.rate.period.as_secs_f64();
-        (per_kept.ceil() as usize).max(1 << 14)
+        let share = per_kept.ceil() as usize + grant.rate.count as usize;
+        share.max(1 << 14).min(total / 4)
     }
 
     /// Spends one call of `key`'s rate limit; `Err(retry_after)` when it is used up (or
@@ -514,9 +516,20 @@ mod tests {
         table.add(grant(&fast, "1000/s")).expect("added");
         table.add(grant(&slow, "10/min")).expect("added");
         // Acks are kept for a call's longest lifetime plus the skew allowance: 90 s.
-        assert_eq!(table.replay_share(&fast.verifying_key().to_bytes()), 90_000);
-        assert_eq!(table.replay_share(&slow.verifying_key().to_bytes()), 1 << 14);
-        assert_eq!(table.replay_share(&[3; 32]), 0, "no grant, no share");
+        let total = 1 << 20;
+        assert_eq!(
+            table.replay_share(&fast.verifying_key().to_bytes(), total),
+            91_000
+        );
+        assert_eq!(
+            table.replay_share(&fast.verifying_key().to_bytes(), 200_000),
+            50_000
+        );
+        assert_eq!(
+            table.replay_share(&slow.verifying_key().to_bytes(), total),
+            1 << 14
+        );
+        assert_eq!(table.replay_share(&[3; 32], total), 0, "no grant, no share");
     }
 
     #[test]

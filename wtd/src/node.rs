@@ -118,6 +118,9 @@ const OUTBOX_CAPACITY: usize = 8192;
 const BATCH: usize = 64;
 /// Send threads.
 const SENDERS: usize = 2;
+/// Most acks the replay cache holds (about 40 bytes each: ~40 MiB, reached only under a
+/// sustained 10,000 calls/s).
+const REPLAY_CAPACITY: usize = 1 << 20;
 
 pub(crate) struct NodeInner {
     pub(crate) name: String,
@@ -135,6 +138,8 @@ pub(crate) struct NodeInner {
     offers: Vec<Offer>,
     served: HashSet<String>,
     pub(crate) stopped: AtomicBool,
+    /// The proxy epoch and the last sequence number received.
+    rx_position: Mutex<(u64, u64)>,
     /// The receive thread's watch, and one per send thread.
     rx_watch: Watch,
     tx_watch: [Watch; SENDERS],
@@ -188,9 +193,7 @@ impl Node {
             home: config.home,
             email: config.email,
             transport,
-            // About 40 bytes an ack: at most ~40 MiB, reached only by a sustained
-            // 10,000 calls/s.
-            replay: Mutex::new(ReplayCache::new(1 << 20)),
+            replay: Mutex::new(ReplayCache::new(REPLAY_CAPACITY)),
             pending: Mutex::new(HashMap::new()),
             outbox,
             outbox_rx: Mutex::new(outbox_rx),
@@ -199,6 +202,7 @@ impl Node {
             served: offers.iter().map(|o| o.mission.clone()).collect(),
             offers,
             stopped: AtomicBool::new(false),
+            rx_position: Mutex::new((0, 0)),
             rx_watch: Watch::default(),
             tx_watch: Default::default(),
             stale_threads: AtomicUsize::new(0),
@@ -572,8 +576,9 @@ impl NodeInner {
     }
 
     fn receive_loop(self: &Arc<Self>, generation: u64) {
-        let mut epoch = 0u64;
-        let mut last_seq = 0u64;
+        // A replacement thread carries on from where the stuck one acknowledged, so
+        // nothing already handled is handled again.
+        let (mut epoch, mut last_seq) = *lock(&self.rx_position);
         let mut backoff = Backoff::new();
         while !self.is_stopped() && self.rx_watch.is_current(generation) {
             let poll = RxPoll {
@@ -604,6 +609,7 @@ impl NodeInner {
                         last_seq = message.seq;
                         self.dispatch(message);
                     }
+                    *lock(&self.rx_position) = (epoch, last_seq);
                 }
                 Err(TransportError::NotRegistered) => {
                     self.reregister();
@@ -867,7 +873,7 @@ impl NodeInner {
         // The ack is recorded before the rate is spent: a replay spends nobody's quota,
         // and a call refused as rate-limited can never run later (its refusal is the
         // truth even if the proxy delivers it again).
-        let share = self.grants.replay_share(&call.capability);
+        let share = self.grants.replay_share(&call.capability, REPLAY_CAPACITY);
         let freshness = lock(&self.replay).check_and_insert(
             call.capability,
             share,

@@ -609,7 +609,10 @@ impl ReplayCache {
         expires_at_ms: u64,
         now: u64,
     ) -> Freshness {
-        if now >= self.next_sweep_ms || self.len >= self.capacity {
+        // Sweep once a second; when full, as often as every 100 ms (a sweep walks every
+        // ack, so not on every call).
+        let full_sweep_due = self.len >= self.capacity && now + 900 >= self.next_sweep_ms;
+        if now >= self.next_sweep_ms || full_sweep_due {
             self.sweep(now);
         }
         let acks = self.seen.entry(key).or_default();
