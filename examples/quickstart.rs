@@ -14,7 +14,18 @@ use wtd::prelude::*;
 use wtd_examples::{admin, demo};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    // Errors are printed as the sentences they are, not as debug structures.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Quiet by default so the story reads clearly; RUST_LOG=info shows the machinery.
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -50,6 +50,8 @@ pub struct Config {
     pub max_nodes: usize,
     /// Calls that may wait on `/apply` at once.
     pub max_applies: usize,
+    /// New node names that may register per minute (registration is open to anyone).
+    pub new_nodes_per_minute: u32,
 }
 
 impl Config {
@@ -65,6 +67,7 @@ impl Config {
             node_rate: 2000,
             max_nodes: 10_000,
             max_applies: 1024,
+            new_nodes_per_minute: 60,
         }
     }
 }

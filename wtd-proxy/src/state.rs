@@ -38,6 +38,9 @@ pub(crate) struct NodeEntry {
     last_seen: Option<Instant>,
     /// The node said goodbye; it is offline until it pings or sends again.
     gone: bool,
+    /// Counter of the goodbye: requests the node signed before it (still on their way)
+    /// do not bring it back.
+    bye_counter: u64,
     /// Receive requests held right now.
     polls: usize,
     /// What the directory shows while the node is online.
@@ -57,6 +60,7 @@ impl NodeEntry {
             email: record.email,
             last_seen: None,
             gone: false,
+            bye_counter: 0,
             polls: 0,
             offers: Vec::new(),
             accepts: Vec::new(),
@@ -94,6 +98,10 @@ pub struct State {
     nodes: Mutex<HashMap<String, NodeEntry>>,
     applies: Mutex<HashMap<[u8; 16], ApplyWaiter>>,
     version: AtomicU64,
+    /// Serializes registrations (see [`State::register`]).
+    registering: Mutex<()>,
+    /// New names per minute: registration is open, so it is rate-limited.
+    new_nodes: DefaultDirectRateLimiter,
     pub(crate) closing: watch::Sender<bool>,
 }
 
@@ -105,6 +113,7 @@ impl State {
     /// Opens the store and loads every registration.
     pub fn open(config: Config) -> Result<State, ProxyError> {
         let store = Store::open(&config.data_dir)?;
+        let config_new_nodes = config.new_nodes_per_minute;
         let mut nodes = HashMap::new();
         for (name, record) in store.all()? {
             match wire::verifying_key(&record.node_key) {
@@ -127,6 +136,11 @@ impl State {
             // restart never mistakes a new directory for the one it has.
             version: AtomicU64::new(wire::now_ms()),
             closing: watch::channel(false).0,
+            registering: Mutex::new(()),
+            new_nodes: RateLimiter::direct(Quota::per_minute(
+                std::num::NonZeroU32::new(config_new_nodes.max(1))
+                    .unwrap_or(std::num::NonZeroU32::MIN),
+            )),
         })
     }
 
@@ -159,6 +173,9 @@ impl State {
         })?;
         check_clock(message.issued_at_ms)?;
 
+        // One registration at a time, so the disk write can happen without holding the
+        // lock every request handler needs (an fsync on a Pi's SD card is slow).
+        let _one_at_a_time = lock(&self.registering);
         let mut nodes = lock(&self.nodes);
         if let Some(existing) = nodes.get_mut(&message.name) {
             if existing.key != key {
@@ -179,6 +196,12 @@ impl State {
                 self.config.max_nodes
             )));
         }
+        drop(nodes);
+        if self.new_nodes.check().is_err() {
+            return Err(ProxyError::TooMany(
+                "too many new nodes are registering right now: try again in a minute".into(),
+            ));
+        }
         let record = NodeRecord {
             node_key: message.node_key,
             email: message.email,
@@ -186,7 +209,8 @@ impl State {
         };
         self.store.put(&message.name, &record)?;
         tracing::info!(node = %message.name, "registered a new node");
-        nodes.insert(message.name, NodeEntry::new(record, key, &self.config));
+        let entry = NodeEntry::new(record, key, &self.config);
+        lock(&self.nodes).insert(message.name, entry);
         Ok(())
     }
 
@@ -230,23 +254,25 @@ impl State {
             )));
         }
         entry.last_seen = Some(Instant::now());
-        // A receive request may still be on its way from a node that just left; only a
-        // ping or a send brings a node back.
-        if matches!(route, Route::Ping | Route::Tx) {
+        // Requests may still be on their way from a node that just left: only a ping or a
+        // send signed after the goodbye brings a node back.
+        if matches!(route, Route::Ping | Route::Tx) && hop.counter > entry.bye_counter {
             entry.gone = false;
+        }
+        if route == Route::Bye {
+            entry.bye_counter = entry.bye_counter.max(hop.counter);
         }
         Ok((hop.node, hop.body))
     }
 
     /// `POST /ping`: record presence and offers; answer with the directory if it changed.
     pub fn ping(&self, node: &str, ping: wire::Ping) -> Result<wire::PingReply, ProxyError> {
-        if ping.offers.len() > 64
-            || ping.accepts.len() > 4096
-            || ping.offers.iter().any(|o| o.functions.len() > 1024)
-        {
-            return Err(ProxyError::TooLarge(
-                "at most 64 missions of 1024 functions, and 4096 accepted keys".into(),
-            ));
+        // Every node receives the whole directory: each node's part of it is small.
+        let size = wire::encode(&ping.offers).len() + 32 * ping.accepts.len();
+        if size > MAX_DIRECTORY_ENTRY_BYTES {
+            return Err(ProxyError::TooLarge(format!(
+                "a node's missions, functions and accepted keys take {size} bytes; at most {MAX_DIRECTORY_ENTRY_BYTES} are listed"
+            )));
         }
         for offer in &ping.offers {
             wire::check_name("mission", &offer.mission)
@@ -420,7 +446,11 @@ impl State {
             notified.as_mut().enable();
             {
                 let nodes = lock(&self.nodes);
-                if nodes.get(node).is_some_and(|e| !e.mailbox.queue.is_empty()) {
+                let entry = nodes.get(node);
+                if entry.is_some_and(|e| e.gone) {
+                    return Ok(Vec::new());
+                }
+                if entry.is_some_and(|e| !e.mailbox.queue.is_empty()) {
                     continue;
                 }
             }
@@ -496,6 +526,9 @@ impl State {
         self.closing.send_replace(true);
     }
 }
+
+/// Most bytes one node's offers and accepted keys may take in the directory.
+pub const MAX_DIRECTORY_ENTRY_BYTES: usize = 16 * 1024;
 
 fn check_clock(issued_at_ms: u64) -> Result<(), ProxyError> {
     let now = wire::now_ms();

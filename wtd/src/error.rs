@@ -76,6 +76,16 @@ pub enum Error {
         node: String,
     },
 
+    /// The callee restarted after the call was made, and refused it so that no call can
+    /// run twice. Its new process did not run it.
+    #[error(
+        "node `{node}` restarted after this call was made, and refuses calls made before its restart so that none runs twice: call again"
+    )]
+    Restarted {
+        /// The node that refused.
+        node: String,
+    },
+
     /// No reply arrived in time. The call may or may not have run.
     #[error(
         "no reply from `{node}` within {}: the outcome is unknown (the call may or may not have run); retry only if it is safe to run twice, or raise the timeout",
@@ -99,7 +109,7 @@ pub enum Error {
 
     /// The callee does not export this function in this mission.
     #[error(
-        "node `{node}` has no function `{path}`: check the spelling, and that both programs use the same module (see `wtd nodes`)"
+        "node `{node}` has no function `{path}`: check the spelling, and that both programs use the same module (the proxy's /api/directory lists what each node offers)"
     )]
     NoSuchFunction {
         /// The node called.

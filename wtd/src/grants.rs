@@ -104,8 +104,8 @@ pub struct Grant {
     /// When the grant stops working (RFC 3339, UTC), if ever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
-    /// A revoked grant is refused forever.
-    #[serde(default)]
+    /// A revoked grant is refused forever. Required: a file cut short in the middle of
+    /// a grant (an editor writing in place) must fail closed, not read as "not revoked".
     pub revoked: bool,
     /// When the grant was made (RFC 3339, UTC).
     #[serde(default)]

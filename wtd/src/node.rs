@@ -14,13 +14,12 @@
 //! without knowing this node, the node registers again by itself.
 //!
 //! Sends and receives have no socket timeout (it costs latency, see `transport.rs`), so
-//! the ping thread also watches them: a thread stuck in one request far longer than the
-//! proxy ever takes is replaced by a fresh one, and the stuck one exits whenever its
-//! request ends.
+//! the ping thread also watches them: a request stuck far longer than the proxy ever takes
+//! (a connection that died silently) is interrupted, and its thread reconnects.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -131,21 +130,24 @@ pub(crate) struct NodeInner {
     grants: GrantTable,
     replay: Mutex<ReplayCache>,
     pub(crate) pending: Mutex<HashMap<[u8; 16], Pending>>,
-    outbox: SyncSender<OutboxItem>,
-    outbox_rx: Mutex<Receiver<OutboxItem>>,
+    /// `None` only wakes a send thread (when the node stops).
+    outbox: SyncSender<Option<OutboxItem>>,
+    outbox_rx: Mutex<Receiver<Option<OutboxItem>>>,
     directory: Mutex<Directory>,
     directory_version: Mutex<u64>,
     offers: Vec<Offer>,
     served: HashSet<String>,
     pub(crate) stopped: AtomicBool,
-    /// The proxy epoch and the last sequence number received.
-    rx_position: Mutex<(u64, u64)>,
+    /// When this process started serving (wall clock, ms): older calls are refused.
+    started_ms: u64,
+    /// Held while the node runs: two nodes on one home folder would share a key and
+    /// steal each other's messages.
+    home_lock: Mutex<Option<std::fs::File>>,
+    /// The node's threads, joined when it stops.
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// The receive thread's watch, and one per send thread.
     rx_watch: Watch,
     tx_watch: [Watch; SENDERS],
-    /// Replaced threads still stuck in a request; bounded so a stalled proxy cannot make
-    /// the node pile up threads.
-    stale_threads: AtomicUsize,
     runtime: tokio::runtime::Handle,
     pub(crate) call_timeout: Duration,
 }
@@ -182,7 +184,14 @@ impl Node {
     /// serving. Must be called inside a tokio runtime.
     pub async fn start(config: NodeConfig) -> Result<Node> {
         wire::check_name("node", &config.name).map_err(|e| Error::Invalid(e.to_string()))?;
+        if !(config.proxy.starts_with("http://") || config.proxy.starts_with("https://")) {
+            return Err(Error::Invalid(format!(
+                "the proxy URL {:?} must start with http:// (for example http://127.0.0.1:14151)",
+                config.proxy
+            )));
+        }
         let offers = select_offers(&config)?;
+        let home_lock = lock_home(&config.home)?;
         let key = keys::load_or_create_node_key(&config.home)?;
         let transport = Transport::new(&config.proxy, &config.name, key.clone());
         let (outbox, outbox_rx) = std::sync::mpsc::sync_channel(OUTBOX_CAPACITY);
@@ -202,10 +211,11 @@ impl Node {
             served: offers.iter().map(|o| o.mission.clone()).collect(),
             offers,
             stopped: AtomicBool::new(false),
-            rx_position: Mutex::new((0, 0)),
+            started_ms: wire::now_ms(),
+            home_lock: Mutex::new(Some(home_lock)),
+            threads: Mutex::new(Vec::new()),
             rx_watch: Watch::default(),
             tx_watch: Default::default(),
-            stale_threads: AtomicUsize::new(0),
             runtime: tokio::runtime::Handle::current(),
             call_timeout: config.call_timeout,
         });
@@ -226,9 +236,9 @@ impl Node {
         let missions: Vec<&str> = inner.offers.iter().map(|o| o.mission.as_str()).collect();
         tracing::info!(node = %inner.name, proxy = %inner.transport.url(), ?missions, "node started");
 
-        spawn_thread("wtd-rx", &inner, |inner| inner.receive_loop(0));
+        spawn_thread("wtd-rx", &inner, NodeInner::receive_loop);
         for slot in 0..SENDERS {
-            spawn_thread("wtd-tx", &inner, move |inner| inner.send_loop(slot, 0));
+            spawn_thread("wtd-tx", &inner, move |inner| inner.send_loop(slot));
         }
         spawn_thread("wtd-ping", &inner, NodeInner::ping_loop);
 
@@ -371,6 +381,29 @@ impl GrantBuilder<'_> {
     }
 }
 
+/// Locks `home/node.lock` so that a second node cannot start on the same home folder.
+fn lock_home(home: &std::path::Path) -> Result<std::fs::File> {
+    crate::home::ensure_dir(home)?;
+    let path = home.join("node.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::file(&path, format!("cannot open the lock file ({e})")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::file(
+            home,
+            "another node is already running with this home folder: stop it, or give this one its own --home",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::file(
+            &path,
+            format!("cannot lock the home folder ({e})"),
+        )),
+    }
+}
+
 fn select_offers(config: &NodeConfig) -> Result<Vec<Offer>> {
     let all = registry::offers();
     let Some(wanted) = &config.missions else {
@@ -400,46 +433,58 @@ fn spawn_thread(
     inner: &Arc<NodeInner>,
     body: impl FnOnce(&Arc<NodeInner>) + Send + 'static,
 ) {
-    let inner = inner.clone();
+    let me = inner.clone();
     let spawned = std::thread::Builder::new()
         .name(name.to_string())
-        .spawn(move || body(&inner));
-    if let Err(e) = spawned {
-        tracing::error!("cannot start thread {name}: {e}");
+        .spawn(move || body(&me));
+    match spawned {
+        Ok(handle) => lock(&inner.threads).push(handle),
+        Err(e) => tracing::error!("cannot start thread {name}: {e}"),
     }
 }
 
-/// Watches one request thread: when its current request started (0: none), and which
-/// generation of thread owns the job (a replaced thread sees a newer one and exits).
+/// Watches one send or receive thread: when its current request started, and the HTTP
+/// agent it uses, so that a request stuck far too long can be interrupted.
 #[derive(Default)]
 struct Watch {
-    started_ms: AtomicU64,
-    generation: AtomicU64,
+    /// Milliseconds on the node's monotonic clock when the request started, plus one
+    /// (0: no request in flight).
+    started: AtomicU64,
+    agent: Mutex<Option<ureq::Agent>>,
+}
+
+/// Milliseconds since the process first asked: a monotonic clock (wall-clock steps, as
+/// when a Pi without a battery clock gets NTP time at boot, must not look like a hang).
+fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
 }
 
 impl Watch {
-    fn begin(&self) {
-        self.started_ms
-            .store(wire::now_ms().max(1), Ordering::SeqCst);
+    /// The thread's agent (a new one after an interruption), and marks a request started.
+    fn begin(&self) -> ureq::Agent {
+        let agent = lock(&self.agent)
+            .get_or_insert_with(crate::transport::agent)
+            .clone();
+        self.started.store(monotonic_ms() + 1, Ordering::SeqCst);
+        agent
     }
-    fn end(&self, generation: u64) -> bool {
-        let current = self.generation.load(Ordering::SeqCst) == generation;
-        if current {
-            self.started_ms.store(0, Ordering::SeqCst);
+    fn end(&self) {
+        self.started.store(0, Ordering::SeqCst);
+    }
+    fn stuck_for(&self) -> Option<Duration> {
+        let started = self.started.load(Ordering::SeqCst);
+        (started != 0).then(|| Duration::from_millis((monotonic_ms() + 1).saturating_sub(started)))
+    }
+    /// Interrupts the request in flight: it fails at once, and the thread's next request
+    /// uses a new agent (a new connection).
+    fn interrupt(&self) {
+        if let Some(agent) = lock(&self.agent).take() {
+            agent.shutdown();
         }
-        current
-    }
-    fn is_current(&self, generation: u64) -> bool {
-        self.generation.load(Ordering::SeqCst) == generation
-    }
-    fn stuck_for(&self, now: u64) -> Option<Duration> {
-        let started = self.started_ms.load(Ordering::SeqCst);
-        (started != 0).then(|| Duration::from_millis(now.saturating_sub(started)))
-    }
-    /// Hands the job to a new generation; returns it.
-    fn renew(&self) -> u64 {
-        self.started_ms.store(0, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst) + 1
     }
 }
 
@@ -447,8 +492,19 @@ impl Watch {
 const SEND_STUCK: Duration = Duration::from_secs(15);
 /// The proxy answers a receive within `RX_WAIT`; this much longer means it stopped.
 const RECEIVE_STUCK: Duration = Duration::from_secs(RX_WAIT.as_secs() + 15);
-/// Most replaced threads that may still be stuck at once.
-const MAX_STALE_THREADS: usize = 8;
+
+/// Sleeps for `how_long`, or until the node stops (stopping unparks its threads). A
+/// parked thread costs no CPU, which matters on a Pi.
+fn pause(inner: &NodeInner, how_long: Duration) {
+    let until = std::time::Instant::now() + how_long;
+    while !inner.is_stopped() {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::park_timeout(left);
+    }
+}
 
 /// A pause that grows from 50 ms to 2 s while the proxy stays unreachable.
 struct Backoff(Duration);
@@ -458,10 +514,7 @@ impl Backoff {
         Backoff(Duration::from_millis(50))
     }
     fn wait(&mut self, inner: &NodeInner) {
-        let until = std::time::Instant::now() + self.0;
-        while std::time::Instant::now() < until && !inner.is_stopped() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        pause(inner, self.0);
         self.0 = (self.0 * 2).min(Duration::from_secs(2));
     }
     fn reset(&mut self) {
@@ -474,12 +527,29 @@ impl NodeInner {
         self.stopped.load(Ordering::SeqCst)
     }
 
+    /// Says goodbye, stops the threads and waits for them, fails waiting calls, and
+    /// unlocks the home folder, so a new node may start on it right away.
     fn shut_down(&self) {
         let _ = self.transport.bye();
+        self.rx_watch.interrupt();
+        for watch in &self.tx_watch {
+            watch.interrupt();
+        }
+        for _ in 0..SENDERS {
+            let _ = self.outbox.try_send(None);
+        }
+        let threads: Vec<_> = lock(&self.threads).drain(..).collect();
+        for thread in &threads {
+            thread.thread().unpark();
+        }
+        for thread in threads {
+            let _ = thread.join();
+        }
         let pending: Vec<Pending> = lock(&self.pending).drain().map(|(_, p)| p).collect();
         for p in pending {
             let _ = p.done.send(Err(Error::Stopped));
         }
+        lock(&self.home_lock).take();
         tracing::info!(node = %self.name, "node stopped");
     }
 
@@ -496,7 +566,7 @@ impl NodeInner {
         if self.is_stopped() {
             return Err(Error::Stopped);
         }
-        match self.outbox.try_send(item) {
+        match self.outbox.try_send(Some(item)) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(Error::Busy {
                 what: format!("node `{}`'s outbox", self.name),
@@ -527,71 +597,62 @@ impl NodeInner {
         Ok(())
     }
 
-    /// Replaces send or receive threads stuck in one request for far too long.
-    fn replace_stuck_threads(self: &Arc<Self>) {
-        let now = wire::now_ms();
-        let room = || self.stale_threads.load(Ordering::SeqCst) < MAX_STALE_THREADS;
-        if self
-            .rx_watch
-            .stuck_for(now)
-            .is_some_and(|d| d > RECEIVE_STUCK)
-            && room()
-        {
-            tracing::warn!(node = %self.name, "the proxy has not answered a receive request in {RECEIVE_STUCK:?}; opening a new one");
-            self.stale_threads.fetch_add(1, Ordering::SeqCst);
-            let generation = self.rx_watch.renew();
-            spawn_thread("wtd-rx", self, move |inner| inner.receive_loop(generation));
+    /// Interrupts a send or receive stuck in one request for far too long (a connection
+    /// that died silently, say after a Wi-Fi drop): the thread gets an error at once and
+    /// opens a new connection.
+    fn interrupt_stuck_requests(&self) {
+        if self.rx_watch.stuck_for().is_some_and(|d| d > RECEIVE_STUCK) {
+            tracing::warn!(node = %self.name, "the proxy has not answered a receive request in {RECEIVE_STUCK:?}; reconnecting");
+            self.rx_watch.interrupt();
         }
-        for slot in 0..SENDERS {
-            if self.tx_watch[slot]
-                .stuck_for(now)
-                .is_some_and(|d| d > SEND_STUCK)
-                && room()
-            {
-                tracing::warn!(node = %self.name, "the proxy has not answered a send in {SEND_STUCK:?}; opening a new connection");
-                self.stale_threads.fetch_add(1, Ordering::SeqCst);
-                let generation = self.tx_watch[slot].renew();
-                spawn_thread("wtd-tx", self, move |inner| {
-                    inner.send_loop(slot, generation)
-                });
+        for watch in &self.tx_watch {
+            if watch.stuck_for().is_some_and(|d| d > SEND_STUCK) {
+                tracing::warn!(node = %self.name, "the proxy has not answered a send in {SEND_STUCK:?}; reconnecting");
+                watch.interrupt();
             }
         }
     }
 
     fn ping_loop(self: &Arc<Self>) {
+        // Say it once when the proxy stops answering, and once when it is back.
+        let mut failing = false;
         while !self.is_stopped() {
-            self.replace_stuck_threads();
+            self.interrupt_stuck_requests();
             match self.ping_once() {
-                Ok(()) => {}
-                Err(TransportError::NotRegistered) => self.reregister(),
-                Err(e) => tracing::debug!(node = %self.name, "ping failed: {e:?}"),
-            }
-            for _ in 0..10 {
-                if self.is_stopped() {
-                    return;
+                Ok(()) => {
+                    if failing {
+                        tracing::info!(node = %self.name, "the proxy answers again");
+                    }
+                    failing = false;
                 }
-                std::thread::sleep(Duration::from_millis(100));
+                Err(TransportError::NotRegistered) => self.reregister(),
+                Err(e) => {
+                    if !failing && !self.is_stopped() {
+                        let e = e.into_error(self.transport.url());
+                        tracing::warn!(node = %self.name, "ping failed, retrying every second: {e}");
+                    }
+                    failing = true;
+                }
             }
+            pause(self, Duration::from_secs(1));
         }
     }
 
-    fn receive_loop(self: &Arc<Self>, generation: u64) {
-        // A replacement thread carries on from where the stuck one acknowledged, so
-        // nothing already handled is handled again.
-        let (mut epoch, mut last_seq) = *lock(&self.rx_position);
+    fn receive_loop(self: &Arc<Self>) {
+        let mut epoch = 0u64;
+        let mut last_seq = 0u64;
         let mut backoff = Backoff::new();
-        while !self.is_stopped() && self.rx_watch.is_current(generation) {
+        while !self.is_stopped() {
             let poll = RxPoll {
                 epoch,
                 ack_seq: last_seq,
                 wait_ms: RX_WAIT.as_millis() as u32,
             };
-            self.rx_watch.begin();
-            let result = self.transport.rx(&poll);
-            if !self.rx_watch.end(generation) {
-                // Replaced while stuck: the new thread receives (and the proxy delivers
-                // again) whatever this request brought.
-                self.stale_threads.fetch_sub(1, Ordering::SeqCst);
+            let agent = self.rx_watch.begin();
+            let result = self.transport.rx(&agent, &poll);
+            self.rx_watch.end();
+            if self.is_stopped() {
+                // Said goodbye while this request was held: run nothing more.
                 return;
             }
             match result {
@@ -609,7 +670,6 @@ impl NodeInner {
                         last_seq = message.seq;
                         self.dispatch(message);
                     }
-                    *lock(&self.rx_position) = (epoch, last_seq);
                 }
                 Err(TransportError::NotRegistered) => {
                     self.reregister();
@@ -637,44 +697,39 @@ impl NodeInner {
         }
     }
 
-    fn send_loop(self: &Arc<Self>, slot: usize, generation: u64) {
+    fn send_loop(self: &Arc<Self>, slot: usize) {
         let mut backoff = Backoff::new();
         let watch = &self.tx_watch[slot];
-        while !self.is_stopped() && watch.is_current(generation) {
+        while !self.is_stopped() {
             let mut items = Vec::new();
             {
                 let rx = lock(&self.outbox_rx);
-                match rx.recv_timeout(Duration::from_millis(200)) {
-                    Ok(item) => items.push(item),
-                    Err(RecvTimeoutError::Timeout) => continue,
+                match rx.recv_timeout(Duration::from_secs(1)) {
+                    Ok(Some(item)) => items.push(item),
+                    Ok(None) | Err(RecvTimeoutError::Timeout) => continue,
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
                 let mut bytes = items[0].envelope.bytes.len();
                 while items.len() < BATCH && bytes < wire::MAX_BODY_BYTES / 2 {
                     match rx.try_recv() {
-                        Ok(item) => {
+                        Ok(Some(item)) => {
                             bytes += item.envelope.bytes.len();
                             items.push(item);
                         }
-                        Err(_) => break,
+                        Ok(None) | Err(_) => break,
                     }
                 }
             }
             let batch = TxBatch {
                 envelopes: items.iter().map(|i| i.envelope.clone()).collect(),
             };
-            watch.begin();
-            let mut result = self.transport.tx(&batch);
+            let agent = watch.begin();
+            let mut result = self.transport.tx(&agent, &batch);
             if result == Err(TransportError::NotRegistered) {
                 self.reregister();
-                result = self.transport.tx(&batch);
+                result = self.transport.tx(&agent, &batch);
             }
-            if !watch.end(generation) {
-                let stuck = TransportError::Unreachable("the proxy stopped answering".into());
-                self.fail_all(items, stuck);
-                self.stale_threads.fetch_sub(1, Ordering::SeqCst);
-                return;
-            }
+            watch.end();
             match result {
                 Ok(reply) if reply.statuses.len() == items.len() => {
                     backoff.reset();
@@ -765,6 +820,13 @@ impl NodeInner {
             && reply.call_hash == call_hash;
         if !genuine {
             tracing::warn!(node = %self.name, %callee, "dropped a reply not signed by the callee, or not for this call");
+            return;
+        }
+        if reply.outcome == Outcome::Refused(Refusal::Replayed) {
+            // This program never sends a call twice, so "seen before" means a copy of it
+            // (replayed by the proxy, or sent on by someone who saw it) got there first and
+            // may have run. Only the timeout can say that honestly: "outcome unknown".
+            tracing::warn!(node = %self.name, %callee, "a copy of a pending call reached the callee first; waiting for the timeout");
             return;
         }
         let Some(pending) = lock(&self.pending).remove(&reply.ack) else {
@@ -861,6 +923,11 @@ impl NodeInner {
         if now >= call.expires_at_ms.saturating_add(wire::MAX_SKEW_MS) {
             return refuse(Refusal::CallExpired);
         }
+        // The replay cache lives in memory and starts empty: a call made before this
+        // process started may have run in the previous one, so it is refused.
+        if call.issued_at_ms < self.started_ms {
+            return refuse(Refusal::Restarted);
+        }
         match self.grants.check(&call.capability, &call.mission) {
             Decision::Allow => {}
             Decision::Denied => return refuse(Refusal::Denied),
@@ -912,6 +979,9 @@ impl NodeInner {
             }),
             Ok(Err(ApplyError::BadArguments(detail))) => refuse(Refusal::BadArguments(detail)),
             Ok(Err(ApplyError::Panic(message))) => refuse(Refusal::RemotePanic(message)),
+            Ok(Err(ApplyError::Unencodable(detail))) => refuse(Refusal::Malformed(format!(
+                "the function ran, but its result cannot be encoded: {detail}"
+            ))),
             Err(e) => refuse(Refusal::RemotePanic(e.to_string())),
         }
     }
@@ -957,6 +1027,7 @@ pub(crate) fn refusal_error(refusal: Refusal, callee: &str, path: &str) -> Error
         Refusal::Busy => Error::Busy {
             what: format!("node `{node}`"),
         },
+        Refusal::Restarted => Error::Restarted { node },
         Refusal::ResultTooLarge { bytes } => Error::BadReply {
             node,
             detail: format!(
@@ -975,25 +1046,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_replaced_thread_learns_it_was_replaced() {
-        let watch = Watch::default();
-        watch.begin();
-        let now = wire::now_ms() + 20_000;
+    fn a_request_to_a_silent_server_is_interrupted() {
+        // A "proxy" that accepts connections and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/rx/alice", silent.local_addr().expect("addr"));
+        let watch = Arc::new(Watch::default());
+        let (done, finished) = std::sync::mpsc::channel();
+        let thread = {
+            let watch = watch.clone();
+            std::thread::spawn(move || {
+                let agent = watch.begin();
+                let result = crate::transport::send(&agent, "POST", &url, vec![1], None);
+                watch.end();
+                let _ = done.send(result);
+            })
+        };
+        let _conn = silent.accept().expect("the client connects");
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(watch.stuck_for().is_some(), "the request is in flight");
+        assert!(finished.try_recv().is_err(), "nothing answers, so it waits");
+
+        watch.interrupt();
+        let result = finished
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the interrupted request returns");
         assert!(
-            watch
-                .stuck_for(now)
-                .is_some_and(|d| d >= Duration::from_secs(19))
+            matches!(result, Err(TransportError::Unreachable(_))),
+            "{result:?}"
         );
-        let next = watch.renew();
-        assert_eq!(
-            watch.stuck_for(now),
-            None,
-            "the new thread starts with a clean slate"
-        );
-        assert!(!watch.end(0), "the stuck thread sees it was replaced");
-        assert!(watch.is_current(next));
-        watch.begin();
-        assert!(watch.end(next));
-        assert_eq!(watch.stuck_for(now), None);
+        thread.join().expect("joined");
+        assert_eq!(watch.stuck_for(), None);
     }
 }

@@ -26,6 +26,9 @@ pub enum ApplyError {
     BadArguments(String),
     /// The function panicked; the message is the panic's.
     Panic(String),
+    /// The function ran, but its result cannot be encoded (in JSON, a map whose keys are
+    /// not strings).
+    Unencodable(String),
 }
 
 /// The future a shim returns.
@@ -132,11 +135,15 @@ pub fn decode_args<A: DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Res
     }
 }
 
-/// Encodes a function's result.
-pub fn encode_result<R: Serialize>(encoding: Encoding, result: &R) -> Vec<u8> {
+/// Encodes a function's result. Only JSON can fail (a map whose keys are not strings).
+pub fn encode_result<R: Serialize>(encoding: Encoding, result: &R) -> Result<Vec<u8>, ApplyError> {
     match encoding {
-        Encoding::Postcard => crate::wire::encode(result),
-        Encoding::Json => serde_json::to_vec(result).unwrap_or_default(),
+        Encoding::Postcard => {
+            postcard::to_allocvec(result).map_err(|e| ApplyError::Unencodable(e.to_string()))
+        }
+        Encoding::Json => {
+            serde_json::to_vec(result).map_err(|e| ApplyError::Unencodable(e.to_string()))
+        }
     }
 }
 
@@ -191,13 +198,20 @@ where
         let args = decode_args::<A>(encoding, &args)?;
         let context = current_call();
         let run = move || {
+            /// Clears the context even if the function panics, so the next task on this
+            /// pool thread never sees a stale caller.
+            struct Clear;
+            impl Drop for Clear {
+                fn drop(&mut self) {
+                    BLOCKING_CONTEXT.with(|c| *c.borrow_mut() = None);
+                }
+            }
             BLOCKING_CONTEXT.with(|c| *c.borrow_mut() = context);
-            let result = f(args);
-            BLOCKING_CONTEXT.with(|c| *c.borrow_mut() = None);
-            result
+            let _clear = Clear;
+            f(args)
         };
         match tokio::task::spawn_blocking(run).await {
-            Ok(result) => Ok(encode_result(encoding, &result)),
+            Ok(result) => encode_result(encoding, &result),
             Err(e) => Err(ApplyError::Panic(panic_message(e))),
         }
     })
@@ -218,7 +232,7 @@ where
             None => tokio::spawn(f(args)),
         };
         match task.await {
-            Ok(result) => Ok(encode_result(encoding, &result)),
+            Ok(result) => encode_result(encoding, &result),
             Err(e) => Err(ApplyError::Panic(panic_message(e))),
         }
     })

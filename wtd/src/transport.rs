@@ -7,10 +7,11 @@
 //!
 //! Sends and receives (`/tx`, `/rx`) carry no socket timeout. Measured on this project's
 //! 2-core test machine, read timeouts made a call's p50 900 µs instead of 620 µs: the
-//! kernel arms and cancels a timer around every blocking read. Instead the node watches
-//! those threads and replaces one that waits too long (see `node.rs`), and a caller never
-//! waits past its own call timeout either way. Pings, registration and goodbyes, which
-//! are rare, do use timeouts.
+//! kernel arms and cancels a timer around every blocking read. Instead each send and
+//! receive thread has an `Agent` of its own, and the node interrupts one whose request
+//! takes far too long with `Agent::shutdown` (see `node.rs`); a caller never waits past
+//! its own call timeout either way. Pings, registration and goodbyes, which are rare, use
+//! the shared agent and timeouts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -73,7 +74,8 @@ impl std::fmt::Debug for Transport {
 /// Longest time the proxy may hold a receive request.
 pub const RX_WAIT: Duration = Duration::from_secs(20);
 
-pub(crate) fn agent() -> ureq::Agent {
+/// A new HTTP agent (its own connection pool) set up for talking to a proxy.
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(5)))
@@ -112,13 +114,20 @@ impl Transport {
         };
         let body = Signed::sign(domain::REGISTER, &message, &self.key).to_bytes();
         let url = format!("{}/nodes/{}", self.base, self.node);
-        self.send("PUT", &url, body, Some(Duration::from_secs(10)))
-            .map(|_| ())
+        send(
+            &self.agent,
+            "PUT",
+            &url,
+            body,
+            Some(Duration::from_secs(10)),
+        )
+        .map(|_| ())
     }
 
     /// `POST /ping`.
     pub fn ping(&self, ping: &Ping) -> Result<PingReply, TransportError> {
         self.hop(
+            &self.agent,
             Route::Ping,
             "/ping".into(),
             ping,
@@ -126,27 +135,29 @@ impl Transport {
         )
     }
 
-    /// `POST /tx/{node}`.
-    pub fn tx(&self, batch: &TxBatch) -> Result<TxReply, TransportError> {
+    /// `POST /tx/{node}` on `agent`, with no timeout: the caller watches for a hang.
+    pub fn tx(&self, agent: &ureq::Agent, batch: &TxBatch) -> Result<TxReply, TransportError> {
         let path = format!("/tx/{}", self.node);
-        self.hop(Route::Tx, path, batch, None)
+        self.hop(agent, Route::Tx, path, batch, None)
     }
 
-    /// `POST /rx/{node}`: held by the proxy until messages arrive or `poll.wait_ms` passes.
-    pub fn rx(&self, poll: &RxPoll) -> Result<RxBatch, TransportError> {
+    /// `POST /rx/{node}` on `agent`: held by the proxy until messages arrive or
+    /// `poll.wait_ms` passes. No timeout: the caller watches for a hang.
+    pub fn rx(&self, agent: &ureq::Agent, poll: &RxPoll) -> Result<RxBatch, TransportError> {
         let path = format!("/rx/{}", self.node);
-        // No socket timeout: the node watches this thread instead (see the module docs).
-        self.hop(Route::Rx, path, poll, None)
+        self.hop(agent, Route::Rx, path, poll, None)
     }
 
     /// `POST /bye`: tell the proxy this node is leaving.
     pub fn bye(&self) -> Result<(), TransportError> {
-        let _: () = self.hop(Route::Bye, "/bye".into(), &(), Some(Duration::from_secs(2)))?;
+        let timeout = Some(Duration::from_secs(2));
+        let _: () = self.hop(&self.agent, Route::Bye, "/bye".into(), &(), timeout)?;
         Ok(())
     }
 
     fn hop<B: Serialize, R: Serialize + DeserializeOwned>(
         &self,
+        agent: &ureq::Agent,
         route: Route,
         path: String,
         body: &B,
@@ -160,20 +171,11 @@ impl Transport {
             body: wire::encode(body),
         };
         let signed = Signed::sign(domain::HOP, &hop, &self.key).to_bytes();
-        let answer = self.send("POST", &format!("{}{path}", self.base), signed, timeout)?;
+        let url = format!("{}{path}", self.base);
+        let answer = send(agent, "POST", &url, signed, timeout)?;
         wire::decode_exact(&answer).map_err(|e| {
             TransportError::Status(502, format!("the proxy's answer does not decode: {e}"))
         })
-    }
-
-    fn send(
-        &self,
-        method: &str,
-        url: &str,
-        body: Vec<u8>,
-        timeout: Option<Duration>,
-    ) -> Result<Vec<u8>, TransportError> {
-        send(&self.agent, method, url, body, timeout)
     }
 }
 

@@ -313,6 +313,9 @@ pub enum Refusal {
         /// Size of the encoded result.
         bytes: u64,
     },
+    /// The callee started after the call was made. Its replay cache is new, so it
+    /// refuses older calls rather than risk running one twice.
+    Restarted,
 }
 
 /// Bounds on names: 1–64 bytes of `[a-z0-9_-]`.
