@@ -36,8 +36,26 @@ async fn main() -> std::process::ExitCode {
         }
     };
     tracing::info!("wtd-proxy listening on http://{}", args.listen);
+    // Stop cleanly on Ctrl-C, and on SIGTERM (what systemd and `kill` send).
     let shutdown = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stopping");
     };
     match wtd_proxy::run(listener, wtd_proxy::Config::new(args.data), shutdown).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
