@@ -6,14 +6,11 @@ use wtd::Error;
 use wtd::wire::Encoding;
 use wtd_examples::{demo, lab};
 
-use crate::harness::{Cluster, eventually, unique};
+use crate::harness::{Cluster, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_calls_return_results_and_side_effects_persist() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
 
     assert_eq!(demo::add::call(&peer, 2, 3).await.expect("add"), 5);
     assert_eq!(
@@ -29,10 +26,7 @@ async fn typed_calls_return_results_and_side_effects_persist() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_fn_export_is_called_like_any_other() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
 
     assert_eq!(
         demo::shout::call(&peer, "hi".into()).await.expect("shout"),
@@ -44,10 +38,7 @@ async fn async_fn_export_is_called_like_any_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamic_json_call_and_cast() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
 
     let sum = peer
         .call_json("demo/demo/add", "[40, 2]")
@@ -72,10 +63,7 @@ async fn dynamic_json_call_and_cast() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_function_and_bad_arguments_are_named() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
 
     let err = peer
         .call_raw(
@@ -119,10 +107,8 @@ async fn unknown_function_and_bad_arguments_are_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_panic_is_reported_and_the_node_keeps_serving() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo", "lab"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo", "lab"], "100/s");
+    let (cluster, alice, bob, peer) =
+        Cluster::pair(&["demo", "lab"], &["demo", "lab"], "100/s").await;
 
     let err = lab::panic_now::call(&peer, "the flux capacitor broke".into())
         .await
@@ -145,10 +131,7 @@ async fn remote_panic_is_reported_and_the_node_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_function_times_out_with_outcome_unknown() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["lab"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["lab"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["lab"], &["lab"], "100/s").await;
 
     let impatient = peer.with_timeout(Duration::from_millis(300));
     let err = lab::sleep_ms::call(&impatient, 3_000)
@@ -166,10 +149,7 @@ async fn slow_function_times_out_with_outcome_unknown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopped_callee_is_node_down_at_once() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
     assert_eq!(demo::add::call(&peer, 2, 3).await.expect("add"), 5);
 
     alice.stop().await;

@@ -53,6 +53,16 @@ impl Cluster {
         Node::start(config).await.expect("node starts")
     }
 
+    /// The usual cast: a proxy; Alice serving `serves`; Bob, who serves nothing; and a
+    /// key from Alice for `grants` at `rate`, loaded by Bob as a peer for Alice.
+    pub async fn pair(serves: &[&str], grants: &[&str], rate: &str) -> (Cluster, Node, Node, Peer) {
+        let cluster = Cluster::start().await;
+        let alice = cluster.node(&unique("alice"), serves).await;
+        let bob = cluster.node(&unique("bob"), &[]).await;
+        let (_, peer) = cluster.grant(&alice, &bob, grants, rate);
+        (cluster, alice, bob, peer)
+    }
+
     /// Alice grants `missions` to a new key for Bob, at `rate`; Bob gets a peer for Alice.
     pub fn grant(
         &self,

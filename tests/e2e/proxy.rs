@@ -53,10 +53,7 @@ async fn get_json(url: String) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_clear_errors_and_the_proxy_keeps_working() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
     let url = cluster.url();
 
     let cases: Vec<(&str, String, Vec<u8>, u16, &str)> = vec![

@@ -36,10 +36,7 @@ async fn mallory_without_a_grant_is_denied_and_nothing_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_for_one_mission_cannot_call_another() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo", "admin"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo", "admin"], &["demo"], "100/s").await;
 
     let err = admin::reset::call(&peer)
         .await
@@ -59,10 +56,7 @@ async fn key_for_one_mission_cannot_call_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_by_rewriting_the_grants_file_applies_to_the_next_call() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
     assert_eq!(demo::incr::call(&peer).await.expect("granted"), 1);
 
     // Another program (an editor, the CLI) rewrites the file while Alice's node runs.
@@ -83,10 +77,7 @@ async fn revoking_by_rewriting_the_grants_file_applies_to_the_next_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_through_the_api_applies_to_the_next_call() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
     assert_eq!(demo::add::call(&peer, 1, 2).await.expect("granted"), 3);
 
     assert_eq!(alice.revoke(bob.name()).expect("revoke"), 1);
@@ -125,10 +116,7 @@ async fn expired_grant_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limited_then_allowed_again_after_the_period() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "2/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "2/s").await;
 
     assert_eq!(demo::incr::call(&peer).await.expect("1st"), 1);
     assert_eq!(demo::incr::call(&peer).await.expect("2nd"), 2);

@@ -3,47 +3,25 @@
 
 use std::time::Duration;
 
-use wtd::Error;
+use serde::Serialize;
 use wtd::wire::{Encoding, Signed};
+use wtd::{Error, Peer};
 use wtd_examples::demo;
 
-use crate::harness::{Cluster, unique};
+use crate::harness::Cluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_replayed_byte_for_byte_is_refused_and_not_run_twice() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
 
-    let call = peer
-        .sign_call(
-            "demo",
-            "demo",
-            "incr",
-            Encoding::Postcard,
-            wtd::wire::encode(&()),
-            true,
-        )
-        .expect("signed");
-    let url = cluster.url();
-    let first = tokio::task::spawn_blocking({
-        let (url, call) = (url.clone(), call.clone());
-        move || wtd::transport::apply(&url, &call, Duration::from_secs(5))
-    })
-    .await
-    .expect("joined")
-    .expect("first apply");
-    let result = peer.open_reply(&call, &first).expect("genuine reply");
-    assert_eq!(postcard_u64(&result), 1);
+    let call = sign(&peer, "incr", &());
+    let first = apply(&cluster, &call).await;
+    assert_eq!(
+        as_u64(&peer.open_reply(&call, &first).expect("genuine reply")),
+        1
+    );
 
-    let again = tokio::task::spawn_blocking({
-        let (url, call) = (url.clone(), call.clone());
-        move || wtd::transport::apply(&url, &call, Duration::from_secs(5))
-    })
-    .await
-    .expect("joined")
-    .expect("the proxy relays it");
+    let again = apply(&cluster, &call).await;
     let err = peer.open_reply(&call, &again).expect_err("replay refused");
     assert!(matches!(err, Error::Replayed { .. }), "{err}");
 
@@ -57,22 +35,10 @@ async fn request_replayed_byte_for_byte_is_refused_and_not_run_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_with_one_flipped_byte_is_refused() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+    let call = sign(&peer, "add", &(2i64, 3i64));
 
-    let call = peer
-        .sign_call(
-            "demo",
-            "demo",
-            "add",
-            Encoding::Postcard,
-            wtd::wire::encode(&(2i64, 3i64)),
-            true,
-        )
-        .expect("signed");
-    // Flip one bit of the last argument byte: the signature no longer covers the body.
+    // One bit of the last argument byte: the signature no longer covers the body.
     let mut body = call.body.clone();
     let last = body.len() - 1;
     body[last] ^= 0x01;
@@ -80,36 +46,21 @@ async fn request_with_one_flipped_byte_is_refused() {
         body,
         signature: call.signature.clone(),
     };
-
-    let url = cluster.url();
-    let reply = tokio::task::spawn_blocking(move || {
-        wtd::transport::apply(&url, &tampered, Duration::from_secs(5)).map(|r| (r, tampered))
-    })
-    .await
-    .expect("joined")
-    .expect("the proxy relays it");
-    let (reply, tampered) = reply;
+    let reply = apply(&cluster, &tampered).await;
     let err = peer.open_reply(&tampered, &reply).expect_err("refused");
     assert!(
         matches!(&err, Error::BadSignature { who } if who.contains(alice.name())),
         "alice refused it: {err}"
     );
 
-    // A flipped byte in the signature itself is refused the same way.
+    // One bit of the signature itself.
     let mut signature = call.signature.clone();
     signature[10] ^= 0x80;
     let bad_signature = Signed {
         body: call.body.clone(),
         signature,
     };
-    let url = cluster.url();
-    let (reply, bad_signature) = tokio::task::spawn_blocking(move || {
-        wtd::transport::apply(&url, &bad_signature, Duration::from_secs(5))
-            .map(|r| (r, bad_signature))
-    })
-    .await
-    .expect("joined")
-    .expect("the proxy relays it");
+    let reply = apply(&cluster, &bad_signature).await;
     let err = peer
         .open_reply(&bad_signature, &reply)
         .expect_err("refused");
@@ -123,21 +74,9 @@ async fn request_with_one_flipped_byte_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_url_that_does_not_match_the_signed_call_is_refused() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo", "admin"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo", "admin"], &["demo"], "100/s").await;
 
-    let call = peer
-        .sign_call(
-            "demo",
-            "demo",
-            "count",
-            Encoding::Postcard,
-            wtd::wire::encode(&()),
-            true,
-        )
-        .expect("signed");
+    let call = sign(&peer, "count", &());
     let url = format!("{}/apply/{}/admin/admin/reset", cluster.url(), alice.name());
     let status = tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -157,43 +96,21 @@ async fn apply_url_that_does_not_match_the_signed_call_is_refused() {
     cluster.stop(vec![alice, bob]).await;
 }
 
-fn postcard_u64(bytes: &[u8]) -> u64 {
-    wtd::wire::decode_exact(bytes).expect("a u64")
-}
-
 /// Regression: the callee's signed `BadSignature` refusal of a copy with a broken
 /// signature must not pass as the answer to the genuine call (the reply's call hash
 /// covers the signature too).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusal_of_a_tampered_copy_is_not_an_answer_to_the_genuine_call() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
 
-    let genuine = peer
-        .sign_call(
-            "demo",
-            "demo",
-            "incr",
-            Encoding::Postcard,
-            wtd::wire::encode(&()),
-            true,
-        )
-        .expect("signed");
+    let genuine = sign(&peer, "incr", &());
     let mut signature = genuine.signature.clone();
     signature[0] ^= 0x01;
     let copy = Signed {
         body: genuine.body.clone(),
         signature,
     };
-    let url = cluster.url();
-    let refusal = tokio::task::spawn_blocking(move || {
-        wtd::transport::apply(&url, &copy, Duration::from_secs(5))
-    })
-    .await
-    .expect("joined")
-    .expect("the proxy relays it");
+    let refusal = apply(&cluster, &copy).await;
     let err = peer
         .open_reply(&genuine, &refusal)
         .expect_err("not an answer to the genuine call");
@@ -203,16 +120,9 @@ async fn refusal_of_a_tampered_copy_is_not_an_answer_to_the_genuine_call() {
     );
 
     // The genuine call still runs, once.
-    let url = cluster.url();
-    let call = genuine.clone();
-    let reply = tokio::task::spawn_blocking(move || {
-        wtd::transport::apply(&url, &call, Duration::from_secs(5))
-    })
-    .await
-    .expect("joined")
-    .expect("relayed");
+    let reply = apply(&cluster, &genuine).await;
     assert_eq!(
-        postcard_u64(&peer.open_reply(&genuine, &reply).expect("genuine reply")),
+        as_u64(&peer.open_reply(&genuine, &reply).expect("genuine reply")),
         1
     );
 
@@ -223,28 +133,18 @@ async fn refusal_of_a_tampered_copy_is_not_an_answer_to_the_genuine_call() {
 /// delivers the same bytes again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_call_delivered_again_does_not_run() {
-    let cluster = Cluster::start().await;
-    let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "1/min");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "1/min").await;
 
     assert_eq!(demo::incr::call(&peer).await.expect("first"), 1);
-    let call = peer
-        .sign_call(
-            "demo",
-            "demo",
-            "incr",
-            Encoding::Postcard,
-            wtd::wire::encode(&()),
-            true,
-        )
-        .expect("signed");
-    let reply = apply(call.clone(), cluster.url()).await;
-    let err = peer.open_reply(&call, &reply).expect_err("over the rate");
+    let call = sign(&peer, "incr", &());
+    let err = peer
+        .open_reply(&call, &apply(&cluster, &call).await)
+        .expect_err("over the rate");
     assert!(matches!(err, Error::RateLimited { .. }), "{err}");
 
-    let reply = apply(call.clone(), cluster.url()).await;
-    let err = peer.open_reply(&call, &reply).expect_err("seen before");
+    let err = peer
+        .open_reply(&call, &apply(&cluster, &call).await)
+        .expect_err("seen before");
     assert!(matches!(err, Error::Replayed { .. }), "{err}");
 
     // Count with another key (Bob's rate is used up): the refused call never ran.
@@ -259,25 +159,16 @@ async fn a_rate_limited_call_delivered_again_does_not_run() {
 /// and one of them may have run in the previous process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_made_before_a_restart_are_refused_not_run_twice() {
-    let cluster = Cluster::start().await;
-    let alice_name = unique("alice");
-    let alice = cluster.node(&alice_name, &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+    let alice_name = alice.name().to_string();
 
-    let call = peer
-        .sign_call(
-            "demo",
-            "demo",
-            "incr",
-            Encoding::Postcard,
-            wtd::wire::encode(&()),
-            true,
-        )
-        .expect("signed");
-    let reply = apply(call.clone(), cluster.url()).await;
+    let call = sign(&peer, "incr", &());
     assert_eq!(
-        postcard_u64(&peer.open_reply(&call, &reply).expect("ran")),
+        as_u64(
+            &peer
+                .open_reply(&call, &apply(&cluster, &call).await)
+                .expect("ran")
+        ),
         1
     );
 
@@ -286,18 +177,31 @@ async fn calls_made_before_a_restart_are_refused_not_run_twice() {
     tokio::time::sleep(Duration::from_millis(5)).await;
     let alice = cluster.node(&alice_name, &["demo"]).await;
 
-    let reply = apply(call.clone(), cluster.url()).await;
-    let err = peer.open_reply(&call, &reply).expect_err("refused");
+    let err = peer
+        .open_reply(&call, &apply(&cluster, &call).await)
+        .expect_err("refused");
     assert!(matches!(err, Error::Restarted { .. }), "{err}");
     assert!(err.to_string().contains("call again"), "{err}");
 
     cluster.stop(vec![alice, bob]).await;
 }
 
+/// Signs a call of `demo/demo/{function}` with Bob's key, without sending it.
+fn sign<A: Serialize>(peer: &Peer, function: &str, args: &A) -> Signed {
+    let args = wtd::wire::encode(args);
+    peer.sign_call("demo", "demo", function, Encoding::Postcard, args, true)
+        .expect("signed")
+}
+
 /// Sends one signed call through the proxy's `/apply` route; returns the signed reply.
-async fn apply(call: Signed, url: String) -> Signed {
+async fn apply(cluster: &Cluster, call: &Signed) -> Signed {
+    let (url, call) = (cluster.url(), call.clone());
     tokio::task::spawn_blocking(move || wtd::transport::apply(&url, &call, Duration::from_secs(5)))
         .await
         .expect("joined")
         .expect("the proxy relays it")
+}
+
+fn as_u64(bytes: &[u8]) -> u64 {
+    wtd::wire::decode_exact(bytes).expect("a u64")
 }
