@@ -77,48 +77,28 @@ impl Peer {
         args: Vec<u8>,
         want_reply: bool,
     ) -> Result<Signed> {
-        let now = wire::now_ms();
-        let lifetime = (self.timeout.as_millis() as u64).clamp(1, wire::MAX_LIFETIME_MS);
-        let call = Call {
-            version: wire::PROTOCOL_VERSION,
-            capability: self.capability.verifying_key().to_bytes(),
-            caller: self.node.name.clone(),
-            callee: self.callee.clone(),
-            mission: mission.to_string(),
-            module: module.to_string(),
-            function: function.to_string(),
+        let spec = CallSpec {
+            mission,
+            module,
+            function,
             encoding,
-            want_reply,
-            ack: wire::random_ack(),
-            issued_at_ms: now,
-            expires_at_ms: now + lifetime,
             args,
+            want_reply,
         };
-        call.check_bounds()
-            .map_err(|e| Error::Invalid(format!("cannot make this call: {e}")))?;
-        Ok(Signed::sign(domain::CALL, &call, &self.capability))
+        sign_call(
+            &self.capability,
+            &self.node.name,
+            &self.callee,
+            self.timeout,
+            spec,
+        )
     }
 
     /// Checks a reply received some other way (e.g. from
     /// [`transport::apply`](crate::transport::apply)) against this peer's pinned node key
     /// and the call it answers; returns the encoded result.
     pub fn open_reply(&self, call: &Signed, reply: &Signed) -> Result<Vec<u8>> {
-        let bad = || Error::BadSignature {
-            who: "this node".into(),
-        };
-        let r: wire::Reply = reply
-            .open(domain::REPLY, &self.callee_key)
-            .map_err(|_| bad())?;
-        if r.call_hash != call.envelope_hash() || r.callee != self.callee {
-            return Err(bad());
-        }
-        let path = call.peek::<Call>().map(|c| c.path()).unwrap_or_default();
-        match r.outcome {
-            wire::Outcome::Ok(bytes) => Ok(bytes),
-            wire::Outcome::Refused(refusal) => {
-                Err(crate::node::refusal_error(refusal, &self.callee, &path))
-            }
-        }
+        open_reply(&self.callee, &self.callee_key, call, reply)
     }
 
     /// Calls `mission/module/function` with encoded arguments and waits for the encoded
@@ -237,6 +217,77 @@ impl Peer {
             node: self.callee.clone(),
             detail: e.to_string(),
         })
+    }
+}
+
+/// What to call, for [`sign_call`].
+#[derive(Debug, Clone)]
+pub struct CallSpec<'a> {
+    /// The mission.
+    pub mission: &'a str,
+    /// The module (Rust module path without the crate name).
+    pub module: &'a str,
+    /// The function.
+    pub function: &'a str,
+    /// How `args` (and so the result) are encoded.
+    pub encoding: Encoding,
+    /// The encoded argument tuple.
+    pub args: Vec<u8>,
+    /// `false` for a cast.
+    pub want_reply: bool,
+}
+
+/// Signs a call with a capability key, for callers that are not running a node (the
+/// `wtd` command, scripts): send it with [`transport::apply`](crate::transport::apply)
+/// and check the answer with [`open_reply`]. The call lives for `timeout`.
+pub fn sign_call(
+    capability: &SigningKey,
+    caller: &str,
+    callee: &str,
+    timeout: Duration,
+    spec: CallSpec<'_>,
+) -> Result<Signed> {
+    let now = wire::now_ms();
+    let lifetime = (timeout.as_millis() as u64).clamp(1, wire::MAX_LIFETIME_MS);
+    let call = Call {
+        version: wire::PROTOCOL_VERSION,
+        capability: capability.verifying_key().to_bytes(),
+        caller: caller.to_string(),
+        callee: callee.to_string(),
+        mission: spec.mission.to_string(),
+        module: spec.module.to_string(),
+        function: spec.function.to_string(),
+        encoding: spec.encoding,
+        want_reply: spec.want_reply,
+        ack: wire::random_ack(),
+        issued_at_ms: now,
+        expires_at_ms: now + lifetime,
+        args: spec.args,
+    };
+    call.check_bounds()
+        .map_err(|e| Error::Invalid(format!("cannot make this call: {e}")))?;
+    Ok(Signed::sign(domain::CALL, &call, capability))
+}
+
+/// Checks that `reply` is `callee`'s answer to `call` (signed by its pinned node key,
+/// naming this exact call); returns the encoded result, or the refusal as an error.
+pub fn open_reply(
+    callee: &str,
+    callee_key: &VerifyingKey,
+    call: &Signed,
+    reply: &Signed,
+) -> Result<Vec<u8>> {
+    let bad = || Error::BadSignature {
+        who: "this node".into(),
+    };
+    let r: wire::Reply = reply.open(domain::REPLY, callee_key).map_err(|_| bad())?;
+    if r.call_hash != call.envelope_hash() || r.callee != callee {
+        return Err(bad());
+    }
+    let path = call.peek::<Call>().map(|c| c.path()).unwrap_or_default();
+    match r.outcome {
+        wire::Outcome::Ok(bytes) => Ok(bytes),
+        wire::Outcome::Refused(refusal) => Err(crate::node::refusal_error(refusal, callee, &path)),
     }
 }
 

@@ -15,8 +15,13 @@
 //! * [`node`]: the runtime: registers, pings, long-polls, verifies, checks grants,
 //!   runs exported functions and signs replies.
 //! * [`call`]: [`Peer`] and calls to other nodes, typed and dynamic.
+//! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
+//! * `cli` (feature `cli`, on by default): the `wtd` command.
 
+pub mod audit;
 pub mod call;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod error;
 pub mod grants;
 pub mod home;

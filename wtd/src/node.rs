@@ -22,14 +22,15 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use tokio::sync::oneshot;
 
+use crate::audit::{AuditEntry, AuditLog};
 use crate::call::Peer;
 use crate::error::{Error, Result};
-use crate::grants::{Decision, Grant, GrantTable, Rate, format_time};
+use crate::grants::{Decision, GrantBuilder, GrantTable, Issuer};
 use crate::keys::{self, KeyFile};
 use crate::registry::{self, ApplyError};
 use crate::transport::{RX_WAIT, Transport, TransportError};
@@ -128,6 +129,7 @@ pub(crate) struct NodeInner {
     email: String,
     pub(crate) transport: Transport,
     grants: GrantTable,
+    audit_log: AuditLog,
     replay: Mutex<ReplayCache>,
     pub(crate) pending: Mutex<HashMap<[u8; 16], Pending>>,
     /// `None` only wakes a send thread (when the node stops).
@@ -199,6 +201,7 @@ impl Node {
             name: config.name.clone(),
             key,
             grants: GrantTable::open(config.home.join("grants.toml")),
+            audit_log: AuditLog::new(&config.home),
             home: config.home,
             email: config.email,
             transport,
@@ -280,13 +283,12 @@ impl Node {
 
     /// Starts minting a grant for `grantee`: `node.grant("bob").mission("demo").rate("5/s")?.mint()`.
     pub fn grant(&self, grantee: &str) -> GrantBuilder<'_> {
-        GrantBuilder {
-            node: self,
-            grantee: grantee.to_string(),
-            missions: Vec::new(),
-            rate: Rate::per_second(10),
-            expires: None,
-        }
+        let issuer = Issuer {
+            node: self.inner.name.clone(),
+            node_key: self.public_key(),
+            proxy: self.inner.transport.url().to_string(),
+        };
+        self.inner.grants.grant(grantee, issuer)
     }
 
     /// Revokes every grant of `grantee`; the next request with its key is refused.
@@ -305,79 +307,6 @@ impl Node {
         if !inner.stopped.swap(true, Ordering::SeqCst) {
             let _ = tokio::task::spawn_blocking(move || inner.shut_down()).await;
         }
-    }
-}
-
-/// Builds a grant; see [`Node::grant`].
-#[derive(Debug)]
-pub struct GrantBuilder<'a> {
-    node: &'a Node,
-    grantee: String,
-    missions: Vec<String>,
-    rate: Rate,
-    expires: Option<SystemTime>,
-}
-
-impl GrantBuilder<'_> {
-    /// Adds a mission the key may run.
-    pub fn mission(mut self, mission: &str) -> Self {
-        self.missions.push(mission.to_string());
-        self
-    }
-
-    /// Sets the rate limit, e.g. `"10/s"` or `"100/h"` (default 10/s).
-    pub fn rate(mut self, rate: &str) -> Result<Self> {
-        self.rate = rate.parse()?;
-        Ok(self)
-    }
-
-    /// The grant stops working at `when`.
-    pub fn expires_at(mut self, when: SystemTime) -> Self {
-        self.expires = Some(when);
-        self
-    }
-
-    /// Makes a new capability key, records the grant, and returns the key file to hand
-    /// to the grantee (save it with [`KeyFile::save`]).
-    pub fn mint(self) -> Result<KeyFile> {
-        let key = keys::generate();
-        self.record(key.verifying_key().to_bytes())?;
-        let inner = &self.node.inner;
-        Ok(KeyFile {
-            grantee: self.grantee.clone(),
-            node: inner.name.clone(),
-            node_public_key: hex::encode(inner.key.verifying_key().to_bytes()),
-            proxy: inner.transport.url().to_string(),
-            missions: self.missions.clone(),
-            secret_key: hex::encode(key.to_bytes()),
-        })
-    }
-
-    /// Grants a public key the grantee made themselves: no private key changes hands.
-    pub fn add_key(self, public_key: [u8; 32]) -> Result<()> {
-        self.record(public_key)
-    }
-
-    fn record(&self, public_key: [u8; 32]) -> Result<()> {
-        if self.missions.is_empty() {
-            return Err(Error::Invalid(
-                "a grant needs at least one mission: add `.mission(\"demo\")`".into(),
-            ));
-        }
-        for mission in &self.missions {
-            if !self.node.inner.served.contains(mission) {
-                tracing::warn!(%mission, "granting a mission this node does not serve");
-            }
-        }
-        self.node.inner.grants.add(Grant {
-            grantee: self.grantee.clone(),
-            public_key: hex::encode(public_key),
-            missions: self.missions.clone(),
-            rate: self.rate.to_string(),
-            expires: self.expires.map(format_time),
-            revoked: false,
-            created: format_time(SystemTime::now()),
-        })
     }
 }
 
@@ -853,16 +782,7 @@ impl NodeInner {
         };
         let started = std::time::Instant::now();
         let outcome = self.decide_and_run(&signed, &call).await;
-        match &outcome {
-            Outcome::Ok(_) => tracing::info!(
-                node = %self.name, path = %call.path(), caller = %call.caller,
-                key = %keys::fingerprint(&call.capability), took = ?started.elapsed(), "call ran"
-            ),
-            Outcome::Refused(why) => tracing::info!(
-                node = %self.name, path = %call.path(), caller = %call.caller,
-                key = %keys::fingerprint(&call.capability), ?why, "call refused"
-            ),
-        }
+        self.audit(&call, &outcome, started.elapsed());
         if !call.want_reply || wire::check_name("caller", &call.caller).is_err() {
             return;
         }
@@ -886,6 +806,31 @@ impl NodeInner {
         if let Err(e) = self.enqueue(item) {
             tracing::warn!(node = %self.name, "cannot send a reply: {e}");
         }
+    }
+
+    /// Logs an incoming call (tracing and the audit log).
+    fn audit(&self, call: &Call, outcome: &Outcome, took: Duration) {
+        let key = keys::fingerprint(&call.capability);
+        let (path, caller) = (call.path(), &call.caller);
+        let outcome = match outcome {
+            Outcome::Ok(_) => {
+                tracing::info!(node = %self.name, %path, %caller, %key, ?took, "call ran");
+                "ok".to_string()
+            }
+            Outcome::Refused(why) => {
+                tracing::info!(node = %self.name, %path, %caller, %key, ?why, "call refused");
+                refusal_name(why)
+            }
+        };
+        self.audit_log.record(&AuditEntry {
+            time: crate::grants::format_time(std::time::SystemTime::now()),
+            caller: truncated(caller),
+            grantee: self.grants.grantee_of(&call.capability),
+            key,
+            path: truncated(&path),
+            outcome,
+            millis: took.as_millis() as u64,
+        });
     }
 
     /// The callee's checks, cheapest and least trusting first: bounds → addressee →
@@ -985,6 +930,21 @@ impl NodeInner {
             Err(e) => refuse(Refusal::RemotePanic(e.to_string())),
         }
     }
+}
+
+/// The refusal's name for the audit log (`Denied`, `RateLimited`, …).
+fn refusal_name(refusal: &Refusal) -> String {
+    let debug = format!("{refusal:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Text from the wire, cut to a length that keeps log lines bounded.
+fn truncated(text: &str) -> String {
+    text.chars().take(200).collect()
 }
 
 /// Turns a callee's refusal of the call `path` into the error the caller sees.
