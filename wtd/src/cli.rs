@@ -23,9 +23,9 @@ use crate::{home, wire};
 
 const EXIT_CODES: &str = "Exit codes:
   0  success
-  1  any other failure (files, proxy errors, ...)
-  2  usage: wrong or missing arguments
-  3  denied: no grant, wrong mission, revoked or expired key
+  1  any other failure (files, proxy errors, a name already taken, ...)
+  2  usage: wrong or missing arguments (a bad name, URL, rate, key, ...)
+  3  denied: no key for that node, no grant, wrong mission, revoked or expired key
   4  rate-limited: try again later
   5  timeout: no answer in time (the call may or may not have run)
   6  node down: the node you called is not connected
@@ -197,11 +197,13 @@ pub fn exit_code(e: &Error) -> u8 {
         Error::Denied { .. }
         | Error::WrongMission { .. }
         | Error::Revoked { .. }
-        | Error::Expired { .. } => 3,
+        | Error::Expired { .. }
+        | Error::NoKey { .. } => 3,
         Error::RateLimited { .. } => 4,
         Error::Timeout { .. } | Error::Proxy { status: 504, .. } => 5,
         Error::NodeDown { .. } | Error::Proxy { status: 503, .. } => 6,
-        Error::BadArguments { .. } | Error::NoSuchFunction { .. } | Error::Invalid(_) => 7,
+        Error::BadArguments { .. } | Error::NoSuchFunction { .. } => 7,
+        Error::Invalid(_) => 2,
         _ => 1,
     }
 }
@@ -268,9 +270,12 @@ fn register(cli: &Cli, home: &Path, proxy: &str, name: &str, email: &str) -> Res
     match transport.register(email) {
         Ok(()) => {}
         Err(TransportError::Status(409, _)) => {
-            return Err(Error::Invalid(format!(
-                "the name `{name}` is already registered on this proxy by another node key: pick another --name"
-            )));
+            return Err(Error::Proxy {
+                status: 409,
+                message: format!(
+                    "the name `{name}` is already registered on this proxy by another node key: pick another --name"
+                ),
+            });
         }
         Err(TransportError::Status(429, message)) => {
             return Err(Error::Proxy {
@@ -362,7 +367,10 @@ fn grant(cli: &Cli, home: &Path, command: &GrantCommand) -> Result<()> {
         } => {
             let public = keys::parse_public_key("--public-key", public_key)?.to_bytes();
             build(grantee, missions, rate, expires)?.add_key(public)?;
-            if !cli.json {
+            if cli.json {
+                let key = keys::fingerprint(&public);
+                print_json(&serde_json::json!({ "grantee": grantee, "key": key }));
+            } else {
                 println!(
                     "Granted {} to `{grantee}`'s key {}.",
                     missions.join(", "),
@@ -658,9 +666,12 @@ fn resolve_path(proxy: &str, node: &str, path: &str) -> Result<(String, String, 
                 ))),
             }
         }
-        _ => Err(Error::Invalid(format!(
-            "{path:?} is not mission/function or mission/module/function, e.g. demo/add"
-        ))),
+        _ => Err(Error::NoSuchFunction {
+            node: node.to_string(),
+            path: format!(
+                "{path} (write mission/function or mission/module/function, e.g. demo/add)"
+            ),
+        }),
     }
 }
 
@@ -674,18 +685,17 @@ fn call(
     proxy: Option<&str>,
 ) -> Result<()> {
     wire::check_name("node", node).map_err(|e| Error::Invalid(e.to_string()))?;
-    serde_json::from_str::<serde_json::Value>(args).map_err(|e| {
-        Error::Invalid(format!(
-            "the arguments are not valid JSON ({e}): write them as a JSON array, e.g. '[2, 3]'"
-        ))
+    serde_json::from_str::<serde_json::Value>(args).map_err(|e| Error::BadArguments {
+        node: node.to_string(),
+        detail: format!("they are not valid JSON ({e}): write them as a JSON array, e.g. '[2, 3]'"),
     })?;
     let key = held_keys(home)
         .into_iter()
         .filter_map(|(_, k)| k.ok())
         .find(|k| k.node == node)
-        .ok_or_else(|| Error::Invalid(format!(
-            "you hold no key for `{node}`: ask its owner for one, then `wtd key add FILE` (see `wtd key list`)"
-        )))?;
+        .ok_or_else(|| Error::NoKey {
+            node: node.to_string(),
+        })?;
     let proxy = proxy
         .map(str::to_string)
         .unwrap_or_else(|| key.proxy.clone());

@@ -86,6 +86,15 @@ pub enum Error {
         node: String,
     },
 
+    /// This program holds no key file for the node it wants to call.
+    #[error(
+        "you hold no key for node `{node}`: ask its owner for one, then keep it with `wtd key add FILE` (see `wtd key list`)"
+    )]
+    NoKey {
+        /// The node.
+        node: String,
+    },
+
     /// No reply arrived in time. The call may or may not have run.
     #[error(
         "no reply from `{node}` within {}: the outcome is unknown (the call may or may not have run); retry only if it is safe to run twice, or raise the timeout",

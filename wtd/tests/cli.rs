@@ -1,0 +1,525 @@
+//! The `wtd` command, run as a user runs it: a real proxy and a real serving node
+//! in-process, and every command typed at the terminal run as the built `wtd` binary.
+//!
+//! Alice joins with `wtd init` and `wtd register`, then starts a node on the same home
+//! folder serving missions `demo` and `admin` (the functions below). Bob, Carol and Dave
+//! only use the command line. Each test checks what the user sees: stdout, the exit code
+//! of each failure class (`wtd --help` lists them), and a helpful sentence on stderr.
+
+mod cli_support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wtd::prelude::*;
+
+use cli_support::{Cluster, eventually, wtd_blocking};
+
+/// Adds two numbers (`demo/cli/add`).
+#[wtd_export(demo)]
+pub fn add(a: i64, b: i64) -> i64 {
+    a.wrapping_add(b)
+}
+
+/// Returns its argument (`demo/cli/echo`).
+#[wtd_export(demo)]
+pub fn echo(text: String) -> String {
+    text
+}
+
+/// Sleeps, then returns how long it slept: a slow function (`demo/cli/sleep_ms`).
+#[wtd_export(demo)]
+pub async fn sleep_ms(ms: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
+    ms
+}
+
+/// Something Alice keeps to herself (`admin/cli/secret`).
+#[wtd_export(admin)]
+pub fn secret() -> u64 {
+    42
+}
+
+/// The grant list of `owner`, as `wtd grant list --json` prints it.
+async fn grant_list(owner: &cli_support::User) -> Vec<Value> {
+    let list = owner.wtd(&["--json", "grant", "list"]).await.json();
+    list.as_array().expect("a JSON array").clone()
+}
+
+fn row<'a>(rows: &'a [Value], grantee: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["grantee"] == grantee)
+        .unwrap_or_else(|| panic!("no grant for {grantee} in {rows:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bob_calls_alice_from_the_command_line() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo", "admin"]).await;
+    let bob = cluster.joined("bob").await;
+
+    // Alice mints a key for Bob and hands him the file; Bob keeps it.
+    let key = cluster
+        .grant(&alice, "bob", &["--mission", "demo", "--rate", "100/s"])
+        .await;
+    let kept = bob.wtd(&["key", "add", &key]).await;
+    assert!(kept.ok().contains("Kept the key for `alice`"), "{kept:#?}");
+    let listed = bob.wtd(&["key", "list"]).await;
+    assert!(listed.ok().contains("alice: missions"), "{listed:#?}");
+    let keys = bob.wtd(&["--json", "key", "list"]).await.json();
+    assert_eq!(keys[0]["node"], "alice", "{keys:#}");
+    assert_eq!(keys[0]["missions"], json!(["demo"]), "{keys:#}");
+    assert_eq!(keys[0]["proxy"], cluster.url(), "{keys:#}");
+
+    // The grant reaches the directory on Alice's next ping, once a second.
+    let bob_ref = &bob;
+    let directory = eventually(Duration::from_secs(5), || async move {
+        let nodes = bob_ref.wtd(&["--json", "nodes"]).await.json();
+        let alice = nodes.as_array()?.iter().find(|n| n["name"] == "alice")?;
+        (alice["accepts_my_key"] == true).then(|| alice.clone())
+    })
+    .await
+    .expect("within 5 s the directory shows that alice accepts bob's key");
+    let demo = directory["missions"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["mission"] == "demo"))
+        .expect("alice offers demo");
+    assert!(
+        demo["functions"]
+            .as_array()
+            .is_some_and(|f| f.contains(&json!("cli/add"))),
+        "{directory:#}"
+    );
+    let nodes = bob.wtd(&["nodes"]).await;
+    assert!(
+        nodes.ok().contains("alice (accepts your key)"),
+        "{nodes:#?}"
+    );
+
+    // Calls: mission/function resolved through the directory, or the full path.
+    let sum = bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+    assert_eq!(sum.ok().trim(), "5", "{sum:#?}");
+    let echoed = bob
+        .wtd(&["call", "alice", "demo/echo", r#"["hi there"]"#])
+        .await;
+    assert_eq!(echoed.ok().trim(), r#""hi there""#, "{echoed:#?}");
+    let full = bob
+        .wtd(&["--json", "call", "alice", "demo/cli/add", "[40, 2]"])
+        .await;
+    assert_eq!(full.json(), json!(42));
+    let text = bob
+        .wtd(&["--json", "call", "alice", "demo/echo", r#"["ok"]"#])
+        .await;
+    assert_eq!(text.json(), json!("ok"));
+
+    // Alice sees the grant, in force and used.
+    let grants = grant_list(&alice).await;
+    let grant = row(&grants, "bob");
+    assert_eq!(grant["missions"], json!(["demo"]), "{grant:#}");
+    assert_eq!(grant["rate"], "100/s", "{grant:#}");
+    assert_eq!(grant["revoked"], false, "{grant:#}");
+    assert!(grant["last_used"].is_string(), "{grant:#}");
+    let table = alice.wtd(&["grant", "list"]).await;
+    assert!(table.ok().contains("bob"), "{table:#?}");
+
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_for_demo_cannot_run_admin() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo", "admin"]).await;
+    let bob = cluster.joined("bob").await;
+    let key = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+
+    let refused = bob.wtd(&["call", "alice", "admin/secret", "[]"]).await;
+    refused.fails(3, "not for mission `admin`");
+    // The same with the full path, which skips the directory.
+    let refused = bob.wtd(&["call", "alice", "admin/cli/secret"]).await;
+    refused.fails(3, "ask its owner to add the mission");
+
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_keys_are_refused_from_the_next_call() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let bob = cluster.joined("bob").await;
+    let dave = cluster.joined("dave").await;
+    let bobs = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    let daves = cluster.grant(&alice, "dave", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &bobs]).await.ok();
+    dave.wtd(&["key", "add", &daves]).await.ok();
+    assert_eq!(
+        dave.wtd(&["call", "alice", "demo/add", "[1, 1]"])
+            .await
+            .ok()
+            .trim(),
+        "2"
+    );
+
+    // Alice revokes Dave's key while her node runs: his next call is refused, Bob's not.
+    let revoked = alice
+        .wtd(&["--json", "grant", "revoke", "dave"])
+        .await
+        .json();
+    assert_eq!(revoked, json!({ "grantee": "dave", "revoked": 1 }));
+    let grants = grant_list(&alice).await;
+    assert_eq!(row(&grants, "dave")["revoked"], true, "{grants:#?}");
+    assert_eq!(row(&grants, "bob")["revoked"], false, "{grants:#?}");
+
+    let refused = dave.wtd(&["call", "alice", "demo/add", "[1, 1]"]).await;
+    refused.fails(3, "revoked this key");
+    // On Alice's next ping the directory stops listing Dave's key.
+    let dave_ref = &dave;
+    let gone = eventually(Duration::from_secs(5), || async move {
+        let nodes = dave_ref.wtd(&["nodes"]).await;
+        nodes.ok().contains("alice (no key of yours)").then_some(())
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "within 5 s the directory drops a revoked key"
+    );
+    let still = bob.wtd(&["call", "alice", "demo/add", "[1, 2]"]).await;
+    assert_eq!(still.ok().trim(), "3");
+
+    // Then Bob's, in text mode.
+    let revoked = alice.wtd(&["grant", "revoke", "bob"]).await;
+    assert!(revoked.ok().contains("Revoked 1 key(s)"), "{revoked:#?}");
+    let grants = grant_list(&alice).await;
+    assert_eq!(row(&grants, "bob")["revoked"], true, "{grants:#?}");
+    let refused = bob.wtd(&["call", "alice", "demo/add", "[1, 2]"]).await;
+    refused.fails(3, "ask its owner for a new one");
+
+    // Revoking someone who has no grant says so.
+    let nobody = alice.wtd(&["grant", "revoke", "nobody"]).await;
+    assert_eq!(nobody.code, Some(2), "usage: no such grantee: {nobody:#?}");
+    assert!(
+        nobody.stderr.contains("no grant for `nobody`"),
+        "{nobody:#?}"
+    );
+
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_shows_accepted_and_refused_calls() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo", "admin"]).await;
+    let bob = cluster.joined("bob").await;
+    let empty = alice.wtd(&["log"]).await;
+    assert!(empty.ok().contains("No calls yet"), "{empty:#?}");
+
+    // Alice watches her log while Bob calls.
+    let follow = alice.start(&["--json", "log", "--follow"]);
+    let key = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+    bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await.ok();
+    let seen = follow
+        .next_line(Duration::from_secs(5))
+        .await
+        .expect("`wtd log --follow` prints the call within 5 s");
+    let seen: Value = serde_json::from_str(&seen).expect("a JSON line");
+    assert_eq!(seen["outcome"], "ok", "{seen:#}");
+    drop(follow);
+
+    bob.wtd(&["call", "alice", "admin/secret"])
+        .await
+        .fails(3, "admin");
+    alice.wtd(&["grant", "revoke", "bob"]).await.ok();
+    bob.wtd(&["call", "alice", "demo/add", "[2, 3]"])
+        .await
+        .fails(3, "revoked");
+
+    // The log lives in Alice's home; each entry is written before the reply goes out.
+    assert!(alice.home.join("audit.log").exists());
+    let log = alice.wtd(&["--json", "log"]).await;
+    let entries: Vec<Value> = log
+        .ok()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    let outcomes: Vec<&str> = entries
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(outcomes, ["ok", "WrongMission", "Revoked"], "{entries:#?}");
+    assert_eq!(entries[0]["path"], "demo/cli/add", "{entries:#?}");
+    assert_eq!(entries[1]["path"], "admin/cli/secret", "{entries:#?}");
+    for entry in &entries {
+        assert_eq!(entry["caller"], "bob", "{entry:#}");
+        assert_eq!(entry["grantee"], "bob", "{entry:#}");
+    }
+    let text = alice.wtd(&["log"]).await;
+    let lines: Vec<&str> = text.ok().lines().collect();
+    assert_eq!(lines.len(), 3, "{text:#?}");
+    assert!(lines[1].contains("WrongMission"), "{text:#?}");
+    assert!(lines[2].contains("Revoked"), "{text:#?}");
+
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_rate_a_call_exits_4() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let bob = cluster.joined("bob").await;
+    let key = cluster
+        .grant(&alice, "bob", &["--mission", "demo", "--rate", "1/min"])
+        .await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+
+    let first = bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+    assert_eq!(first.ok().trim(), "5");
+    let second = bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+    second.fails(4, "rate limit is used up: try again in");
+
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_call_times_out_with_exit_5() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let bob = cluster.joined("bob").await;
+    let key = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+
+    let started = Instant::now();
+    let slow = bob
+        .wtd(&[
+            "call",
+            "alice",
+            "demo/sleep_ms",
+            "[3000]",
+            "--timeout",
+            "500ms",
+        ])
+        .await;
+    let stderr = slow.fails(5, "the outcome is unknown");
+    assert!(stderr.contains("may or may not have run"), "{slow:#?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "the command gave up after its timeout, not after the function: {:?}",
+        started.elapsed()
+    );
+
+    // A quick call in time still works.
+    let quick = bob.wtd(&["call", "alice", "demo/sleep_ms", "[10]"]).await;
+    assert_eq!(quick.ok().trim(), "10");
+
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_a_stopped_node_exits_6() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let bob = cluster.joined("bob").await;
+    let key = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+    bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await.ok();
+
+    cluster.stop_node("alice").await;
+    // Through the directory, and straight to the proxy with the full path.
+    let down = bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+    down.fails(6, "is not connected to the proxy");
+    let down = bob.wtd(&["call", "alice", "demo/cli/add", "[2, 3]"]).await;
+    down.fails(6, "check that it is running");
+
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_that_do_not_fit_exit_7() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let bob = cluster.joined("bob").await;
+    let key = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+
+    let bob = &bob;
+    let call = |path: &'static str, args: &'static str| async move {
+        bob.wtd(&["call", "alice", path, args]).await
+    };
+    call("demo/add", r#"["x", 3]"#)
+        .await
+        .fails(7, "could not read the arguments");
+    call("demo/add", "[2]")
+        .await
+        .fails(7, "check their number and types");
+    call("demo/add", "[2, 3").await.fails(7, "not valid JSON");
+    // An unknown function: caught by the directory, or refused by Alice.
+    call("demo/nope", "[]").await.fails(7, "has no function");
+    call("demo/cli/nope", "[]")
+        .await
+        .fails(7, "has no function");
+    call("demo/cli/add/more", "[]")
+        .await
+        .fails(7, "write mission/function");
+
+    cluster.stop().await;
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = dir.path().join("home").display().to_string();
+    let wtd = |args: &[&str]| {
+        let mut all = vec!["--home".to_string(), home.clone()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        wtd_blocking(dir.path(), &all)
+    };
+
+    wtd(&["call"]).fails(2, "required arguments were not provided");
+    wtd(&["call", "alice"]).fails(2, "<PATH>");
+    wtd(&["grant", "new", "bob"]).fails(2, "--mission");
+    wtd(&["call", "alice", "demo/add", "--timeout", "soon"]).fails(2, "--timeout");
+    wtd(&["frobnicate"]).fails(2, "unrecognized subcommand");
+
+    let help = wtd(&["--help"]);
+    assert!(help.ok().contains("Exit codes:"), "{help:#?}");
+    assert!(help.stdout.contains("7  bad arguments"), "{help:#?}");
+    assert!(
+        !dir.path().join("home").exists(),
+        "a usage error touches nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_add_for_a_key_carol_made_herself() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    // Carol only calls: she never registers a name, and no node of hers runs.
+    let carol = cluster.user("carol");
+    carol.wtd(&["init"]).await.ok();
+    // Alice's public key: `wtd init` again leaves the home as it is and prints it.
+    let init = alice.wtd(&["--json", "init"]).await.json();
+    let alice_public = init["public_key"].as_str().expect("public key").to_string();
+
+    // Carol makes a key pair and sends Alice only the public half.
+    let key = wtd::keys::generate();
+    let public = hex::encode(key.verifying_key().to_bytes());
+    let granted = alice
+        .wtd(&[
+            "grant",
+            "add",
+            "carol",
+            "--public-key",
+            &public,
+            "--mission",
+            "demo",
+        ])
+        .await;
+    assert!(
+        granted.ok().contains("Granted demo to `carol`'s key"),
+        "{granted:#?}"
+    );
+    assert_eq!(row(&grant_list(&alice).await, "carol")["revoked"], false);
+
+    // Carol writes her own key file and keeps it.
+    let path = carol.home.join("for-alice.wtdkey");
+    KeyFile {
+        grantee: "carol".into(),
+        node: "alice".into(),
+        node_public_key: alice_public,
+        proxy: cluster.url().to_string(),
+        missions: vec!["demo".into()],
+        secret_key: wtd::keys::secret_hex(&key),
+    }
+    .save(&path)
+    .expect("key file saved");
+    let path = path.display().to_string();
+    carol.wtd(&["key", "add", &path]).await.ok();
+    let sum = carol.wtd(&["call", "alice", "demo/add", "[20, 22]"]).await;
+    assert_eq!(sum.ok().trim(), "42");
+
+    // A public key that is not one is refused before anything is written.
+    let bad = alice
+        .wtd(&[
+            "grant",
+            "add",
+            "eve",
+            "--public-key",
+            "abc",
+            "--mission",
+            "demo",
+        ])
+        .await;
+    assert_eq!(bad.code, Some(2), "usage: a bad key: {bad:#?}");
+    assert!(bad.stderr.contains("64 hex digits"), "{bad:#?}");
+    assert!(
+        grant_list(&alice)
+            .await
+            .iter()
+            .all(|g| g["grantee"] != "eve")
+    );
+
+    cluster.stop().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let bob = cluster.joined("bob").await;
+    let key = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+
+    // Bob's copy lost its private mode on the way (a shared folder, a careless cp).
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let refused = bob.wtd(&["key", "add", &key]).await;
+    assert_ne!(refused.code, Some(0), "{refused:#?}");
+    assert!(
+        refused.stderr.contains(&format!("chmod 600 {key}")),
+        "{refused:#?}"
+    );
+    let none = bob.wtd(&["--json", "key", "list"]).await.json();
+    assert_eq!(none, json!([]), "nothing was kept");
+    // Without a key there is nothing to call with, and the message says what to do.
+    let no_key = bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+    assert_eq!(no_key.code, Some(3), "denied: no key: {no_key:#?}");
+    assert!(no_key.stderr.contains("wtd key add FILE"), "{no_key:#?}");
+
+    // Once fixed as the message says, it is kept, and works.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    bob.wtd(&["key", "add", &key]).await.ok();
+    let sum = bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+    assert_eq!(sum.ok().trim(), "5");
+
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_taken_by_another_key_cannot_be_registered() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let mallory = cluster.user("mallory");
+    mallory.wtd(&["init"]).await.ok();
+
+    let taken = mallory
+        .wtd(&["register", "--proxy", cluster.url(), "--name", "alice"])
+        .await;
+    assert_eq!(taken.code, Some(1), "the proxy refused: {taken:#?}");
+    assert!(
+        taken.stderr.contains("already registered") && taken.stderr.contains("another --name"),
+        "{taken:#?}"
+    );
+    assert!(
+        !mallory.home.join("node.toml").exists(),
+        "a refused registration is not remembered"
+    );
+
+    // Alice registering again with her own key is fine.
+    alice
+        .wtd(&["register", "--proxy", cluster.url(), "--name", "alice"])
+        .await
+        .ok();
+
+    cluster.stop().await;
+}

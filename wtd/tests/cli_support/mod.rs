@@ -1,0 +1,306 @@
+//! A cluster for one command-line test: a proxy on a free port with its own data folder,
+//! people with their own home folders who type `wtd …` commands, and serving nodes
+//! started in-process on those homes. Everything is torn down at the end.
+
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use wtd::{Node, NodeConfig};
+use wtd_proxy::{Config, Proxy};
+
+/// The longest any one `wtd` command may take before the test kills it and fails.
+const COMMAND_LIMIT: Duration = Duration::from_secs(20);
+
+/// What a `wtd` command did.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts exit 0 and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
+        &self.stdout
+    }
+
+    /// Asserts exit 0 and parses stdout as one JSON value.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        let text = self.ok();
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+
+    /// Asserts the exit code and that stderr says `hint` (case-insensitive); returns stderr.
+    #[track_caller]
+    pub fn fails(&self, code: i32, hint: &str) -> &str {
+        assert_eq!(self.code, Some(code), "expected exit {code}: {self:#?}");
+        assert!(
+            self.stderr.to_lowercase().contains(&hint.to_lowercase()),
+            "stderr should mention {hint:?}: {self:#?}"
+        );
+        &self.stderr
+    }
+}
+
+/// Runs the `wtd` binary with `args` in `dir`, blocking, for at most [`COMMAND_LIMIT`].
+pub fn wtd_blocking(dir: &Path, args: &[String]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wtd"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WTD_HOME")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the wtd binary starts");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + COMMAND_LIMIT;
+    let status = loop {
+        match child.try_wait().expect("wait for wtd") {
+            Some(status) => break status,
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "`wtd {}` did not finish in {COMMAND_LIMIT:?}",
+                    args.join(" ")
+                );
+            }
+        }
+    };
+    Run {
+        code: status.code(),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// A `wtd` command that runs until it is stopped (`wtd log --follow`): its stdout lines
+/// arrive on a channel. Dropping it kills the process and waits for it.
+pub struct Running {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Running {
+    /// Starts `wtd ARGS…` in `dir`.
+    pub fn spawn(dir: &Path, args: &[String]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wtd"))
+            .args(args)
+            .current_dir(dir)
+            .env_remove("WTD_HOME")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the wtd binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (send, lines) = std::sync::mpsc::channel();
+        // Ends when the process does (its stdout closes).
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Running { child, lines }
+    }
+
+    /// The next line the command prints, waiting at most `limit`.
+    pub async fn next_line(&self, limit: Duration) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.lines.try_recv() {
+                Ok(line) => return Some(line),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) if Instant::now() >= deadline => return None,
+                Err(TryRecvError::Empty) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Someone at a terminal: a home folder, and the node name they register.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub home: PathBuf,
+    /// Where commands run (so a default output file lands in the test's folder).
+    dir: PathBuf,
+}
+
+impl User {
+    fn args(&self, args: &[&str]) -> Vec<String> {
+        let mut all = vec!["--home".to_string(), self.home.display().to_string()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        all
+    }
+
+    /// Runs `wtd --home HOME ARGS…` without holding up the runtime's worker threads.
+    pub async fn wtd(&self, args: &[&str]) -> Run {
+        let all = self.args(args);
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || wtd_blocking(&dir, &all))
+            .await
+            .expect("the command thread")
+    }
+
+    /// Starts `wtd --home HOME ARGS…` and leaves it running until the result is dropped.
+    pub fn start(&self, args: &[&str]) -> Running {
+        Running::spawn(&self.dir, &self.args(args))
+    }
+}
+
+pub struct Cluster {
+    pub dir: TempDir,
+    proxy: Option<Proxy>,
+    url: String,
+    nodes: Vec<Node>,
+}
+
+impl Cluster {
+    /// A proxy on 127.0.0.1, on a port the OS picks, with its own data folder.
+    pub async fn start() -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let proxy = Proxy::start(listener, Config::new(dir.path().join("proxy")))
+            .await
+            .expect("proxy starts");
+        let url = proxy.url();
+        Cluster {
+            dir,
+            proxy: Some(proxy),
+            url,
+            nodes: Vec::new(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Someone with a home folder of their own, who has typed nothing yet.
+    pub fn user(&self, name: &str) -> User {
+        User {
+            name: name.to_string(),
+            home: self.dir.path().join(format!("home-{name}")),
+            dir: self.dir.path().to_path_buf(),
+        }
+    }
+
+    /// `wtd init`, then `wtd register` under `name` with this proxy.
+    pub async fn joined(&self, name: &str) -> User {
+        let user = self.user(name);
+        let init = user.wtd(&["init"]).await;
+        assert!(init.ok().contains("Node public key"), "{init:#?}");
+        user.wtd(&[
+            "register",
+            "--proxy",
+            self.url(),
+            "--name",
+            name,
+            "--email",
+            &format!("{name}@example.org"),
+        ])
+        .await
+        .ok();
+        user
+    }
+
+    /// Someone who joined with the CLI and then started a node serving `missions` on the
+    /// same home folder (so the node key, and the name it registers, are the same).
+    pub async fn serving(&mut self, name: &str, missions: &[&str]) -> User {
+        let user = self.joined(name).await;
+        let node = Node::start(NodeConfig::new(name, self.url(), &user.home).serve(missions))
+            .await
+            .expect("node starts");
+        self.nodes.push(node);
+        user
+    }
+
+    /// Stops the node serving as `name`; it says goodbye to the proxy on the way out.
+    pub async fn stop_node(&mut self, name: &str) {
+        let at = self
+            .nodes
+            .iter()
+            .position(|n| n.name() == name)
+            .unwrap_or_else(|| panic!("no node `{name}` runs"));
+        self.nodes.remove(at).stop().await;
+    }
+
+    /// `wtd grant new GRANTEE ARGS… --out FILE` in `owner`'s home; returns the file.
+    pub async fn grant(&self, owner: &User, grantee: &str, args: &[&str]) -> String {
+        let out = self
+            .dir
+            .path()
+            .join(format!("{grantee}-for-{}.wtdkey", owner.name))
+            .display()
+            .to_string();
+        let mut all = vec!["grant", "new", grantee, "--out", &out];
+        all.extend_from_slice(args);
+        let run = owner.wtd(&all).await;
+        assert!(run.ok().contains("wtd key add"), "{run:#?}");
+        out
+    }
+
+    /// Stops every node, then the proxy.
+    pub async fn stop(mut self) {
+        for node in self.nodes.drain(..) {
+            node.stop().await;
+        }
+        if let Some(proxy) = self.proxy.take() {
+            proxy.stop().await;
+        }
+    }
+}
+
+/// Retries `attempt` every 100 ms until it returns `Some`, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut attempt: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = attempt().await {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
