@@ -144,6 +144,16 @@ enum GrantCommand {
 
 #[derive(Subcommand, Debug)]
 enum KeyCommand {
+    /// Make a key for calling NODE yourself; prints the public key to send its owner,
+    /// who grants it with `wtd grant add`. No private key changes hands.
+    New {
+        /// The node you want to call (it must be online: its node key is read from the
+        /// directory).
+        node: String,
+        /// The proxy [default: the one recorded by `wtd register`].
+        #[arg(long)]
+        proxy: Option<String>,
+    },
     /// Keep a key file someone gave you, so `wtd call` can use it.
     Add {
         /// The key file.
@@ -476,6 +486,55 @@ fn key(cli: &Cli, home: &Path, command: &KeyCommand) -> Result<()> {
                 );
             }
         }
+        KeyCommand::New { node, proxy } => {
+            wire::check_name("node", node).map_err(|e| Error::Invalid(e.to_string()))?;
+            let proxy = default_proxy(home, proxy.as_deref())?;
+            let entry = fetch_directory(&proxy)?
+                .nodes
+                .into_iter()
+                .find(|n| n.name == *node)
+                .ok_or_else(|| Error::NodeDown {
+                    node: node.to_string(),
+                })?;
+            keys::parse_public_key("the directory's node key", &entry.node_key)?;
+            let secret = keys::generate();
+            let public = secret.verifying_key().to_bytes();
+            let key = KeyFile {
+                grantee: node_config(home)
+                    .map(|c| c.name)
+                    .unwrap_or_else(|_| "me".into()),
+                node: node.to_string(),
+                node_public_key: entry.node_key.clone(),
+                proxy,
+                missions: Vec::new(),
+                secret_key: keys::secret_hex(&secret),
+            };
+            home::ensure_dir(&keys_dir(home))?;
+            let dest = keys_dir(home).join(format!("{node}.wtdkey"));
+            key.save(&dest)?;
+            let public = hex::encode(public);
+            let node_fingerprint = entry.node_key.get(..16).unwrap_or_default();
+            if cli.json {
+                print_json(&serde_json::json!({
+                    "node": node, "public_key": public, "node_key": entry.node_key, "file": dest,
+                }));
+            } else {
+                println!(
+                    "Made a key for calling `{node}`, kept in {}.",
+                    dest.display()
+                );
+                println!(
+                    "Send this public key to `{node}`'s owner (it is not secret):\n  {public}"
+                );
+                println!(
+                    "They run: wtd grant add {} --public-key {public} --mission MISSION",
+                    key.grantee
+                );
+                println!(
+                    "`{node}`'s node key, as the proxy gave it, starts with {node_fingerprint}: check it with its owner."
+                );
+            }
+        }
         KeyCommand::List => {
             let mut rows = Vec::new();
             for (path, key) in held_keys(home) {
@@ -518,6 +577,7 @@ struct JsonDirectory {
 #[derive(Debug, Deserialize)]
 struct JsonNode {
     name: String,
+    node_key: String,
     missions: Vec<JsonMission>,
     accepts: Vec<String>,
 }

@@ -523,3 +523,47 @@ async fn a_name_taken_by_another_key_cannot_be_registered() {
 
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_new_then_grant_add_no_private_key_changes_hands() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let dan = cluster.joined("dan").await;
+
+    // Dan makes his own key for Alice; only the public half leaves his machine.
+    let made = dan.wtd(&["--json", "key", "new", "alice"]).await.json();
+    let public = made["public_key"].as_str().expect("public key").to_string();
+    let alice_key = alice.wtd(&["--json", "init"]).await.json();
+    assert_eq!(
+        made["node_key"], alice_key["public_key"],
+        "pinned Alice's node key"
+    );
+    let text = dan.wtd(&["key", "list"]).await;
+    assert!(text.ok().contains("alice"), "{text:#?}");
+
+    // Before Alice grants it, the key is refused; after, it works.
+    dan.wtd(&["call", "alice", "demo/cli/add", "[1, 2]"])
+        .await
+        .fails(3, "does not accept this key");
+    alice
+        .wtd(&[
+            "grant",
+            "add",
+            "dan",
+            "--public-key",
+            &public,
+            "--mission",
+            "demo",
+        ])
+        .await
+        .ok();
+    let sum = dan.wtd(&["call", "alice", "demo/cli/add", "[1, 2]"]).await;
+    assert_eq!(sum.ok().trim(), "3");
+
+    // A node that is not online has no key to pin.
+    dan.wtd(&["key", "new", "nobody"])
+        .await
+        .fails(6, "not connected");
+
+    cluster.stop().await;
+}
