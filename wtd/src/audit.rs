@@ -40,6 +40,16 @@ pub struct AuditEntry {
 pub struct AuditLog {
     path: PathBuf,
     file: Mutex<Option<File>>,
+    /// The last write failed (full or read-only disk): warn once, and start the next
+    /// line on a fresh line in case half of the last one was written.
+    failing: std::sync::atomic::AtomicBool,
+}
+
+/// Where `wtd log --follow` stopped reading: the file (by inode) and the byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    inode: u64,
+    offset: u64,
 }
 
 impl AuditLog {
@@ -48,6 +58,7 @@ impl AuditLog {
         AuditLog {
             path: home.join("audit.log"),
             file: Mutex::new(None),
+            failing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -59,12 +70,29 @@ impl AuditLog {
     /// Appends one entry. A log that cannot be written is reported, never fatal: the node
     /// goes on serving.
     pub fn record(&self, entry: &AuditEntry) {
-        let mut line = serde_json::to_string(entry).unwrap_or_default();
+        use std::sync::atomic::Ordering;
+        let failing = self.failing.load(Ordering::Relaxed);
+        let mut line = if failing {
+            "\n".to_string()
+        } else {
+            String::new()
+        };
+        line.push_str(&serde_json::to_string(entry).unwrap_or_default());
         line.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = self.append(&mut file, line.as_bytes()) {
-            *file = None;
-            tracing::warn!(path = %self.path.display(), "cannot write the audit log: {e}");
+        match self.append(&mut file, line.as_bytes()) {
+            Ok(()) if failing => {
+                self.failing.store(false, Ordering::Relaxed);
+                tracing::info!(path = %self.path.display(), "the audit log is written again");
+            }
+            Ok(()) => {}
+            Err(e) => {
+                *file = None;
+                if !failing {
+                    self.failing.store(true, Ordering::Relaxed);
+                    tracing::warn!(path = %self.path.display(), "cannot write the audit log (the node keeps serving): {e}");
+                }
+            }
         }
     }
 
@@ -93,15 +121,74 @@ impl AuditLog {
         }
     }
 
-    /// The entries of the current file (not the rotated one), oldest first; lines that
-    /// do not parse are skipped.
-    pub fn read(&self) -> Vec<AuditEntry> {
-        std::fs::read_to_string(&self.path)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+    fn rotated(&self) -> PathBuf {
+        self.path.with_extension("log.1")
     }
+
+    /// Every entry kept, the rotated file's first, oldest first; lines that do not parse
+    /// (a line cut short by a full disk, say) are skipped.
+    pub fn read(&self) -> Vec<AuditEntry> {
+        let mut entries = parse(&std::fs::read(self.rotated()).unwrap_or_default());
+        entries.extend(parse(&std::fs::read(&self.path).unwrap_or_default()));
+        entries
+    }
+
+    /// A cursor at the end of the log as it is now.
+    pub fn end(&self) -> Cursor {
+        let (inode, len) = identity(&self.path).unwrap_or((0, 0));
+        Cursor { inode, offset: len }
+    }
+
+    /// The entries written since `cursor`, across a rotation; moves the cursor.
+    pub fn read_since(&self, cursor: &mut Cursor) -> Vec<AuditEntry> {
+        let mut entries = Vec::new();
+        let Some((inode, _)) = identity(&self.path) else {
+            return entries;
+        };
+        if inode != cursor.inode {
+            // Rotated: finish the old file (now `.1`), then start the new one.
+            if identity(&self.rotated()).is_some_and(|(old, _)| old == cursor.inode) {
+                let (found, _) = read_lines_from(&self.rotated(), cursor.offset);
+                entries.extend(found);
+            }
+            *cursor = Cursor { inode, offset: 0 };
+        }
+        let (found, consumed) = read_lines_from(&self.path, cursor.offset);
+        entries.extend(found);
+        cursor.offset += consumed;
+        entries
+    }
+}
+
+fn parse(bytes: &[u8]) -> Vec<AuditEntry> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 1;
+    Some((inode, meta.len()))
+}
+
+/// The complete lines of `path` from byte `offset` on, and how many bytes they took.
+fn read_lines_from(path: &Path, offset: u64) -> (Vec<AuditEntry>, u64) {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut bytes = Vec::new();
+    let read = File::open(path).and_then(|mut f| {
+        f.seek(SeekFrom::Start(offset))?;
+        f.take(4 * MAX_LOG_BYTES).read_to_end(&mut bytes)
+    });
+    if read.is_err() {
+        return (Vec::new(), 0);
+    }
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    (parse(&bytes[..complete]), complete as u64)
 }
 
 #[cfg(test)]
@@ -132,6 +219,9 @@ mod tests {
         for n in 0..(MAX_LOG_BYTES / line + 5) {
             log.record(&entry(n));
         }
+        let mut cursor = log.end();
+        log.record(&entry(99));
+        assert_eq!(log.read_since(&mut cursor), vec![entry(99)]);
         let current = std::fs::metadata(log.path()).expect("log").len();
         let rotated = std::fs::metadata(dir.path().join("audit.log.1"))
             .expect("rotated")

@@ -26,7 +26,7 @@ const EXIT_CODES: &str = "Exit codes:
   1  any other failure (files, proxy errors, a name already taken, ...)
   2  usage: wrong or missing arguments (a bad name, URL, rate, key, ...)
   3  denied: no key for that node, no grant, wrong mission, revoked or expired key
-  4  rate-limited: try again later
+  4  rate-limited or busy: try again later
   5  timeout: no answer in time (the call may or may not have run)
   6  node down: the node you called is not connected
   7  bad arguments: unknown function, or arguments that do not fit it";
@@ -209,7 +209,7 @@ pub fn exit_code(e: &Error) -> u8 {
         | Error::Revoked { .. }
         | Error::Expired { .. }
         | Error::NoKey { .. } => 3,
-        Error::RateLimited { .. } => 4,
+        Error::RateLimited { .. } | Error::Busy { .. } | Error::Proxy { status: 429, .. } => 4,
         Error::Timeout { .. } | Error::Proxy { status: 504, .. } => 5,
         Error::NodeDown { .. } | Error::Proxy { status: 503, .. } => 6,
         Error::BadArguments { .. } | Error::NoSuchFunction { .. } => 7,
@@ -263,18 +263,18 @@ fn init(cli: &Cli, home: &Path) -> Result<()> {
         print_json(&serde_json::json!({ "home": home, "public_key": public }));
     } else {
         println!("Node home: {}\nNode public key: {public}", home.display());
-        println!("Next: wtd register --proxy URL --name NAME --email EMAIL");
+        let home_flag = match &cli.home {
+            Some(dir) => format!(" --home {}", dir.display()),
+            None => String::new(),
+        };
+        println!("Next: wtd{home_flag} register --proxy URL --name NAME --email EMAIL");
     }
     Ok(())
 }
 
 fn register(cli: &Cli, home: &Path, proxy: &str, name: &str, email: &str) -> Result<()> {
     wire::check_name("node", name).map_err(|e| Error::Invalid(e.to_string()))?;
-    if !(proxy.starts_with("http://") || proxy.starts_with("https://")) {
-        return Err(Error::Invalid(format!(
-            "the proxy URL {proxy:?} must start with http:// (for example http://127.0.0.1:14151)"
-        )));
-    }
+    check_proxy(proxy)?;
     let key = keys::load_or_create_node_key(home)?;
     let transport = Transport::new(proxy, name, key);
     match transport.register(email) {
@@ -351,11 +351,12 @@ fn grant(cli: &Cli, home: &Path, command: &GrantCommand) -> Result<()> {
             expires,
             out,
         } => {
-            let key = build(grantee, missions, rate, expires)?.mint()?;
+            let builder = build(grantee, missions, rate, expires)?;
+            let node = node_config(home)?.name;
             let out = out
                 .clone()
-                .unwrap_or_else(|| PathBuf::from(format!("{grantee}-for-{}.wtdkey", key.node)));
-            key.save(&out)?;
+                .unwrap_or_else(|| PathBuf::from(format!("{grantee}-for-{node}.wtdkey")));
+            let key = builder.mint_to(&out)?;
             if cli.json {
                 print_json(&serde_json::json!({ "grantee": grantee, "file": out }));
             } else {
@@ -397,7 +398,7 @@ fn grant(cli: &Cli, home: &Path, command: &GrantCommand) -> Result<()> {
                     let last_used = audit
                         .iter()
                         .rev()
-                        .find(|e| e.grantee.as_deref() == Some(g.grantee.as_str()) && e.outcome == "ok")
+                        .find(|e| g.public_key.starts_with(&e.key) && e.outcome == "ok")
                         .map(|e| e.time.clone());
                     serde_json::json!({
                         "grantee": g.grantee, "key": g.public_key.get(..16).unwrap_or(&g.public_key),
@@ -468,13 +469,32 @@ fn held_keys(home: &Path) -> Vec<(PathBuf, Result<KeyFile>)> {
         .collect()
 }
 
+/// Saves `key` as `keys/NODE.wtdkey`; a key already there for that node is kept as
+/// `NODE.wtdkey.bak` (a private key must never be lost by a second `key add`).
+fn keep_key(home: &Path, key: &KeyFile) -> Result<PathBuf> {
+    key.check()?;
+    home::ensure_dir(&keys_dir(home))?;
+    let dest = keys_dir(home).join(format!("{}.wtdkey", key.node));
+    if dest.exists() {
+        let backup = dest.with_extension("wtdkey.bak");
+        std::fs::rename(&dest, &backup).map_err(|e| {
+            Error::file(&dest, format!("cannot keep the old key as a backup ({e})"))
+        })?;
+        eprintln!(
+            "wtd: the key you had for `{}` is kept as {}",
+            key.node,
+            backup.display()
+        );
+    }
+    key.save(&dest)?;
+    Ok(dest)
+}
+
 fn key(cli: &Cli, home: &Path, command: &KeyCommand) -> Result<()> {
     match command {
         KeyCommand::Add { file } => {
             let key = KeyFile::load(file)?;
-            home::ensure_dir(&keys_dir(home))?;
-            let dest = keys_dir(home).join(format!("{}.wtdkey", key.node));
-            key.save(&dest)?;
+            let dest = keep_key(home, &key)?;
             if cli.json {
                 print_json(&serde_json::json!({ "node": key.node, "file": dest }));
             } else {
@@ -509,9 +529,7 @@ fn key(cli: &Cli, home: &Path, command: &KeyCommand) -> Result<()> {
                 missions: Vec::new(),
                 secret_key: keys::secret_hex(&secret),
             };
-            home::ensure_dir(&keys_dir(home))?;
-            let dest = keys_dir(home).join(format!("{node}.wtdkey"));
-            key.save(&dest)?;
+            let dest = keep_key(home, &key)?;
             let public = hex::encode(public);
             let node_fingerprint = entry.node_key.get(..16).unwrap_or_default();
             if cli.json {
@@ -615,8 +633,18 @@ fn fetch_directory(proxy: &str) -> Result<JsonDirectory> {
 
 fn default_proxy(home: &Path, given: Option<&str>) -> Result<String> {
     match given {
-        Some(proxy) => Ok(proxy.to_string()),
+        Some(proxy) => check_proxy(proxy).map(|()| proxy.to_string()),
         None => Ok(node_config(home)?.proxy),
+    }
+}
+
+fn check_proxy(proxy: &str) -> Result<()> {
+    if proxy.starts_with("http://") || proxy.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "the proxy URL {proxy:?} must start with http:// (for example http://127.0.0.1:14151)"
+        )))
     }
 }
 
@@ -726,12 +754,9 @@ fn resolve_path(proxy: &str, node: &str, path: &str) -> Result<(String, String, 
                 ))),
             }
         }
-        _ => Err(Error::NoSuchFunction {
-            node: node.to_string(),
-            path: format!(
-                "{path} (write mission/function or mission/module/function, e.g. demo/add)"
-            ),
-        }),
+        _ => Err(Error::Invalid(format!(
+            "{path:?} is not a function path: write mission/function or mission/module/function, e.g. demo/add"
+        ))),
     }
 }
 
@@ -745,10 +770,20 @@ fn call(
     proxy: Option<&str>,
 ) -> Result<()> {
     wire::check_name("node", node).map_err(|e| Error::Invalid(e.to_string()))?;
-    serde_json::from_str::<serde_json::Value>(args).map_err(|e| Error::BadArguments {
-        node: node.to_string(),
-        detail: format!("they are not valid JSON ({e}): write them as a JSON array, e.g. '[2, 3]'"),
-    })?;
+    let parsed =
+        serde_json::from_str::<serde_json::Value>(args).map_err(|e| Error::BadArguments {
+            node: node.to_string(),
+            detail: format!(
+                "they are not valid JSON ({e}): write them as a JSON array, e.g. '[2, 3]'"
+            ),
+        })?;
+    if !parsed.is_array() {
+        return Err(Error::BadArguments {
+            node: node.to_string(),
+            detail: "they must be a JSON array, one element per argument, e.g. '[2, 3]' or '[]'"
+                .into(),
+        });
+    }
     let key = held_keys(home)
         .into_iter()
         .filter_map(|(_, k)| k.ok())
@@ -756,9 +791,16 @@ fn call(
         .ok_or_else(|| Error::NoKey {
             node: node.to_string(),
         })?;
-    let proxy = proxy
-        .map(str::to_string)
-        .unwrap_or_else(|| key.proxy.clone());
+    let proxy = match proxy {
+        Some(proxy) => check_proxy(proxy).map(|()| proxy.to_string())?,
+        None => key.proxy.clone(),
+    };
+    if timeout > Duration::from_millis(wire::MAX_LIFETIME_MS) {
+        return Err(Error::Invalid(format!(
+            "--timeout can be at most {} s (a call lives at most that long)",
+            wire::MAX_LIFETIME_MS / 1000
+        )));
+    }
     let (mission, module, function) = resolve_path(&proxy, node, path)?;
     let caller = node_config(home)
         .map(|c| c.name)
@@ -812,7 +854,10 @@ fn log(cli: &Cli, home: &Path, follow: bool) -> Result<()> {
                 format!(
                     "{}  {:<10} {:<12} {:<28} {:<14} {} ms",
                     e.time,
-                    inert(e.grantee.as_deref().unwrap_or("(no grant)")),
+                    e.grantee
+                        .as_deref()
+                        .map(inert)
+                        .unwrap_or_else(|| "(no grant)".into()),
                     inert(&e.caller),
                     inert(&e.path),
                     e.outcome,
@@ -823,7 +868,14 @@ fn log(cli: &Cli, home: &Path, follow: bool) -> Result<()> {
         }
         let _ = out.flush();
     };
-    let mut seen = audit.read();
+    if !home.join("node.key").exists() {
+        return Err(Error::file(
+            home,
+            "there is no node home here: run `wtd init` (or pass the right --home)",
+        ));
+    }
+    let mut cursor = audit.end();
+    let seen = audit.read();
     if seen.is_empty() && !follow && !cli.json {
         println!("No calls yet ({}).", audit.path().display());
     }
@@ -833,14 +885,7 @@ fn log(cli: &Cli, home: &Path, follow: bool) -> Result<()> {
     }
     loop {
         std::thread::sleep(Duration::from_millis(500));
-        let now = audit.read();
-        // After a rotation the file starts over: print all of it.
-        let start = if now.len() >= seen.len() && now.get(..seen.len()) == Some(&seen[..]) {
-            seen.len()
-        } else {
-            0
-        };
-        print(&now[start..]);
-        seen = now;
+        // Reads only what was appended, and finishes the old file after a rotation.
+        print(&audit.read_since(&mut cursor));
     }
 }

@@ -525,6 +525,27 @@ impl GrantBuilder<'_> {
         })
     }
 
+    /// Like [`GrantBuilder::mint`], but writes the key file to `path` *before* recording
+    /// the grant, so a key file that cannot be written never leaves a grant behind for a
+    /// key nobody holds.
+    pub fn mint_to(self, path: &Path) -> Result<crate::KeyFile> {
+        let key = keys::generate();
+        let file = crate::KeyFile {
+            grantee: self.grantee.clone(),
+            node: self.issuer.node.clone(),
+            node_public_key: hex::encode(self.issuer.node_key),
+            proxy: self.issuer.proxy.clone(),
+            missions: self.missions.clone(),
+            secret_key: hex::encode(key.to_bytes()),
+        };
+        file.save(path)?;
+        if let Err(e) = self.record(key.verifying_key().to_bytes()) {
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+        Ok(file)
+    }
+
     /// Grants a public key the grantee made themselves: no private key changes hands.
     pub fn add_key(self, public_key: [u8; 32]) -> Result<()> {
         self.record(public_key)

@@ -103,9 +103,31 @@ impl KeyFile {
             .map_err(|_| Error::file(path, "a key file is text (TOML), this is not"))?;
         let key: KeyFile = toml::from_str(&text)
             .map_err(|e| Error::file(path, format!("not a valid WTD key file: {e}")))?;
-        key.signing_key().map_err(|e| Error::file(path, e))?;
-        key.node_key().map_err(|e| Error::file(path, e))?;
+        key.check()
+            .map_err(|e| Error::file(path, format!("not a usable key file: {e}")))?;
         Ok(key)
+    }
+
+    /// Checks every field: names in the name alphabet (the node name becomes a file name
+    /// and is shown in terminals), an http(s) proxy URL, and valid keys.
+    pub fn check(&self) -> Result<()> {
+        crate::wire::check_name("node", &self.node).map_err(|e| Error::Invalid(e.to_string()))?;
+        crate::wire::check_name("grantee", &self.grantee)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        for mission in &self.missions {
+            crate::wire::check_name("mission", mission)
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+        }
+        let scheme_ok = self.proxy.starts_with("http://") || self.proxy.starts_with("https://");
+        if !scheme_ok || self.proxy.chars().any(char::is_control) {
+            return Err(Error::Invalid(format!(
+                "the proxy URL {:?} must start with http:// or https://",
+                self.proxy
+            )));
+        }
+        self.signing_key()?;
+        self.node_key()?;
+        Ok(())
     }
 
     /// Writes the key file atomically with mode 0600.

@@ -357,9 +357,12 @@ async fn arguments_that_do_not_fit_exit_7() {
     call("demo/cli/nope", "[]")
         .await
         .fails(7, "has no function");
+    // A path of the wrong shape is a usage mistake, caught before anything is sent.
     call("demo/cli/add/more", "[]")
         .await
-        .fails(7, "write mission/function");
+        .fails(2, "write mission/function");
+    // Arguments that are JSON but not an array never leave the machine either.
+    call("demo/add", "5").await.fails(7, "must be a JSON array");
 
     cluster.stop().await;
 }
