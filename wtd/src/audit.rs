@@ -39,7 +39,8 @@ pub struct AuditEntry {
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
-    file: Mutex<Option<File>>,
+    /// The open file and its size (kept here, so a write needs no `stat`).
+    file: Mutex<Option<(File, u64)>>,
     /// The last write failed (full or read-only disk): warn once, and start the next
     /// line on a fresh line in case half of the last one was written.
     failing: std::sync::atomic::AtomicBool,
@@ -96,9 +97,9 @@ impl AuditLog {
         }
     }
 
-    fn append(&self, file: &mut Option<File>, line: &[u8]) -> std::io::Result<()> {
+    fn append(&self, file: &mut Option<(File, u64)>, line: &[u8]) -> std::io::Result<()> {
         let size = match file.as_ref() {
-            Some(f) => f.metadata()?.len(),
+            Some((_, size)) => *size,
             None => std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0),
         };
         if size + line.len() as u64 > MAX_LOG_BYTES {
@@ -113,10 +114,16 @@ impl AuditLog {
                 use std::os::unix::fs::OpenOptionsExt;
                 options.mode(0o600);
             }
-            *file = Some(options.open(&self.path)?);
+            let opened = options.open(&self.path)?;
+            let size = opened.metadata()?.len();
+            *file = Some((opened, size));
         }
         match file.as_mut() {
-            Some(f) => f.write_all(line),
+            Some((f, size)) => {
+                f.write_all(line)?;
+                *size += line.len() as u64;
+                Ok(())
+            }
             None => Ok(()),
         }
     }

@@ -782,8 +782,9 @@ impl NodeInner {
         };
         let started = std::time::Instant::now();
         let outcome = self.decide_and_run(&signed, &call).await;
-        self.audit(&call, &outcome, started.elapsed());
+        let took = started.elapsed();
         if !call.want_reply || wire::check_name("caller", &call.caller).is_err() {
+            self.audit(&call, &outcome, took);
             return;
         }
         let reply = Reply {
@@ -806,6 +807,8 @@ impl NodeInner {
         if let Err(e) = self.enqueue(item) {
             tracing::warn!(node = %self.name, "cannot send a reply: {e}");
         }
+        // After the reply is on its way: the log is not the caller's wait.
+        self.audit(&call, &reply.outcome, took);
     }
 
     /// Logs an incoming call (tracing and the audit log).
