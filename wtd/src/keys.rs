@@ -189,4 +189,43 @@ mod tests {
         let err = KeyFile::load(&path).expect_err("refused").to_string();
         assert!(err.contains("chmod 600"), "{err}");
     }
+
+    #[test]
+    fn key_file_with_a_path_or_escapes_for_a_name_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = KeyFile {
+            grantee: "bob".into(),
+            node: "alice".into(),
+            node_public_key: hex::encode(generate().verifying_key().to_bytes()),
+            proxy: "http://127.0.0.1:1".into(),
+            missions: vec!["demo".into()],
+            secret_key: secret_hex(&generate()),
+        };
+        for bad in [
+            KeyFile {
+                node: "../../escaped".into(),
+                ..good.clone()
+            },
+            KeyFile {
+                node: "alice\u{1b}[2J".into(),
+                ..good.clone()
+            },
+            KeyFile {
+                proxy: "file:///etc/passwd".into(),
+                ..good.clone()
+            },
+        ] {
+            let path = dir.path().join("bad.wtdkey");
+            std::fs::write(&path, toml::to_string(&bad).expect("toml")).expect("write");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod");
+            }
+            let err = KeyFile::load(&path).expect_err("refused").to_string();
+            assert!(err.contains("not a usable key file"), "{err}");
+        }
+        assert!(good.check().is_ok());
+    }
 }
