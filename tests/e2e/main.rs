@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod adversarial;
 mod calls;
 mod proxy;
 mod refusals;

@@ -1,0 +1,497 @@
+//! Attacks from the outside, each a short story: a request signed with the wrong key, a
+//! forged or replayed reply, a call aimed at the wrong node or the wrong time, garbage
+//! bodies and sneaky names. Each test checks the refusal *and* that nothing happened.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use wtd::call::{CallSpec, open_reply, sign_call};
+use wtd::wire::{
+    Call, Encoding, Hop, Outcome, PROTOCOL_VERSION, Ping, Register, Reply, Route, RxPoll, Signed,
+    domain, encode, now_ms, random_ack,
+};
+use wtd::{Error, KeyFile, Peer};
+use wtd_examples::demo;
+
+use crate::harness::{Cluster, unique};
+
+/// Mallory, a registered node, tries to long-poll Alice's mailbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mallory_cannot_read_alices_mailbox() {
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+    let mallory = cluster.node(&unique("mallory"), &[]).await;
+    let key = wtd::keys::load_or_create_node_key(mallory.home()).expect("mallory's key");
+    let url = format!("{}/rx/{}", cluster.url(), alice.name());
+    let poll = encode(&RxPoll {
+        epoch: 0,
+        ack_seq: u64::MAX,
+        wait_ms: 0,
+    });
+
+    // Claiming to be Alice, signed with Mallory's key.
+    let as_alice = Signed::sign(
+        domain::HOP,
+        &hop(alice.name(), Route::Rx, poll.clone()),
+        &key,
+    );
+    let (status, text) = send("POST", url.clone(), as_alice.to_bytes()).await;
+    assert_eq!(status, 401, "{text}");
+
+    // Honest about being Mallory, but at Alice's address.
+    let as_mallory = Signed::sign(domain::HOP, &hop(mallory.name(), Route::Rx, poll), &key);
+    let (status, text) = send("POST", url, as_mallory.to_bytes()).await;
+    assert_eq!(status, 403, "{text}");
+
+    // Alice's mailbox still delivers to Alice.
+    assert_eq!(demo::incr::call(&peer).await.expect("alice receives"), 1);
+    cluster.stop(vec![alice, bob, mallory]).await;
+}
+
+/// Mallory pings and says goodbye in Alice's name, signing with her own key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_and_bye_in_alices_name_are_refused() {
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+    let mallory = cluster.node(&unique("mallory"), &[]).await;
+    let key = wtd::keys::load_or_create_node_key(mallory.home()).expect("mallory's key");
+
+    // A ping offering nothing would wipe Alice's missions from the directory.
+    let empty = encode(&Ping {
+        offers: vec![],
+        accepts: vec![],
+        known_version: 0,
+    });
+    let ping = Signed::sign(domain::HOP, &hop(alice.name(), Route::Ping, empty), &key);
+    let (status, text) = send("POST", format!("{}/ping", cluster.url()), ping.to_bytes()).await;
+    assert_eq!(status, 401, "{text}");
+
+    // A goodbye would take her offline and drop her mailbox.
+    let bye = Signed::sign(domain::HOP, &hop(alice.name(), Route::Bye, vec![]), &key);
+    let (status, text) = send("POST", format!("{}/bye", cluster.url()), bye.to_bytes()).await;
+    assert_eq!(status, 401, "{text}");
+
+    let entry = directory_entry(&cluster, alice.name())
+        .await
+        .expect("alice still listed");
+    assert_eq!(entry["missions"][0]["mission"], "demo", "{entry}");
+    assert_eq!(
+        demo::add::call(&peer, 2, 3).await.expect("still answers"),
+        5
+    );
+    cluster.stop(vec![alice, bob, mallory]).await;
+}
+
+/// Bob's key for Alice, used against Carol: Carol never granted it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_for_alice_does_not_work_on_carol() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let carol = cluster.node(&unique("carol"), &["demo"]).await;
+    let (key, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+
+    // Signed properly, but addressed to Carol.
+    let capability = key.signing_key().expect("bob's key for alice");
+    let spec = CallSpec {
+        mission: "demo",
+        module: "demo",
+        function: "incr",
+        encoding: Encoding::Postcard,
+        args: encode(&()),
+        want_reply: true,
+    };
+    let for_carol = sign_call(
+        &capability,
+        bob.name(),
+        carol.name(),
+        Duration::from_secs(5),
+        spec,
+    )
+    .expect("signed");
+    let reply = apply(&cluster, &for_carol).await;
+    let carol_key = wtd::wire::verifying_key(&carol.public_key()).expect("carol's key");
+    let err = open_reply(carol.name(), &carol_key, &for_carol, &reply).expect_err("not granted");
+    assert!(
+        matches!(&err, Error::Denied { node } if node == carol.name()),
+        "{err}"
+    );
+
+    // A genuine call for Alice, sent to Carol's URL: the proxy refuses to reroute it.
+    let for_alice = sign(&peer, "incr");
+    let url = format!("{}/apply/{}/demo/demo/incr", cluster.url(), carol.name());
+    let (status, text) = send("PUT", url, for_alice.to_bytes()).await;
+    assert_eq!(status, 400, "{text}");
+
+    // Nothing ran on Carol; the call for Alice was never delivered, so it still runs once.
+    let (_, carol_peer) = cluster.grant(&carol, &bob, &["demo"], "100/s");
+    assert_eq!(demo::count::call(&carol_peer).await.expect("count"), 0);
+    let reply = apply(&cluster, &for_alice).await;
+    assert_eq!(
+        as_u64(&peer.open_reply(&for_alice, &reply).expect("ran")),
+        1
+    );
+    cluster.stop(vec![alice, bob, carol]).await;
+}
+
+/// A proxy that answers a call itself, with a reply that names the call exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_forged_by_the_proxy_is_refused() {
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+    let call = sign(&peer, "incr");
+    let ack = call.peek::<Call>().expect("a call").ack;
+    let forged = Reply {
+        callee: alice.name().to_string(),
+        caller: bob.name().to_string(),
+        ack,
+        call_hash: call.envelope_hash(),
+        outcome: Outcome::Ok(encode(&999u64)),
+    };
+
+    // Signed by a stranger's key.
+    let stranger = Signed::sign(domain::REPLY, &forged, &wtd::keys::generate());
+    let err = peer.open_reply(&call, &stranger).expect_err("forged");
+    assert!(
+        matches!(&err, Error::BadSignature { who } if who == "this node"),
+        "{err}"
+    );
+
+    // Signed by Alice's real key, but for another purpose (a call, not a reply).
+    let alices = wtd::keys::load_or_create_node_key(alice.home()).expect("alice's key");
+    let other_domain = Signed::sign(domain::CALL, &forged, &alices);
+    let err = peer
+        .open_reply(&call, &other_domain)
+        .expect_err("wrong tag");
+    assert!(
+        matches!(&err, Error::BadSignature { who } if who == "this node"),
+        "{err}"
+    );
+
+    // The real answer is still Alice's.
+    let reply = apply(&cluster, &call).await;
+    assert_eq!(as_u64(&peer.open_reply(&call, &reply).expect("genuine")), 1);
+    cluster.stop(vec![alice, bob]).await;
+}
+
+/// A genuine reply, shown again as the answer to a later call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_genuine_reply_does_not_answer_another_call() {
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+    let first = sign(&peer, "incr");
+    let first_reply = apply(&cluster, &first).await;
+    assert_eq!(
+        as_u64(&peer.open_reply(&first, &first_reply).expect("genuine")),
+        1
+    );
+
+    let second = sign(&peer, "incr");
+    let err = peer
+        .open_reply(&second, &first_reply)
+        .expect_err("answers another call");
+    assert!(
+        matches!(&err, Error::BadSignature { who } if who == "this node"),
+        "{err}"
+    );
+
+    // The second call has its own answer when it really runs.
+    let second_reply = apply(&cluster, &second).await;
+    assert_eq!(
+        as_u64(&peer.open_reply(&second, &second_reply).expect("genuine")),
+        2
+    );
+    cluster.stop(vec![alice, bob]).await;
+}
+
+/// Calls signed with a valid key but dated ten minutes away from now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_dated_far_from_now_are_refused_as_clock_skew() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (key, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let ten_minutes = 10 * 60 * 1000;
+
+    let future = dated_call(&key, bob.name(), now_ms() + ten_minutes);
+    let err = peer
+        .open_reply(&future, &apply(&cluster, &future).await)
+        .expect_err("from the future");
+    assert!(
+        matches!(err, Error::ClockSkew { skew_ms, .. } if skew_ms < -500_000),
+        "{err}"
+    );
+
+    let past = dated_call(&key, bob.name(), now_ms() - ten_minutes);
+    let err = peer
+        .open_reply(&past, &apply(&cluster, &past).await)
+        .expect_err("from the past");
+    assert!(
+        matches!(err, Error::ClockSkew { skew_ms, .. } if skew_ms > 500_000),
+        "{err}"
+    );
+
+    assert_eq!(demo::count::call(&peer).await.expect("count"), 0);
+    cluster.stop(vec![alice, bob]).await;
+}
+
+/// Garbage at every route, outside and inside a well-signed hop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_bodies_are_refused_at_every_route() {
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+    let url = cluster.url();
+    let valid = sign(&peer, "incr").to_bytes();
+    let garbage: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("truncated", valid[..valid.len() / 2].to_vec()),
+        ("0xff", vec![0xff; 64]),
+        ("huge length", vec![0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3]),
+        (
+            "huge u64 length",
+            vec![0xff; 9].into_iter().chain([1, 7]).collect(),
+        ),
+    ];
+
+    let routes = [
+        ("POST", format!("{url}/ping")),
+        ("POST", format!("{url}/bye")),
+        ("POST", format!("{url}/tx/{}", bob.name())),
+        ("POST", format!("{url}/rx/{}", alice.name())),
+        ("PUT", format!("{url}/nodes/{}", unique("eve"))),
+        (
+            "PUT",
+            format!("{url}/apply/{}/demo/demo/incr", alice.name()),
+        ),
+    ];
+    for (method, target) in &routes {
+        for (what, body) in &garbage {
+            let (status, text) = send(method, target.clone(), body.clone()).await;
+            assert!(
+                status == 400 || status == 413,
+                "{what} to {method} {target}: {status} {text}"
+            );
+        }
+    }
+
+    // Eve registers for real, then signs hops whose inner message is garbage.
+    let eve = unique("eve");
+    let key = wtd::keys::generate();
+    let register = Register {
+        name: eve.clone(),
+        email: "eve@example.invalid".into(),
+        node_key: key.verifying_key().to_bytes(),
+        issued_at_ms: now_ms(),
+    };
+    let body = Signed::sign(domain::REGISTER, &register, &key).to_bytes();
+    let (status, text) = send("PUT", format!("{url}/nodes/{eve}"), body).await;
+    assert_eq!(status, 200, "{text}");
+    let inner = [
+        (Route::Ping, format!("{url}/ping")),
+        (Route::Tx, format!("{url}/tx/{eve}")),
+        (Route::Rx, format!("{url}/rx/{eve}")),
+    ];
+    for (route, target) in &inner {
+        for (what, body) in &garbage {
+            let signed = Signed::sign(domain::HOP, &hop(&eve, *route, body.clone()), &key);
+            let (status, text) = send("POST", target.clone(), signed.to_bytes()).await;
+            assert!(
+                status == 400 || status == 413,
+                "signed {what} to {target}: {status} {text}"
+            );
+        }
+    }
+
+    // Still serving, nothing ran, and Eve's own well-formed ping passes.
+    assert_eq!(demo::add::call(&peer, 2, 3).await.expect("add"), 5);
+    assert_eq!(demo::count::call(&peer).await.expect("count"), 0);
+    let ping = Signed::sign(
+        domain::HOP,
+        &hop(&eve, Route::Ping, encode(&empty_ping())),
+        &key,
+    );
+    let (status, text) = send("POST", format!("{url}/ping"), ping.to_bytes()).await;
+    assert_eq!(status, 200, "{text}");
+    cluster.stop(vec![alice, bob]).await;
+}
+
+/// Names that look like Alice, hide control characters, or climb out of a folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_names_outside_the_alphabet_are_refused() {
+    let cluster = Cluster::start().await;
+    let url = cluster.url();
+    let bad = [
+        "ALICE".to_string(),
+        "al\u{202e}ecila".to_string(),
+        "al\nice".to_string(),
+        "alice\0".to_string(),
+        "../../etc".to_string(),
+        "\u{ff41}lice".to_string(),
+        "a".repeat(65),
+    ];
+    for name in &bad {
+        let (register, ping) = register_and_ping(&url, name).await;
+        assert_eq!(register.0, 400, "register {name:?}: {}", register.1);
+        assert_eq!(ping.0, 404, "{name:?} must not be known: {}", ping.1);
+    }
+
+    // The same steps with a good name work, so the refusals above are about the names.
+    let good = unique("zed");
+    let (register, ping) = register_and_ping(&url, &good).await;
+    assert_eq!(register.0, 200, "{}", register.1);
+    assert_eq!(ping.0, 200, "{}", ping.1);
+
+    let names = directory_names(&cluster).await;
+    assert!(names.contains(&good), "{names:?}");
+    for name in &bad {
+        assert!(!names.contains(name), "{name:?} listed: {names:?}");
+    }
+    cluster.stop(vec![]).await;
+}
+
+/// Registers `name` with a fresh key, then pings as it; returns both (status, text).
+async fn register_and_ping(url: &str, name: &str) -> ((u16, String), (u16, String)) {
+    let key = wtd::keys::generate();
+    let register = Register {
+        name: name.to_string(),
+        email: "who@example.invalid".into(),
+        node_key: key.verifying_key().to_bytes(),
+        issued_at_ms: now_ms(),
+    };
+    let body = Signed::sign(domain::REGISTER, &register, &key).to_bytes();
+    let registered = send("PUT", format!("{url}/nodes/{}", percent(name)), body).await;
+    let ping = Signed::sign(
+        domain::HOP,
+        &hop(name, Route::Ping, encode(&empty_ping())),
+        &key,
+    );
+    let pinged = send("POST", format!("{url}/ping"), ping.to_bytes()).await;
+    (registered, pinged)
+}
+
+fn empty_ping() -> Ping {
+    Ping {
+        offers: vec![],
+        accepts: vec![],
+        known_version: 0,
+    }
+}
+
+/// A hop with a counter no other hop in this binary uses.
+fn hop(node: &str, route: Route, body: Vec<u8>) -> Hop {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    Hop {
+        node: node.to_string(),
+        route,
+        counter: now_ms() * 1000 + NEXT.fetch_add(1, Ordering::Relaxed),
+        issued_at_ms: now_ms(),
+        body,
+    }
+}
+
+/// `demo/demo/incr` for the key file's node, signed by hand with any issued-at.
+fn dated_call(key: &KeyFile, caller: &str, issued_at_ms: u64) -> Signed {
+    let capability = key.signing_key().expect("capability key");
+    let call = Call {
+        version: PROTOCOL_VERSION,
+        capability: capability.verifying_key().to_bytes(),
+        caller: caller.to_string(),
+        callee: key.node.clone(),
+        mission: "demo".into(),
+        module: "demo".into(),
+        function: "incr".into(),
+        encoding: Encoding::Postcard,
+        want_reply: true,
+        ack: random_ack(),
+        issued_at_ms,
+        expires_at_ms: issued_at_ms + 5_000,
+        args: encode(&()),
+    };
+    Signed::sign(domain::CALL, &call, &capability)
+}
+
+/// Signs `demo/demo/{function}()` with Bob's key, without sending it.
+fn sign(peer: &Peer, function: &str) -> Signed {
+    peer.sign_call(
+        "demo",
+        "demo",
+        function,
+        Encoding::Postcard,
+        encode(&()),
+        true,
+    )
+    .expect("signed")
+}
+
+/// Sends one signed call through the proxy's `/apply` route; returns the signed reply.
+async fn apply(cluster: &Cluster, call: &Signed) -> Signed {
+    let (url, call) = (cluster.url(), call.clone());
+    tokio::task::spawn_blocking(move || wtd::transport::apply(&url, &call, Duration::from_secs(8)))
+        .await
+        .expect("joined")
+        .expect("the proxy relays it")
+}
+
+fn as_u64(bytes: &[u8]) -> u64 {
+    wtd::wire::decode_exact(bytes).expect("a u64")
+}
+
+/// Every byte outside the URL's unreserved set as `%XX`.
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Sends raw bytes; returns (status, body text).
+async fn send(method: &str, url: String, body: Vec<u8>) -> (u16, String) {
+    let put = method == "PUT";
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let request = if put {
+            agent.put(&url)
+        } else {
+            agent.post(&url)
+        };
+        let mut response = request
+            .send(&body[..])
+            .unwrap_or_else(|e| panic!("{url}: no answer: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, text)
+    })
+    .await
+    .expect("joined")
+}
+
+async fn directory(cluster: &Cluster) -> serde_json::Value {
+    let url = format!("{}/api/directory", cluster.url());
+    tokio::task::spawn_blocking(move || {
+        let mut response = ureq::get(&url).call().expect("the proxy answers");
+        let text = response.body_mut().read_to_string().expect("body");
+        serde_json::from_str(&text).expect("json")
+    })
+    .await
+    .expect("joined")
+}
+
+async fn directory_entry(cluster: &Cluster, name: &str) -> Option<serde_json::Value> {
+    directory(cluster).await["nodes"]
+        .as_array()?
+        .iter()
+        .find(|n| n["name"] == name)
+        .cloned()
+}
+
+async fn directory_names(cluster: &Cluster) -> Vec<String> {
+    directory(cluster).await["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["name"].as_str().map(String::from))
+        .collect()
+}
