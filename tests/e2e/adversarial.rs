@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use wtd::call::{CallSpec, open_reply, sign_call};
 use wtd::wire::{
-    Call, Encoding, Hop, Outcome, PROTOCOL_VERSION, Ping, Register, Reply, Route, RxPoll, Signed,
-    domain, encode, now_ms, random_ack,
+    Call, Encoding, Hop, Outcome, PROTOCOL_VERSION, Ping, Register, Reply, Route, RxBatch, RxPoll,
+    Signed, domain, encode, now_ms, random_ack,
 };
 use wtd::{Error, KeyFile, Peer};
 use wtd_examples::demo;
@@ -342,6 +342,109 @@ async fn registration_names_outside_the_alphabet_are_refused() {
         assert!(!names.contains(name), "{name:?} listed: {names:?}");
     }
     cluster.stop(vec![]).await;
+}
+
+/// A long-poll abandoned mid-way loses nothing: what it carried comes again on the next
+/// poll, until the node acknowledges it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_of_an_abandoned_long_poll_come_again() {
+    let (cluster, alice, bob, _) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+    let url = cluster.url();
+
+    // Eve is a node written by hand: registered and online, polling herself.
+    let eve_name = unique("eve");
+    let eve = wtd::keys::generate();
+    let register = Register {
+        name: eve_name.clone(),
+        email: String::new(),
+        node_key: eve.verifying_key().to_bytes(),
+        issued_at_ms: now_ms(),
+    };
+    let body = Signed::sign(domain::REGISTER, &register, &eve).to_bytes();
+    assert_eq!(
+        send("PUT", format!("{url}/nodes/{eve_name}"), body).await.0,
+        200
+    );
+    let ping = Signed::sign(
+        domain::HOP,
+        &hop(&eve_name, Route::Ping, encode(&empty_ping())),
+        &eve,
+    );
+    assert_eq!(
+        send("POST", format!("{url}/ping"), ping.to_bytes()).await.0,
+        200
+    );
+
+    // Someone sends Eve a call through /apply (its answer does not matter here).
+    let capability = wtd::keys::generate();
+    let spec = CallSpec {
+        mission: "demo",
+        module: "demo",
+        function: "add",
+        encoding: Encoding::Postcard,
+        args: encode(&(1i64, 2i64)),
+        want_reply: true,
+    };
+    let call = sign_call(
+        &capability,
+        bob.name(),
+        &eve_name,
+        Duration::from_secs(2),
+        spec,
+    )
+    .expect("signed");
+    let waiting = {
+        let (url, call) = (url.clone(), call.clone());
+        tokio::task::spawn_blocking(move || {
+            wtd::transport::apply(&url, &call, Duration::from_secs(4))
+        })
+    };
+
+    let poll = |epoch: u64, ack_seq: u64, wait_ms: u32| {
+        let body = encode(&RxPoll {
+            epoch,
+            ack_seq,
+            wait_ms,
+        });
+        let signed = Signed::sign(domain::HOP, &hop(&eve_name, Route::Rx, body), &eve);
+        send_bytes(format!("{url}/rx/{eve_name}"), signed.to_bytes())
+    };
+    let first: RxBatch = wtd::wire::decode_exact(&poll(0, 0, 3_000).await).expect("a batch");
+    assert_eq!(first.messages.len(), 1, "the call arrived");
+    assert_eq!(first.messages[0].bytes, call.to_bytes());
+
+    // Eve drops that answer on the floor and polls again without acknowledging it.
+    let again: RxBatch =
+        wtd::wire::decode_exact(&poll(first.epoch, 0, 3_000).await).expect("a batch");
+    assert_eq!(again.messages, first.messages, "delivered again, not lost");
+
+    // Once acknowledged, it is gone.
+    let seq = first.messages[0].seq;
+    let after: RxBatch =
+        wtd::wire::decode_exact(&poll(first.epoch, seq, 200).await).expect("a batch");
+    assert!(after.messages.is_empty(), "{after:?}");
+
+    let _ = waiting.await;
+    cluster.stop(vec![alice, bob]).await;
+}
+
+/// Sends raw bytes with POST; returns the body of a 200 answer.
+async fn send_bytes(url: String, body: Vec<u8>) -> Vec<u8> {
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut response = agent
+            .post(&url)
+            .send(&body[..])
+            .unwrap_or_else(|e| panic!("{url}: no answer: {e}"));
+        assert_eq!(response.status().as_u16(), 200, "{url}");
+        response.body_mut().read_to_vec().expect("body")
+    })
+    .await
+    .expect("joined")
 }
 
 /// Registers `name` with a fresh key, then pings as it; returns both (status, text).
