@@ -10,10 +10,10 @@ use wtd::wire::{
     Call, Encoding, Hop, Outcome, PROTOCOL_VERSION, Ping, Register, Reply, Route, RxBatch, RxPoll,
     Signed, domain, encode, now_ms, random_ack,
 };
-use wtd::{Error, KeyFile, Peer};
+use wtd::{Error, KeyFile};
 use wtd_examples::demo;
 
-use crate::harness::{Cluster, unique};
+use crate::harness::{Cluster, apply, as_u64, send, sign_demo, unique};
 
 /// Mallory, a registered node, tries to long-poll Alice's mailbox.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +116,7 @@ async fn a_key_for_alice_does_not_work_on_carol() {
     );
 
     // A genuine call for Alice, sent to Carol's URL: the proxy refuses to reroute it.
-    let for_alice = sign(&peer, "incr");
+    let for_alice = sign_demo(&peer, "incr", &());
     let url = format!("{}/apply/{}/demo/demo/incr", cluster.url(), carol.name());
     let (status, text) = send("PUT", url, for_alice.to_bytes()).await;
     assert_eq!(status, 400, "{text}");
@@ -136,7 +136,7 @@ async fn a_key_for_alice_does_not_work_on_carol() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_forged_by_the_proxy_is_refused() {
     let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
-    let call = sign(&peer, "incr");
+    let call = sign_demo(&peer, "incr", &());
     let ack = call.peek::<Call>().expect("a call").ack;
     let forged = Reply {
         callee: alice.name().to_string(),
@@ -175,14 +175,14 @@ async fn a_reply_forged_by_the_proxy_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_genuine_reply_does_not_answer_another_call() {
     let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
-    let first = sign(&peer, "incr");
+    let first = sign_demo(&peer, "incr", &());
     let first_reply = apply(&cluster, &first).await;
     assert_eq!(
         as_u64(&peer.open_reply(&first, &first_reply).expect("genuine")),
         1
     );
 
-    let second = sign(&peer, "incr");
+    let second = sign_demo(&peer, "incr", &());
     let err = peer
         .open_reply(&second, &first_reply)
         .expect_err("answers another call");
@@ -236,7 +236,7 @@ async fn calls_dated_far_from_now_are_refused_as_clock_skew() {
 async fn malformed_bodies_are_refused_at_every_route() {
     let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
     let url = cluster.url();
-    let valid = sign(&peer, "incr").to_bytes();
+    let valid = sign_demo(&peer, "incr", &()).to_bytes();
     let garbage: Vec<(&str, Vec<u8>)> = vec![
         ("empty", vec![]),
         ("truncated", valid[..valid.len() / 2].to_vec()),
@@ -508,32 +508,6 @@ fn dated_call(key: &KeyFile, caller: &str, issued_at_ms: u64) -> Signed {
     Signed::sign(domain::CALL, &call, &capability)
 }
 
-/// Signs `demo/demo/{function}()` with Bob's key, without sending it.
-fn sign(peer: &Peer, function: &str) -> Signed {
-    peer.sign_call(
-        "demo",
-        "demo",
-        function,
-        Encoding::Postcard,
-        encode(&()),
-        true,
-    )
-    .expect("signed")
-}
-
-/// Sends one signed call through the proxy's `/apply` route; returns the signed reply.
-async fn apply(cluster: &Cluster, call: &Signed) -> Signed {
-    let (url, call) = (cluster.url(), call.clone());
-    tokio::task::spawn_blocking(move || wtd::transport::apply(&url, &call, Duration::from_secs(8)))
-        .await
-        .expect("joined")
-        .expect("the proxy relays it")
-}
-
-fn as_u64(bytes: &[u8]) -> u64 {
-    wtd::wire::decode_exact(bytes).expect("a u64")
-}
-
 /// Every byte outside the URL's unreserved set as `%XX`.
 fn percent(text: &str) -> String {
     text.bytes()
@@ -544,31 +518,6 @@ fn percent(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// Sends raw bytes; returns (status, body text).
-async fn send(method: &str, url: String, body: Vec<u8>) -> (u16, String) {
-    let put = method == "PUT";
-    tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        let request = if put {
-            agent.put(&url)
-        } else {
-            agent.post(&url)
-        };
-        let mut response = request
-            .send(&body[..])
-            .unwrap_or_else(|e| panic!("{url}: no answer: {e}"));
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, text)
-    })
-    .await
-    .expect("joined")
 }
 
 async fn directory(cluster: &Cluster) -> serde_json::Value {

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use tempfile::TempDir;
+use wtd::wire::{Encoding, Signed};
 use wtd::{KeyFile, Node, NodeConfig, Peer};
 use wtd_proxy::{Config, Proxy};
 
@@ -128,5 +130,59 @@ where
             return None;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Signs a call of `demo/demo/{function}` with the peer's key, without sending it.
+pub fn sign_demo<A: Serialize>(peer: &Peer, function: &str, args: &A) -> Signed {
+    let args = wtd::wire::encode(args);
+    peer.sign_call("demo", "demo", function, Encoding::Postcard, args, true)
+        .expect("signed")
+}
+
+/// Sends one signed call through the proxy's `/apply` route, as a script or an attacker
+/// would; returns the signed reply.
+pub async fn apply(cluster: &Cluster, call: &Signed) -> Signed {
+    let (url, call) = (cluster.url(), call.clone());
+    tokio::task::spawn_blocking(move || wtd::transport::apply(&url, &call, Duration::from_secs(8)))
+        .await
+        .expect("joined")
+        .expect("the proxy relays it")
+}
+
+/// A postcard-encoded `u64` result.
+pub fn as_u64(bytes: &[u8]) -> u64 {
+    wtd::wire::decode_exact(bytes).expect("a u64")
+}
+
+/// Sends raw bytes with PUT or POST; returns (status, body text), or the transport error.
+pub async fn try_send(method: &str, url: String, body: Vec<u8>) -> Result<(u16, String), String> {
+    let put = method == "PUT";
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let request = if put {
+            agent.put(&url)
+        } else {
+            agent.post(&url)
+        };
+        let mut response = request.send(&body[..]).map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        Ok((status, text))
+    })
+    .await
+    .expect("joined")
+}
+
+/// [`try_send`], failing the test when there is no answer.
+pub async fn send(method: &str, url: String, body: Vec<u8>) -> (u16, String) {
+    let len = body.len();
+    match try_send(method, url.clone(), body).await {
+        Ok(answer) => answer,
+        Err(e) => panic!("{method} {url} with {len} bytes: no answer: {e}"),
     }
 }

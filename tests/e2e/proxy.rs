@@ -5,41 +5,7 @@ use std::time::Duration;
 
 use wtd_examples::demo;
 
-use crate::harness::{Cluster, eventually, unique};
-
-/// Sends raw bytes; returns (status, body), or the transport error.
-async fn try_send(
-    method: &'static str,
-    url: String,
-    body: Vec<u8>,
-) -> Result<(u16, String), String> {
-    tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        let request = if method == "PUT" {
-            agent.put(&url)
-        } else {
-            agent.post(&url)
-        };
-        let mut response = request.send(&body[..]).map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        Ok((status, text))
-    })
-    .await
-    .expect("joined")
-}
-
-async fn send(method: &'static str, url: String, body: Vec<u8>) -> (u16, String) {
-    let len = body.len();
-    match try_send(method, url.clone(), body).await {
-        Ok(answer) => answer,
-        Err(e) => panic!("{method} {url} with {len} bytes: no answer: {e}"),
-    }
-}
+use crate::harness::{Cluster, eventually, send, try_send, unique};
 
 async fn get_json(url: String) -> serde_json::Value {
     tokio::task::spawn_blocking(move || {

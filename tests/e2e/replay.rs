@@ -3,18 +3,17 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-use wtd::wire::{Encoding, Signed};
-use wtd::{Error, Peer};
+use wtd::Error;
+use wtd::wire::Signed;
 use wtd_examples::demo;
 
-use crate::harness::Cluster;
+use crate::harness::{Cluster, apply, as_u64, sign_demo};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_replayed_byte_for_byte_is_refused_and_not_run_twice() {
     let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
 
-    let call = sign(&peer, "incr", &());
+    let call = sign_demo(&peer, "incr", &());
     let first = apply(&cluster, &call).await;
     assert_eq!(
         as_u64(&peer.open_reply(&call, &first).expect("genuine reply")),
@@ -36,7 +35,7 @@ async fn request_replayed_byte_for_byte_is_refused_and_not_run_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_with_one_flipped_byte_is_refused() {
     let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
-    let call = sign(&peer, "add", &(2i64, 3i64));
+    let call = sign_demo(&peer, "add", &(2i64, 3i64));
 
     // One bit of the last argument byte: the signature no longer covers the body.
     let mut body = call.body.clone();
@@ -76,7 +75,7 @@ async fn request_with_one_flipped_byte_is_refused() {
 async fn apply_url_that_does_not_match_the_signed_call_is_refused() {
     let (cluster, alice, bob, peer) = Cluster::pair(&["demo", "admin"], &["demo"], "100/s").await;
 
-    let call = sign(&peer, "count", &());
+    let call = sign_demo(&peer, "count", &());
     let url = format!("{}/apply/{}/admin/admin/reset", cluster.url(), alice.name());
     let status = tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -103,7 +102,7 @@ async fn apply_url_that_does_not_match_the_signed_call_is_refused() {
 async fn refusal_of_a_tampered_copy_is_not_an_answer_to_the_genuine_call() {
     let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
 
-    let genuine = sign(&peer, "incr", &());
+    let genuine = sign_demo(&peer, "incr", &());
     let mut signature = genuine.signature.clone();
     signature[0] ^= 0x01;
     let copy = Signed {
@@ -136,7 +135,7 @@ async fn a_rate_limited_call_delivered_again_does_not_run() {
     let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "1/min").await;
 
     assert_eq!(demo::incr::call(&peer).await.expect("first"), 1);
-    let call = sign(&peer, "incr", &());
+    let call = sign_demo(&peer, "incr", &());
     let err = peer
         .open_reply(&call, &apply(&cluster, &call).await)
         .expect_err("over the rate");
@@ -162,7 +161,7 @@ async fn calls_made_before_a_restart_are_refused_not_run_twice() {
     let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
     let alice_name = alice.name().to_string();
 
-    let call = sign(&peer, "incr", &());
+    let call = sign_demo(&peer, "incr", &());
     assert_eq!(
         as_u64(
             &peer
@@ -184,24 +183,4 @@ async fn calls_made_before_a_restart_are_refused_not_run_twice() {
     assert!(err.to_string().contains("call again"), "{err}");
 
     cluster.stop(vec![alice, bob]).await;
-}
-
-/// Signs a call of `demo/demo/{function}` with Bob's key, without sending it.
-fn sign<A: Serialize>(peer: &Peer, function: &str, args: &A) -> Signed {
-    let args = wtd::wire::encode(args);
-    peer.sign_call("demo", "demo", function, Encoding::Postcard, args, true)
-        .expect("signed")
-}
-
-/// Sends one signed call through the proxy's `/apply` route; returns the signed reply.
-async fn apply(cluster: &Cluster, call: &Signed) -> Signed {
-    let (url, call) = (cluster.url(), call.clone());
-    tokio::task::spawn_blocking(move || wtd::transport::apply(&url, &call, Duration::from_secs(5)))
-        .await
-        .expect("joined")
-        .expect("the proxy relays it")
-}
-
-fn as_u64(bytes: &[u8]) -> u64 {
-    wtd::wire::decode_exact(bytes).expect("a u64")
 }

@@ -97,21 +97,28 @@ enum Command {
     },
 }
 
+/// What a grant allows: the same for a minted key and a key the grantee made.
+#[derive(clap::Args, Debug)]
+struct GrantTerms {
+    /// A mission the key may run (repeat for more).
+    #[arg(long = "mission", required = true)]
+    missions: Vec<String>,
+    /// Rate limit, e.g. 10/s, 600/min, 100/h.
+    #[arg(long, default_value = "10/s")]
+    rate: String,
+    /// The key stops working after this long, e.g. 30d or 12h.
+    #[arg(long)]
+    expires: Option<humantime::Duration>,
+}
+
 #[derive(Subcommand, Debug)]
 enum GrantCommand {
     /// Mint a key for GRANTEE and write the key file to hand over (privately).
     New {
         /// Who the key is for.
         grantee: String,
-        /// A mission the key may run (repeat for more).
-        #[arg(long = "mission", required = true)]
-        missions: Vec<String>,
-        /// Rate limit, e.g. 10/s, 600/min, 100/h.
-        #[arg(long, default_value = "10/s")]
-        rate: String,
-        /// The key stops working after this long, e.g. 30d or 12h.
-        #[arg(long)]
-        expires: Option<humantime::Duration>,
+        #[command(flatten)]
+        terms: GrantTerms,
         /// Where to write the key file [default: GRANTEE-for-NODE.wtdkey].
         #[arg(long)]
         out: Option<PathBuf>,
@@ -123,15 +130,8 @@ enum GrantCommand {
         /// The grantee's public key, 64 hex digits.
         #[arg(long)]
         public_key: String,
-        /// A mission the key may run (repeat for more).
-        #[arg(long = "mission", required = true)]
-        missions: Vec<String>,
-        /// Rate limit, e.g. 10/s, 600/min, 100/h.
-        #[arg(long, default_value = "10/s")]
-        rate: String,
-        /// The key stops working after this long, e.g. 30d or 12h.
-        #[arg(long)]
-        expires: Option<humantime::Duration>,
+        #[command(flatten)]
+        terms: GrantTerms,
     },
     /// List grants: missions, rate, expiry, revoked, last used.
     List,
@@ -332,26 +332,23 @@ fn grant(cli: &Cli, home: &Path, command: &GrantCommand) -> Result<()> {
             proxy: config.proxy,
         })
     };
-    let build =
-        |grantee: &str, missions: &[String], rate: &str, expires: &Option<humantime::Duration>| {
-            let mut builder = table.grant(grantee, issuer()?).rate(rate)?;
-            for mission in missions {
-                builder = builder.mission(mission);
-            }
-            if let Some(after) = expires {
-                builder = builder.expires_at(SystemTime::now() + Duration::from(*after));
-            }
-            Ok::<_, Error>(builder)
-        };
+    let build = |grantee: &str, terms: &GrantTerms| {
+        let mut builder = table.grant(grantee, issuer()?).rate(&terms.rate)?;
+        for mission in &terms.missions {
+            builder = builder.mission(mission);
+        }
+        if let Some(after) = terms.expires {
+            builder = builder.expires_at(SystemTime::now() + Duration::from(after));
+        }
+        Ok::<_, Error>(builder)
+    };
     match command {
         GrantCommand::New {
             grantee,
-            missions,
-            rate,
-            expires,
+            terms,
             out,
         } => {
-            let builder = build(grantee, missions, rate, expires)?;
+            let builder = build(grantee, terms)?;
             let node = node_config(home)?.name;
             let out = out
                 .clone()
@@ -363,7 +360,7 @@ fn grant(cli: &Cli, home: &Path, command: &GrantCommand) -> Result<()> {
                 println!(
                     "Wrote {}: it lets `{grantee}` run {} on `{}`. Hand it over privately; they run `wtd key add {}`.",
                     out.display(),
-                    missions.join(", "),
+                    terms.missions.join(", "),
                     key.node,
                     out.display()
                 );
@@ -372,19 +369,17 @@ fn grant(cli: &Cli, home: &Path, command: &GrantCommand) -> Result<()> {
         GrantCommand::Add {
             grantee,
             public_key,
-            missions,
-            rate,
-            expires,
+            terms,
         } => {
             let public = keys::parse_public_key("--public-key", public_key)?.to_bytes();
-            build(grantee, missions, rate, expires)?.add_key(public)?;
+            build(grantee, terms)?.add_key(public)?;
             if cli.json {
                 let key = keys::fingerprint(&public);
                 print_json(&serde_json::json!({ "grantee": grantee, "key": key }));
             } else {
                 println!(
                     "Granted {} to `{grantee}`'s key {}.",
-                    missions.join(", "),
+                    terms.missions.join(", "),
                     keys::fingerprint(&public)
                 );
             }

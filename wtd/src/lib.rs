@@ -53,8 +53,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::call::{call_typed, cast_typed};
     pub use crate::registry::{
-        ApplyFuture, ExportedFn, FnPath, Remote, apply_async, apply_blocking, assert_remote,
-        parent_module,
+        ApplyFuture, ExportedFn, FnPath, Remote, apply_async, apply_blocking, parent_module,
     };
     pub use crate::wire::Encoding;
     pub use inventory;

@@ -297,9 +297,6 @@ pub trait Remote: Serialize + DeserializeOwned + Send + 'static {}
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> Remote for T {}
 
-/// Compile-time check the macro emits for each argument and the result type.
-pub fn assert_remote<T: Remote>() {}
-
 #[cfg(test)]
 mod tests {
     use super::*;

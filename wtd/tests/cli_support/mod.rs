@@ -51,16 +51,24 @@ impl Run {
     }
 }
 
-/// Runs the `wtd` binary with `args` in `dir`, blocking, for at most [`COMMAND_LIMIT`].
-pub fn wtd_blocking(dir: &Path, args: &[String]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wtd"))
+/// `wtd ARGS…` in `dir`, with nothing from the developer's environment that changes its
+/// behaviour, no input, and its output captured.
+fn wtd_command(dir: &Path, args: &[String]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wtd"));
+    command
         .args(args)
         .current_dir(dir)
         .env_remove("WTD_HOME")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Runs the `wtd` binary with `args` in `dir`, blocking, for at most [`COMMAND_LIMIT`].
+pub fn wtd_blocking(dir: &Path, args: &[String]) -> Run {
+    let mut child = wtd_command(dir, args)
         .spawn()
         .expect("the wtd binary starts");
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
@@ -106,13 +114,7 @@ pub struct Running {
 impl Running {
     /// Starts `wtd ARGS…` in `dir`.
     pub fn spawn(dir: &Path, args: &[String]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wtd"))
-            .args(args)
-            .current_dir(dir)
-            .env_remove("WTD_HOME")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+        let mut child = wtd_command(dir, args)
             .stderr(Stdio::null())
             .spawn()
             .expect("the wtd binary starts");
