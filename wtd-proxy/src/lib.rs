@@ -5,6 +5,7 @@
 //! * [`store`]: registrations on disk (redb), so they survive a restart.
 //! * [`state`]: live state: who is online, mailboxes, `/apply` waiters; every bound.
 //! * [`routes`]: the HTTP routes, thin handlers over [`state::State`].
+//! * [`server`]: the accept loop, with a bound on connections and on slow clients.
 //! * [`error`]: every refusal, with its HTTP status and a helpful sentence.
 //!
 //! Run it with [`run`] (the binary does), or embed one with [`Proxy::start`] (the
@@ -12,6 +13,7 @@
 
 pub mod error;
 pub mod routes;
+pub mod server;
 pub mod state;
 pub mod store;
 
@@ -52,6 +54,12 @@ pub struct Config {
     pub max_applies: usize,
     /// New node names that may register per minute (registration is open to anyone).
     pub new_nodes_per_minute: u32,
+    /// Connections served at once (further ones wait). Lowered to fit the process's
+    /// open-file limit, if that is smaller.
+    pub max_connections: usize,
+    /// A connection that does not deliver a request's headers this long after it opens,
+    /// or after its last answer, is closed. Longer than a node keeps an idle connection.
+    pub header_timeout: Duration,
 }
 
 impl Config {
@@ -68,6 +76,8 @@ impl Config {
             max_nodes: 10_000,
             max_applies: 1024,
             new_nodes_per_minute: 60,
+            max_connections: 4096,
+            header_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -100,23 +110,22 @@ async fn serve(
             }
         })
     };
+    let limits = server::Limits {
+        max_connections: server::fit_to_open_files(state.config.max_connections),
+        header_timeout: state.config.header_timeout,
+        drain: Duration::from_secs(10),
+    };
     let app = routes::router(state.clone());
     let closer = state.clone();
-    // Answers are small and latency is what matters: send them without Nagle's delay.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closer.close();
-        })
-        .await;
+    server::serve(listener, app, limits, async move {
+        shutdown.await;
+        // Wake the held receive and /apply requests first, so the drain is quick.
+        closer.close();
+    })
+    .await;
     state.close();
     let _ = sweeper.await;
-    result.map_err(|e| ProxyError::Storage(format!("the server failed: {e}")))
+    Ok(())
 }
 
 /// A proxy running inside this program, for examples and tests.
