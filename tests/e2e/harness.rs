@@ -30,13 +30,18 @@ pub struct Cluster {
 
 impl Cluster {
     pub async fn start() -> Cluster {
+        Cluster::start_with(|_| {}).await
+    }
+
+    /// A cluster whose proxy has its defaults changed by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let proxy = Proxy::start(listener, Config::new(dir.path().join("proxy")))
-            .await
-            .expect("proxy starts");
+        let mut config = Config::new(dir.path().join("proxy"));
+        adjust(&mut config);
+        let proxy = Proxy::start(listener, config).await.expect("proxy starts");
         let addr = proxy.addr();
         Cluster {
             dir,

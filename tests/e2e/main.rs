@@ -5,6 +5,7 @@ mod harness;
 
 mod adversarial;
 mod calls;
+mod limits;
 mod proxy;
 mod refusals;
 mod replay;

@@ -13,6 +13,9 @@ pub enum ProxyError {
     /// The body is larger than allowed.
     #[error("request too large: {0}")]
     TooLarge(String),
+    /// The body did not arrive in time.
+    #[error("the request body did not arrive within {0} s: send it in one go")]
+    SlowBody(u64),
     /// The hop signature does not verify, is replayed, or is out of the clock window.
     #[error("not authenticated: {0}")]
     Unauthenticated(String),
@@ -51,6 +54,7 @@ impl ProxyError {
         match self {
             ProxyError::Malformed(_) => StatusCode::BAD_REQUEST,
             ProxyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
             ProxyError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ProxyError::Forbidden(_) => StatusCode::FORBIDDEN,
             ProxyError::NotRegistered(_) => StatusCode::NOT_FOUND,

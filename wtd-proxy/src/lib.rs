@@ -57,9 +57,10 @@ pub struct Config {
     /// Connections served at once (further ones wait). Lowered to fit the process's
     /// open-file limit, if that is smaller.
     pub max_connections: usize,
-    /// A connection that does not deliver a request's headers this long after it opens,
-    /// or after its last answer, is closed. Longer than a node keeps an idle connection.
-    pub header_timeout: Duration,
+    /// A connection must deliver a request's headers within this time after it opens or
+    /// after its last answer (longer than a node keeps an idle connection), and then the
+    /// request's body within this time again; else it is closed or answered 408.
+    pub read_timeout: Duration,
 }
 
 impl Config {
@@ -77,7 +78,7 @@ impl Config {
             max_applies: 1024,
             new_nodes_per_minute: 60,
             max_connections: 4096,
-            header_timeout: Duration::from_secs(20),
+            read_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -112,7 +113,7 @@ async fn serve(
     };
     let limits = server::Limits {
         max_connections: server::fit_to_open_files(state.config.max_connections),
-        header_timeout: state.config.header_timeout,
+        read_timeout: state.config.read_timeout,
         drain: Duration::from_secs(10),
     };
     let app = routes::router(state.clone());

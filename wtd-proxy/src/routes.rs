@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State as Axum};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State as Axum};
 use axum::http::header;
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, put};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wtd::wire::{self, Route, RxBatch, Signed, TxBatch, TxReply};
@@ -29,8 +31,44 @@ pub fn router(state: Shared) -> Router {
         .route("/tx/{node}", post(tx))
         .route("/rx/{node}", post(rx))
         .route("/apply/{node}/{mission}/{module}/{function}", put(apply))
-        .layer(DefaultBodyLimit::max(wire::MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), read_body))
         .with_state(state)
+}
+
+/// Reads every request's body before its handler runs: refused at once if it announces
+/// more than [`wire::MAX_BODY_BYTES`], as soon as it sends more, and if it does not arrive
+/// within the read timeout (a client trickling a body would otherwise hold a task and a
+/// connection for as long as it likes).
+async fn read_body(Axum(state): Axum<Shared>, request: Request, next: Next) -> Response {
+    let too_large = || {
+        ProxyError::TooLarge(format!(
+            "the body is larger than {} bytes",
+            wire::MAX_BODY_BYTES
+        ))
+        .into_response()
+    };
+    let (parts, body) = request.into_parts();
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > wire::MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
+    let limit = state.config.read_timeout;
+    let read = Limited::new(body, wire::MAX_BODY_BYTES).collect();
+    let bytes = match tokio::time::timeout(limit, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => return too_large(),
+        Ok(Err(e)) => {
+            return ProxyError::Malformed(format!("the body could not be read: {e}"))
+                .into_response();
+        }
+        Err(_) => return ProxyError::SlowBody(limit.as_secs()).into_response(),
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn postcard<T: Serialize>(value: &T) -> Response {

@@ -6,13 +6,13 @@
 //!
 //! * at most [`Config::max_connections`] connections are served at once; past that, new
 //!   ones wait in the kernel's accept queue instead of using up file descriptors;
-//! * a connection must deliver a request's headers within [`Config::header_timeout`], both
+//! * a connection must deliver a request's headers within [`Config::read_timeout`], both
 //!   when it opens and while it waits idle between requests, or it is closed. Nodes close
 //!   their idle connections sooner than that (ureq drops them after 15 s), so they never
 //!   race the proxy's close.
 //!
 //! [`Config::max_connections`]: crate::Config::max_connections
-//! [`Config::header_timeout`]: crate::Config::header_timeout
+//! [`Config::read_timeout`]: crate::Config::read_timeout
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub struct Limits {
     /// Connections served at once.
     pub max_connections: usize,
     /// Longest wait for a request's headers, idle time included.
-    pub header_timeout: Duration,
+    pub read_timeout: Duration,
     /// How long a stop waits for requests in progress.
     pub drain: Duration,
 }
@@ -47,7 +47,7 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+        .header_read_timeout(limits.read_timeout)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     let mut full_since: Option<tokio::time::Instant> = None;

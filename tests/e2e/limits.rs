@@ -1,0 +1,377 @@
+//! The proxy under abuse of its resources: connections held open and idle, a body far
+//! larger than any message, one node sending as fast as it can, and names that try to
+//! smuggle control characters into the directory. Each test checks the bound *and* that
+//! everyone else keeps working.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wtd::wire::{Hop, Offer, Ping, Register, Route, Signed, domain, encode, now_ms};
+use wtd_examples::demo;
+
+use crate::harness::{Cluster, send, unique};
+
+/// A thousand connections that never finish a request (half send part of a header, half
+/// send nothing) do not stop two nodes from talking, and the proxy closes all of them once
+/// its header timeout passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_slow_connections_are_closed_and_others_keep_working() {
+    let timeout = Duration::from_secs(2);
+    let cluster = Cluster::start_with(|c| c.read_timeout = timeout).await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "1000/s");
+
+    let mut idle = Vec::with_capacity(1000);
+    for i in 0..1000 {
+        let mut tcp = TcpStream::connect(cluster.addr).await.expect("connect");
+        if i % 2 == 0 {
+            tcp.write_all(b"POST /tx/alice HTTP/1.1\r\nHost: wtd\r\nContent-Le")
+                .await
+                .expect("half a header");
+        }
+        idle.push(tcp);
+    }
+
+    // Alice and Bob keep working while the thousand connections are held.
+    for i in 1..=20u64 {
+        assert_eq!(demo::incr::call(&peer).await.expect("incr while held"), i);
+    }
+
+    // Every held connection is closed by the proxy: a read ends (EOF or reset) in time.
+    let started = Instant::now();
+    let closed = Arc::new(AtomicUsize::new(0));
+    let mut reads = tokio::task::JoinSet::new();
+    for mut tcp in idle {
+        let closed = closed.clone();
+        reads.spawn(async move {
+            let mut buf = [0u8; 256];
+            let limit = Duration::from_secs(15);
+            loop {
+                match tokio::time::timeout(limit, tcp.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => {
+                        closed.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    // hyper may answer a half header with an error status before closing.
+                    Ok(Ok(_)) => continue,
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    while reads.join_next().await.is_some() {}
+    assert_eq!(
+        closed.load(Ordering::Relaxed),
+        1000,
+        "connections still open {:?} after the header timeout",
+        started.elapsed()
+    );
+    assert_eq!(demo::count::call(&peer).await.expect("count"), 20);
+    cluster.stop(vec![alice, bob]).await;
+}
+
+/// At the connection bound a new client waits; once the slow clients' time is up, it is
+/// served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_connection_bound_a_new_client_is_served_once_slow_ones_time_out() {
+    let cluster = Cluster::start_with(|c| {
+        c.max_connections = 4;
+        c.read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(TcpStream::connect(cluster.addr).await.expect("connect"));
+    }
+    let url = format!("{}/api/directory", cluster.url());
+    let answer = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(8)))
+            .build()
+            .into();
+        agent.get(&url).call().map(|r| r.status().as_u16())
+    })
+    .await
+    .expect("joined");
+    assert_eq!(answer.expect("served after the slow ones left"), 200);
+    for mut tcp in held {
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "a slow connection stayed open: {read:?}"
+        );
+    }
+    cluster.stop(vec![]).await;
+}
+
+/// A body sent a few bytes at a time, never finished, is answered 408 once the read
+/// timeout passes, and the connection is let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_body_is_answered_408_after_the_read_timeout() {
+    let cluster = Cluster::start_with(|c| c.read_timeout = Duration::from_secs(1)).await;
+    let mut tcp = TcpStream::connect(cluster.addr).await.expect("connect");
+    let head = "POST /ping HTTP/1.1\r\nHost: wtd\r\nContent-Length: 1000\r\n\r\n";
+    tcp.write_all(head.as_bytes()).await.expect("header");
+    for _ in 0..3 {
+        tcp.write_all(b"x").await.expect("a byte");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(read_status(&mut tcp).await, 408);
+    cluster.stop(vec![]).await;
+}
+
+/// A 100 MiB body, announced or streamed in chunks, is refused with 413 without the proxy
+/// reading it all; the proxy goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_mib_body_is_refused_without_being_read() {
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+    let hundred_mib: u64 = 100 * 1024 * 1024;
+    let path = format!("/apply/{}/demo/demo/incr", alice.name());
+
+    // Announced with Content-Length: refused after the header, before any body byte.
+    let mut tcp = TcpStream::connect(cluster.addr).await.expect("connect");
+    let head = format!("PUT {path} HTTP/1.1\r\nHost: wtd\r\nContent-Length: {hundred_mib}\r\n\r\n");
+    tcp.write_all(head.as_bytes()).await.expect("header");
+    let status = read_status(&mut tcp).await;
+    assert_eq!(status, 413);
+
+    // Streamed in chunks with no length: refused once the bound is passed. The proxy
+    // stops reading, so the sender cannot push the whole 100 MiB through.
+    let mut tcp = TcpStream::connect(cluster.addr).await.expect("connect");
+    let head = format!("PUT {path} HTTP/1.1\r\nHost: wtd\r\nTransfer-Encoding: chunked\r\n\r\n");
+    tcp.write_all(head.as_bytes()).await.expect("header");
+    let chunk_len = 64 * 1024;
+    let mut chunk = format!("{chunk_len:x}\r\n").into_bytes();
+    chunk.extend(std::iter::repeat_n(0xA5u8, chunk_len));
+    chunk.extend(b"\r\n");
+    let (mut reader, mut writer) = tcp.into_split();
+    let writing = tokio::spawn(async move {
+        let mut sent: u64 = 0;
+        while sent < hundred_mib {
+            let write = writer.write_all(&chunk);
+            match tokio::time::timeout(Duration::from_secs(3), write).await {
+                Ok(Ok(())) => sent += chunk_len as u64,
+                _ => break,
+            }
+        }
+        sent
+    });
+    let status = read_status_from(&mut reader).await;
+    assert_eq!(status, 413);
+    let sent = writing.await.expect("joined");
+    assert!(
+        sent < hundred_mib,
+        "the proxy read all 100 MiB ({sent} bytes)"
+    );
+
+    assert_eq!(
+        demo::add::call(&peer, 2, 3).await.expect("still serving"),
+        5
+    );
+    assert_eq!(demo::count::call(&peer).await.expect("count"), 0);
+    cluster.stop(vec![alice, bob]).await;
+}
+
+/// Eve signs requests as fast as four threads can for 1.5 s. The proxy lets through her
+/// per-node rate and refuses the rest with 429; Alice and Bob's calls all succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_flooding_the_proxy_is_limited_and_others_are_not() {
+    let rate = 50;
+    let cluster = Cluster::start_with(|c| c.node_rate = rate).await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "1000/s");
+    let (eve, eve_key) = register_by_hand(&cluster.url(), &unique("eve")).await;
+
+    let counter = Arc::new(AtomicU64::new(now_ms() * 1000));
+    let flood_for = Duration::from_millis(1500);
+    let mut threads = Vec::new();
+    for _ in 0..4 {
+        let (url, eve, key, counter) =
+            (cluster.url(), eve.clone(), eve_key.clone(), counter.clone());
+        threads.push(std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(5)))
+                .build()
+                .into();
+            let (mut ok, mut limited, mut other) = (0u64, 0u64, 0u64);
+            let started = Instant::now();
+            while started.elapsed() < flood_for {
+                let hop = Hop {
+                    node: eve.clone(),
+                    route: Route::Ping,
+                    counter: counter.fetch_add(1, Ordering::Relaxed),
+                    issued_at_ms: now_ms(),
+                    body: encode(&empty_ping()),
+                };
+                let body = Signed::sign(domain::HOP, &hop, &key).to_bytes();
+                match agent.post(format!("{url}/ping")).send(&body[..]) {
+                    Ok(r) if r.status() == 200 => ok += 1,
+                    Ok(r) if r.status() == 429 => limited += 1,
+                    _ => other += 1,
+                }
+            }
+            (ok, limited, other)
+        }));
+    }
+
+    // Meanwhile Bob calls Alice, at a pace well within their own rate, and every call
+    // succeeds.
+    let mut calls = 0u64;
+    let started = Instant::now();
+    while started.elapsed() < flood_for {
+        calls += 1;
+        assert_eq!(demo::incr::call(&peer).await.expect("unaffected"), calls);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let (mut ok, mut limited, mut other) = (0, 0, 0);
+    for thread in threads {
+        let (o, l, x) = thread.join().expect("flooder");
+        (ok, limited, other) = (ok + o, limited + l, other + x);
+    }
+    let seconds = flood_for.as_secs_f64();
+    println!(
+        "flood: {:.0} requests/s from eve: {ok} accepted, {limited} refused (429), {other} other; \
+         bob made {calls} calls meanwhile",
+        (ok + limited + other) as f64 / seconds
+    );
+    assert!(limited > 0, "nothing was limited: {ok} accepted");
+    // The limiter allows `rate` per second plus one second's burst.
+    let allowed = (f64::from(rate) * (seconds + 1.0)).ceil() as u64 + 10;
+    assert!(ok <= allowed, "{ok} accepted, at most {allowed} allowed");
+    assert_eq!(other, 0, "errors other than the limit");
+    assert!(calls > 0);
+    cluster.stop(vec![alice, bob]).await;
+}
+
+/// Mission and function names with control characters, bidi overrides, markup or
+/// look-alike letters are refused when a node offers them; the directory (JSON and page)
+/// never shows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_named_outside_the_alphabet_never_reach_the_directory() {
+    let cluster = Cluster::start().await;
+    let url = cluster.url();
+    let (eve, key) = register_by_hand(&url, &unique("eve")).await;
+    let bad_offers = [
+        offer("\u{1b}[2Jdemo", "demo/add"),
+        offer("de\u{202e}om", "demo/add"),
+        offer("<script>", "demo/add"),
+        offer("d\u{0435}mo", "demo/add"), // Cyrillic е
+        offer("demo", "demo/ad\u{1b}[31md"),
+        offer("demo", "demo/<b>add"),
+        offer("demo", "de\u{202e}mo/add"),
+        offer("demo", "demo/a\u{0}dd"),
+    ];
+    for bad in &bad_offers {
+        let (status, text) = ping_by_hand(&url, &eve, &key, vec![bad.clone()]).await;
+        assert_eq!(status, 400, "{bad:?} accepted: {text}");
+    }
+
+    // The same node with a good offer is listed, so the refusals were about the names.
+    let (status, text) = ping_by_hand(&url, &eve, &key, vec![offer("demo", "demo/add")]).await;
+    assert_eq!(status, 200, "{text}");
+    let json = send_get(format!("{url}/api/directory")).await;
+    let page = send_get(format!("{url}/")).await;
+    assert!(json.contains(&eve), "{json}");
+    assert!(page.contains(&eve), "{page}");
+    for shown in [&json, &page] {
+        for bad in [
+            "\u{1b}", "\u{202e}", "<script>", "<b>", "\u{0435}", "\\u001b", "\\u202e",
+        ] {
+            assert!(!shown.contains(bad), "{bad:?} shown in {shown}");
+        }
+    }
+    cluster.stop(vec![]).await;
+}
+
+fn offer(mission: &str, function: &str) -> Offer {
+    Offer {
+        mission: mission.to_string(),
+        functions: vec![function.to_string()],
+    }
+}
+
+fn empty_ping() -> Ping {
+    Ping {
+        offers: vec![],
+        accepts: vec![],
+        known_version: 0,
+    }
+}
+
+/// Registers `name` with a new key, as a node written by hand would.
+async fn register_by_hand(url: &str, name: &str) -> (String, SigningKey) {
+    let key = wtd::keys::generate();
+    let register = Register {
+        name: name.to_string(),
+        email: String::new(),
+        node_key: key.verifying_key().to_bytes(),
+        issued_at_ms: now_ms(),
+    };
+    let body = Signed::sign(domain::REGISTER, &register, &key).to_bytes();
+    let (status, text) = send("PUT", format!("{url}/nodes/{name}"), body).await;
+    assert_eq!(status, 200, "{text}");
+    (name.to_string(), key)
+}
+
+async fn ping_by_hand(
+    url: &str,
+    node: &str,
+    key: &SigningKey,
+    offers: Vec<Offer>,
+) -> (u16, String) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let ping = Ping {
+        offers,
+        accepts: vec![],
+        known_version: 0,
+    };
+    let hop = Hop {
+        node: node.to_string(),
+        route: Route::Ping,
+        counter: now_ms() * 1000 + NEXT.fetch_add(1, Ordering::Relaxed),
+        issued_at_ms: now_ms(),
+        body: encode(&ping),
+    };
+    let body = Signed::sign(domain::HOP, &hop, key).to_bytes();
+    send("POST", format!("{url}/ping"), body).await
+}
+
+async fn send_get(url: String) -> String {
+    tokio::task::spawn_blocking(move || {
+        let mut response = ureq::get(&url).call().expect("the proxy answers");
+        response.body_mut().read_to_string().expect("text")
+    })
+    .await
+    .expect("joined")
+}
+
+async fn read_status(tcp: &mut TcpStream) -> u16 {
+    read_status_from(tcp).await
+}
+
+/// Reads an HTTP/1.1 status line (at most 5 s); 0 if the connection closed first.
+async fn read_status_from(reader: &mut (impl AsyncReadExt + Unpin)) -> u16 {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 512];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !head.windows(2).any(|w| w == b"\r\n") && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(5), reader.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let line = String::from_utf8_lossy(&head);
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
