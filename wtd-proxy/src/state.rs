@@ -533,9 +533,16 @@ pub const MAX_DIRECTORY_ENTRY_BYTES: usize = 16 * 1024;
 fn check_clock(issued_at_ms: u64) -> Result<(), ProxyError> {
     let now = wire::now_ms();
     if issued_at_ms.abs_diff(now) > wire::MAX_SKEW_MS {
+        let skew_s = wire::signed_diff(issued_at_ms, now) / 1000;
+        let (by, way) = if skew_s >= 0 {
+            (skew_s, "ahead of")
+        } else {
+            (-skew_s, "behind")
+        };
         return Err(ProxyError::Unauthenticated(format!(
-            "the request's clock is {} s away from the proxy's: set the node's clock right (e.g. enable NTP)",
-            wire::signed_diff(now, issued_at_ms) / 1000
+            "the node's clock is {by} s {way} the proxy's (at most {} s is allowed): set the \
+             node's clock right (e.g. enable NTP)",
+            wire::MAX_SKEW_MS / 1000
         )));
     }
     Ok(())
