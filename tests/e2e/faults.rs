@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wtd::wire::{Hop, Ping, Register, Route, Signed, domain, encode, now_ms};
@@ -40,11 +39,12 @@ async fn a_proxy_killed_under_traffic_comes_back_with_everything() {
     let peer = bob.peer(&key).expect("peer").with_timeout(timeout);
 
     // Three callers, each calling `incr` back to back for 9 s.
-    let outcomes: Arc<Mutex<Vec<(Instant, Duration, Result<u64, Error>)>>> = Arc::default();
+    // Each caller returns (when it started, how long it took, what it got) per call.
     let mut callers = Vec::new();
     for _ in 0..3 {
-        let (peer, outcomes) = (peer.clone(), outcomes.clone());
+        let peer = peer.clone();
         callers.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
             let end = Instant::now() + Duration::from_secs(9);
             while Instant::now() < end {
                 let started = Instant::now();
@@ -53,8 +53,9 @@ async fn a_proxy_killed_under_traffic_comes_back_with_everything() {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 let took = started.elapsed();
-                outcomes.lock().expect("lock").push((started, took, result));
+                outcomes.push((started, took, result));
             }
+            outcomes
         }));
     }
 
@@ -64,11 +65,11 @@ async fn a_proxy_killed_under_traffic_comes_back_with_everything() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _proxy = ChildProcess::proxy(&addr, &data);
     let restarted = Instant::now();
+    let mut outcomes = Vec::new();
     for caller in callers {
-        caller.await.expect("caller");
+        outcomes.extend(caller.await.expect("caller"));
     }
 
-    let outcomes = outcomes.lock().expect("lock");
     let mut seen = HashSet::new();
     let mut failed = 0;
     let mut back_after = None;
