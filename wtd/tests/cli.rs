@@ -570,3 +570,106 @@ async fn key_new_then_grant_add_no_private_key_changes_hands() {
 
     cluster.stop().await;
 }
+
+/// A grant change on a full disk: the command says it could not write, and the grants
+/// file is exactly as before (no half-written file, no temporary left behind). Revoking
+/// in that state fails loudly too, so nobody believes a key is revoked when it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_change_on_a_full_disk_fails_and_changes_nothing() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.joined("alice").await;
+    cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    let grants = alice.home.join("grants.toml");
+    let before = std::fs::read(&grants).expect("grants file");
+    let files_before = folder_listing(&alice.home);
+
+    let out = cluster.dir.path().join("carol-for-alice.wtdkey");
+    let out = out.display().to_string();
+    let new = alice
+        .wtd_disk_full(&["grant", "new", "carol", "--mission", "demo", "--out", &out])
+        .await;
+    new.fails(1, "cannot write");
+    new.fails(1, "unchanged");
+    let revoke = alice.wtd_disk_full(&["grant", "revoke", "bob"]).await;
+    revoke.fails(1, "cannot write");
+
+    assert_eq!(std::fs::read(&grants).expect("grants file"), before);
+    assert_eq!(folder_listing(&alice.home), files_before);
+    assert!(
+        !std::path::Path::new(&out).exists(),
+        "a key for a grant that was never made"
+    );
+    let rows = grant_list(&alice).await;
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(row(&rows, "bob")["revoked"], false, "{rows:#?}");
+
+    // With room again, the same commands work.
+    alice.wtd(&["grant", "revoke", "bob"]).await.ok();
+    assert_eq!(row(&grant_list(&alice).await, "bob")["revoked"], true);
+    cluster.stop().await;
+}
+
+fn folder_listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("home folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A proxy that lies: its directory holds names with terminal escapes, a bidi override
+/// and markup. `wtd nodes` prints them as inert text: no escape byte reaches the terminal.
+#[test]
+fn wtd_nodes_shows_hostile_names_as_inert_text() {
+    let hostile = json!({
+        "version": 1,
+        "nodes": [{
+            "name": "\u{1b}[2J\u{1b}[31mroot",
+            "node_key": "00".repeat(32),
+            "missions": [{
+                "mission": "de\u{202e}om",
+                "functions": ["demo/<b>add\u{7}", "demo/ok"],
+            }],
+            "accepts": [],
+        }],
+    })
+    .to_string();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        // One request, one answer, then the fake proxy is gone.
+        let (mut tcp, _) = listener.accept().expect("wtd connects");
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        let mut request = [0u8; 4096];
+        let _ = tcp.read(&mut request);
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{hostile}",
+            hostile.len()
+        );
+        tcp.write_all(answer.as_bytes()).expect("answer");
+    });
+    let home = tempfile::tempdir().expect("temp dir");
+    let args: Vec<String> = [
+        "--home",
+        &home.path().display().to_string(),
+        "nodes",
+        "--proxy",
+        &url,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let run = wtd_blocking(home.path(), &args);
+    server.join().expect("fake proxy");
+    let shown = run.ok();
+    for raw in ['\u{1b}', '\u{202e}', '\u{7}', '<', '>'] {
+        assert!(
+            !shown.contains(raw),
+            "{raw:?} reached the terminal: {shown:?}"
+        );
+    }
+    assert!(shown.contains("\\u{1b}\\u{5b}2J"), "{shown}");
+    assert!(shown.contains("demo/ok"), "{shown}");
+}

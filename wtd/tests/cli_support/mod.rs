@@ -68,9 +68,32 @@ fn wtd_command(dir: &Path, args: &[String]) -> Command {
 
 /// Runs the `wtd` binary with `args` in `dir`, blocking, for at most [`COMMAND_LIMIT`].
 pub fn wtd_blocking(dir: &Path, args: &[String]) -> Run {
-    let mut child = wtd_command(dir, args)
-        .spawn()
-        .expect("the wtd binary starts");
+    run_blocking(wtd_command(dir, args), args)
+}
+
+/// [`wtd_blocking`] on a disk that is full: the shell limits the size of any file the
+/// command writes to 0 bytes (`ulimit -f 0`), so every write of a byte fails (with
+/// EFBIG, as a full disk fails with ENOSPC), even for root, who ignores permissions.
+pub fn wtd_blocking_disk_full(dir: &Path, args: &[String]) -> Run {
+    let wtd = wtd_command(dir, args);
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        // Ignore SIGXFSZ (inherited through exec) so the write fails instead of killing.
+        .arg("trap '' XFSZ; ulimit -f 0 && exec \"$0\" \"$@\"")
+        .arg(wtd.get_program())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WTD_HOME")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    run_blocking(shell, args)
+}
+
+fn run_blocking(mut command: Command, args: &[String]) -> Run {
+    let mut child = command.spawn().expect("the wtd binary starts");
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut text = String::new();
@@ -174,6 +197,15 @@ impl User {
         let all = self.args(args);
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || wtd_blocking(&dir, &all))
+            .await
+            .expect("the command thread")
+    }
+
+    /// [`User::wtd`] with a full disk: every file write fails.
+    pub async fn wtd_disk_full(&self, args: &[&str]) -> Run {
+        let all = self.args(args);
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || wtd_blocking_disk_full(&dir, &all))
             .await
             .expect("the command thread")
     }
