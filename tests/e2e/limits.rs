@@ -252,6 +252,69 @@ async fn one_node_flooding_the_proxy_is_limited_and_others_are_not() {
     cluster.stop(vec![alice, bob]).await;
 }
 
+/// `/apply` needs no key, so one address gets a few waiting slots and a rate of its own:
+/// past them it gets 429 at once, and Bob's node, talking through its own signed route,
+/// is not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_apply_slot() {
+    let cluster = Cluster::start_with(|c| {
+        c.applies_per_client = 2;
+        c.apply_rate_per_client = 5;
+    })
+    .await;
+    let alice = cluster.node(&unique("alice"), &["demo", "lab"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo", "lab"], "1000/s");
+    let slow = |ms: u64| {
+        let args = encode(&ms);
+        peer.sign_call(
+            "lab",
+            "lab",
+            "sleep_ms",
+            wtd::wire::Encoding::Postcard,
+            args,
+            true,
+        )
+        .expect("signed")
+    };
+    let url = |call: &Signed| {
+        let c = call.peek::<wtd::wire::Call>().expect("call");
+        format!("{}/apply/{}/{}", cluster.url(), c.callee, c.path())
+    };
+
+    // Two slow calls hold this address's two slots; the third is turned away at once.
+    let (first, second) = (slow(1500), slow(1500));
+    let held: Vec<_> = [first, second]
+        .into_iter()
+        .map(|call| tokio::spawn(send("PUT", url(&call), call.to_bytes())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let third = slow(1);
+    let (status, text) = send("PUT", url(&third), third.to_bytes()).await;
+    assert_eq!(status, 429, "{text}");
+    assert!(text.contains("already has 2 calls waiting"), "{text}");
+
+    // Bob's node is not held up meanwhile.
+    assert_eq!(demo::add::call(&peer, 2, 2).await.expect("unaffected"), 4);
+    for held in held {
+        assert_eq!(held.await.expect("joined").0, 200);
+    }
+
+    // The rate counts junk too: a burst of twice the rate, then 429.
+    let junk_url = format!("{}/apply/{}/lab/lab/nop", cluster.url(), alice.name());
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(send("PUT", junk_url.clone(), vec![0xff; 8]).await.0);
+    }
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited > 0, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 400 || *s == 429),
+        "{statuses:?}"
+    );
+    cluster.stop(vec![alice, bob]).await;
+}
+
 /// Mission and function names with control characters, bidi overrides, markup or
 /// look-alike letters are refused when a node offers them; the directory (JSON and page)
 /// never shows them.

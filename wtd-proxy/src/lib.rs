@@ -4,6 +4,7 @@
 //!
 //! * [`store`]: registrations on disk (redb), so they survive a restart.
 //! * [`state`]: live state: who is online, mailboxes, `/apply` waiters; every bound.
+//! * [`clients`]: what one client address may hold on `/apply`, which needs no key.
 //! * [`routes`]: the HTTP routes, thin handlers over [`state::State`].
 //! * [`server`]: the accept loop, with a bound on connections and on slow clients.
 //! * [`error`]: every refusal, with its HTTP status and a helpful sentence.
@@ -11,6 +12,7 @@
 //! Run it with [`run`] (the binary does), or embed one with [`Proxy::start`] (the
 //! examples and tests do).
 
+pub mod clients;
 pub mod error;
 pub mod routes;
 pub mod server;
@@ -52,6 +54,10 @@ pub struct Config {
     pub max_nodes: usize,
     /// Calls that may wait on `/apply` at once.
     pub max_applies: usize,
+    /// Calls that one client address may have waiting on `/apply` at once.
+    pub applies_per_client: usize,
+    /// `/apply` calls per second from one client address (bursts of twice that).
+    pub apply_rate_per_client: u32,
     /// New node names that may register per minute (registration is open to anyone).
     pub new_nodes_per_minute: u32,
     /// Connections served at once (further ones wait). Lowered to fit the process's
@@ -76,6 +82,8 @@ impl Config {
             node_rate: 2000,
             max_nodes: 10_000,
             max_applies: 1024,
+            applies_per_client: 64,
+            apply_rate_per_client: 100,
             new_nodes_per_minute: 60,
             max_connections: 4096,
             read_timeout: Duration::from_secs(20),

@@ -3,19 +3,22 @@
 
 use std::sync::Arc;
 
-use axum::Router;
+use std::net::IpAddr;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State as Axum};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, put};
+use axum::{Extension, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wtd::wire::{self, Route, RxBatch, Signed, TxBatch, TxReply};
 
 use crate::error::ProxyError;
+use crate::server::ClientAddr;
 use crate::state::State;
 
 type Shared = Arc<State>;
@@ -144,9 +147,16 @@ async fn rx(
 
 async fn apply(
     Axum(state): Axum<Shared>,
+    client: Option<Extension<ClientAddr>>,
     Path((node, mission, module, function)): Path<(String, String, String, String)>,
     body: Bytes,
 ) -> Result<Response, ProxyError> {
+    // Without an address (a router driven in-process), all such callers share one.
+    let ip = client.map_or(IpAddr::from([0, 0, 0, 0]), |Extension(ClientAddr(ip))| ip);
+    let _slot = state
+        .clients
+        .admit(ip)
+        .map_err(|turned| ProxyError::TooMany(turned.to_string()))?;
     let signed = Signed::from_bytes(&body).map_err(|e| ProxyError::Malformed(e.to_string()))?;
     let call: wire::Call = signed
         .peek()

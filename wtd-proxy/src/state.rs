@@ -19,6 +19,7 @@ use wtd::wire::{
 };
 
 use crate::Config;
+use crate::clients::Clients;
 use crate::error::ProxyError;
 use crate::store::{NodeRecord, Store};
 
@@ -97,6 +98,8 @@ pub struct State {
     pub(crate) epoch: u64,
     nodes: Mutex<HashMap<String, NodeEntry>>,
     applies: Mutex<HashMap<[u8; 16], ApplyWaiter>>,
+    /// `/apply` slots and rate per client address.
+    pub(crate) clients: Arc<Clients>,
     version: AtomicU64,
     /// Serializes registrations (see [`State::register`]).
     registering: Mutex<()>,
@@ -126,12 +129,14 @@ impl State {
         tracing::info!(registered = nodes.len(), data = %config.data_dir.display(), "proxy state loaded");
         let mut epoch = [0u8; 8];
         getrandom::fill(&mut epoch).map_err(|e| ProxyError::Storage(e.to_string()))?;
+        let clients = Clients::new(config.applies_per_client, config.apply_rate_per_client);
         Ok(State {
             config,
             store,
             epoch: u64::from_le_bytes(epoch).max(1),
             nodes: Mutex::new(nodes),
             applies: Mutex::new(HashMap::new()),
+            clients,
             // Starts at the clock, not at 1, so a node holding a version from before a
             // restart never mistakes a new directory for the one it has.
             version: AtomicU64::new(wire::now_ms()),
@@ -325,6 +330,7 @@ impl State {
 
     /// Takes nodes that stopped talking off the directory.
     pub fn sweep(&self) {
+        self.clients.sweep();
         let timeout = self.config.presence_timeout;
         let mut nodes = lock(&self.nodes);
         for (name, entry) in nodes.iter_mut() {
