@@ -4,6 +4,11 @@
 //! `audit.log` in the home folder holds JSON lines; when it passes 1 MiB it becomes
 //! `audit.log.1` (replacing the previous one) and a new file starts, so the log never
 //! takes more than about 2 MiB.
+//!
+//! Refusals are logged at most [`REFUSALS_PER_SECOND`] a second (after a burst of
+//! [`REFUSAL_BURST`]): anyone can send junk calls, and they must not push the real history
+//! out of the log. What is left out is counted in one `NotLogged` line. Accepted calls are
+//! always logged (a grant's rate already bounds them).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -14,6 +19,12 @@ use serde::{Deserialize, Serialize};
 
 /// Size at which the log is rotated.
 pub const MAX_LOG_BYTES: u64 = 1024 * 1024;
+
+/// Refusals logged per second, once the burst is spent.
+pub const REFUSALS_PER_SECOND: f64 = 20.0;
+
+/// Refusals that may be logged at once before the rate applies.
+pub const REFUSAL_BURST: f64 = 200.0;
 
 /// One incoming call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +44,33 @@ pub struct AuditEntry {
     pub outcome: String,
     /// How long the node took, in milliseconds.
     pub millis: u64,
+    /// On a `NotLogged` line: how many refusals before it were left out of the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<u64>,
+}
+
+impl AuditEntry {
+    /// The line that stands for `skipped` refusals left out of the log.
+    fn not_logged(skipped: u64) -> AuditEntry {
+        AuditEntry {
+            time: crate::grants::format_time(std::time::SystemTime::now()),
+            caller: "-".into(),
+            grantee: None,
+            key: "-".into(),
+            path: "-".into(),
+            outcome: "NotLogged".into(),
+            millis: 0,
+            skipped: Some(skipped),
+        }
+    }
+}
+
+/// How many refusals may be logged now, and how many were left out since the last line.
+#[derive(Debug)]
+struct Budget {
+    tokens: f64,
+    refilled: std::time::Instant,
+    skipped: u64,
 }
 
 /// The append-only, size-bounded log file.
@@ -44,6 +82,8 @@ pub struct AuditLog {
     /// The last write failed (full or read-only disk): warn once, and start the next
     /// line on a fresh line in case half of the last one was written.
     failing: std::sync::atomic::AtomicBool,
+    /// The refusal rate (see the module's docs).
+    budget: Mutex<Budget>,
 }
 
 /// Where `wtd log --follow` stopped reading: the file (by inode) and the byte offset.
@@ -60,6 +100,11 @@ impl AuditLog {
             path: home.join("audit.log"),
             file: Mutex::new(None),
             failing: std::sync::atomic::AtomicBool::new(false),
+            budget: Mutex::new(Budget {
+                tokens: REFUSAL_BURST,
+                refilled: std::time::Instant::now(),
+                skipped: 0,
+            }),
         }
     }
 
@@ -68,9 +113,32 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends one entry. A log that cannot be written is reported, never fatal: the node
-    /// goes on serving.
+    /// Appends one entry, unless it is a refusal over the refusal rate (then it is
+    /// counted, and the count logged before the next line). A log that cannot be written
+    /// is reported, never fatal: the node goes on serving.
     pub fn record(&self, entry: &AuditEntry) {
+        let skipped = {
+            let mut budget = self.budget.lock().unwrap_or_else(|p| p.into_inner());
+            let now = std::time::Instant::now();
+            let elapsed = now.duration_since(budget.refilled).as_secs_f64();
+            budget.tokens = (budget.tokens + elapsed * REFUSALS_PER_SECOND).min(REFUSAL_BURST);
+            budget.refilled = now;
+            if entry.outcome != "ok" {
+                if budget.tokens < 1.0 {
+                    budget.skipped += 1;
+                    return;
+                }
+                budget.tokens -= 1.0;
+            }
+            std::mem::take(&mut budget.skipped)
+        };
+        if skipped > 0 {
+            self.write(&AuditEntry::not_logged(skipped));
+        }
+        self.write(entry);
+    }
+
+    fn write(&self, entry: &AuditEntry) {
         use std::sync::atomic::Ordering;
         let failing = self.failing.load(Ordering::Relaxed);
         let mut line = if failing {
@@ -211,7 +279,36 @@ mod tests {
             path: "demo/demo/add".into(),
             outcome: "ok".into(),
             millis: n,
+            skipped: None,
         }
+    }
+
+    #[test]
+    fn a_flood_of_refusals_is_counted_not_logged_and_accepted_calls_still_are() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::new(dir.path());
+        let refused = AuditEntry {
+            outcome: "Denied".into(),
+            grantee: None,
+            ..entry(0)
+        };
+        let flood = 10_000u64;
+        for _ in 0..flood {
+            log.record(&refused);
+        }
+        log.record(&entry(7));
+        let lines = log.read();
+        let logged = lines.iter().filter(|e| e.outcome == "Denied").count() as u64;
+        // The burst, plus what the rate refilled while the loop ran (well under a second).
+        assert!(
+            (REFUSAL_BURST as u64..REFUSAL_BURST as u64 + 100).contains(&logged),
+            "{logged} refusals logged"
+        );
+        let summary = &lines[lines.len() - 2];
+        assert_eq!(summary.outcome, "NotLogged");
+        assert_eq!(summary.skipped, Some(flood - logged));
+        assert_eq!(lines.last(), Some(&entry(7)));
+        assert!(std::fs::metadata(log.path()).expect("log").len() < 64 * 1024);
     }
 
     #[test]

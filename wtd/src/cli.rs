@@ -855,7 +855,14 @@ fn log(cli: &Cli, home: &Path, follow: bool) -> Result<()> {
                         .unwrap_or_else(|| "(no grant)".into()),
                     inert(&e.caller),
                     inert(&e.path),
-                    e.outcome,
+                    match e.skipped {
+                        Some(n) => format!(
+                            "{} ({n} refusals over {}/s)",
+                            e.outcome,
+                            crate::audit::REFUSALS_PER_SECOND
+                        ),
+                        None => e.outcome.clone(),
+                    },
                     e.millis
                 )
             };

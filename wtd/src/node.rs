@@ -833,6 +833,7 @@ impl NodeInner {
             path: truncated(&path),
             outcome,
             millis: took.as_millis() as u64,
+            skipped: None,
         });
     }
 
