@@ -99,4 +99,25 @@ pub mod lab {
     pub fn nop(x: u64) -> u64 {
         x
     }
+
+    /// A recursive type, as a calculator or a tree would take.
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    pub enum Expr {
+        /// A number.
+        Num(i64),
+        /// Minus the inner expression.
+        Neg(Box<Expr>),
+        /// The sum of both.
+        Add(Box<Expr>, Box<Expr>),
+    }
+
+    /// Evaluates an expression (wrapping on overflow).
+    #[wtd_export(lab)]
+    pub fn eval(expr: Expr) -> i64 {
+        match expr {
+            Expr::Num(n) => n,
+            Expr::Neg(e) => eval(*e).wrapping_neg(),
+            Expr::Add(a, b) => eval(*a).wrapping_add(eval(*b)),
+        }
+    }
 }

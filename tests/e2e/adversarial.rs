@@ -547,3 +547,32 @@ async fn directory_names(cluster: &Cluster) -> Vec<String> {
         .filter_map(|n| n["name"].as_str().map(String::from))
         .collect()
 }
+
+/// A key holder sends a value nested sixty thousand levels deep to a function that
+/// takes a recursive type. Decoding it naively would overflow the callee's stack and kill
+/// the process; it is refused as bad arguments and the node keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deeply_nested_argument_is_refused_not_a_crash() {
+    let (cluster, alice, bob, peer) = Cluster::pair(&["lab"], &["lab"], "100/s").await;
+    use wtd_examples::lab::{self, Expr};
+
+    // Neg is variant 1: n levels are n bytes of 0x01, then Num(5).
+    let deep = [vec![1u8; 60_000], vec![0, 10]].concat();
+    let err = peer
+        .call_raw("lab", "lab", "eval", Encoding::Postcard, deep)
+        .await
+        .expect_err("too deep");
+    assert!(
+        matches!(&err, Error::BadArguments { detail, .. } if detail.contains("nested deeper than 128")),
+        "{err:?}"
+    );
+
+    // Still alive, and a reasonable expression still evaluates.
+    let mut expr = Expr::Num(5);
+    for _ in 0..50 {
+        expr = Expr::Neg(Box::new(expr));
+    }
+    let expr = Expr::Add(Box::new(expr), Box::new(Expr::Num(1)));
+    assert_eq!(lab::eval::call(&peer, expr).await.expect("evaluates"), 6);
+    cluster.stop(vec![alice, bob]).await;
+}

@@ -302,17 +302,13 @@ pub async fn call_typed<A: Remote, R: Remote>(peer: &Peer, path: &FnPath, args: 
             wire::encode(&args),
         )
         .await?;
-    match postcard::take_from_bytes::<R>(&bytes) {
-        Ok((value, [])) => Ok(value),
-        Ok(_) => Err(Error::BadReply {
-            node: peer.callee.clone(),
-            detail: "extra bytes after the result".into(),
-        }),
-        Err(e) => Err(Error::BadReply {
-            node: peer.callee.clone(),
-            detail: e.to_string(),
-        }),
-    }
+    crate::nesting::from_postcard::<R>(&bytes).map_err(|e| Error::BadReply {
+        node: peer.callee.clone(),
+        detail: match e {
+            crate::nesting::NestingError::Trailing(_) => "extra bytes after the result".into(),
+            e => e.to_string(),
+        },
+    })
 }
 
 /// Typed cast used by the stubs `#[wtd_export]` generates.

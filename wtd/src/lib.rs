@@ -5,6 +5,7 @@
 //! * [`error`]: the one error enum; each variant says what happened and what to do.
 //! * [`wire`]: everything that travels: message types, the postcard codec,
 //!   domain-separated ed25519 signatures, replay protection and size limits.
+//! * [`nesting`]: decoding arguments and results with a bound on nesting depth.
 //! * [`registry`]: what `#[wtd_export]` registers into `inventory`, and lookup by
 //!   mission/module/function.
 //! * [`keys`]: node keys, capability keys and the key files that carry them.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod grants;
 pub mod home;
 pub mod keys;
+pub mod nesting;
 pub mod node;
 pub mod registry;
 pub mod transport;

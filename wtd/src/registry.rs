@@ -113,9 +113,9 @@ pub fn offers() -> Vec<Offer> {
 /// Decodes a call's argument tuple. For JSON, `[]` also stands for "no arguments".
 pub fn decode_args<A: DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Result<A, ApplyError> {
     match encoding {
-        Encoding::Postcard => match postcard::take_from_bytes::<A>(bytes) {
-            Ok((args, [])) => Ok(args),
-            Ok(_) => Err(ApplyError::BadArguments(
+        Encoding::Postcard => match crate::nesting::from_postcard::<A>(bytes) {
+            Ok(args) => Ok(args),
+            Err(crate::nesting::NestingError::Trailing(_)) => Err(ApplyError::BadArguments(
                 "more argument bytes than the function takes".into(),
             )),
             Err(e) => Err(ApplyError::BadArguments(e.to_string())),
