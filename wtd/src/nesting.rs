@@ -463,7 +463,7 @@ mod tests {
             from_postcard::<Expr>(&deep_list),
             Err(NestingError::TooDeep)
         );
-        let deep_options = [vec![5u8, 1].repeat(100_000), vec![0u8]].concat();
+        let deep_options = [[5u8, 1].repeat(100_000), vec![0u8]].concat();
         assert_eq!(
             from_postcard::<Expr>(&deep_options),
             Err(NestingError::TooDeep)
