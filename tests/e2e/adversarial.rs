@@ -576,3 +576,47 @@ async fn a_deeply_nested_argument_is_refused_not_a_crash() {
     assert_eq!(lab::eval::call(&peer, expr).await.expect("evaluates"), 6);
     cluster.stop(vec![alice, bob]).await;
 }
+
+/// A ping captured on the wire is replayed after the proxy restarted (its replay window,
+/// kept in memory, is new): refused, because it was signed before the proxy started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hop_captured_before_a_proxy_restart_is_not_accepted_after_it() {
+    let mut cluster = Cluster::start().await;
+    let url = cluster.url();
+    let eve = unique("eve");
+    let key = wtd::keys::generate();
+    let register = Register {
+        name: eve.clone(),
+        email: String::new(),
+        node_key: key.verifying_key().to_bytes(),
+        issued_at_ms: now_ms(),
+    };
+    let body = Signed::sign(domain::REGISTER, &register, &key).to_bytes();
+    assert_eq!(send("PUT", format!("{url}/nodes/{eve}"), body).await.0, 200);
+    let captured = Signed::sign(
+        domain::HOP,
+        &hop(&eve, Route::Ping, encode(&empty_ping())),
+        &key,
+    )
+    .to_bytes();
+    let (status, text) = send("POST", format!("{url}/ping"), captured.clone()).await;
+    assert_eq!(status, 200, "{text}");
+
+    // Later (past the 2 s slack for clocks a little behind) the proxy restarts.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    cluster.stop_proxy().await;
+    cluster.start_proxy_again().await;
+    let (status, text) = send("POST", format!("{url}/ping"), captured).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("signed before the proxy started"), "{text}");
+
+    // A new ping, signed now, is accepted: the node was not locked out.
+    let fresh = Signed::sign(
+        domain::HOP,
+        &hop(&eve, Route::Ping, encode(&empty_ping())),
+        &key,
+    );
+    let (status, text) = send("POST", format!("{url}/ping"), fresh.to_bytes()).await;
+    assert_eq!(status, 200, "{text}");
+    cluster.stop(vec![]).await;
+}

@@ -96,6 +96,8 @@ pub struct State {
     store: Store,
     /// Random per start; tells nodes that sequence numbers restarted.
     pub(crate) epoch: u64,
+    /// When this proxy started (ms since the Unix epoch): older hops are refused.
+    started_ms: u64,
     nodes: Mutex<HashMap<String, NodeEntry>>,
     applies: Mutex<HashMap<[u8; 16], ApplyWaiter>>,
     /// `/apply` slots and rate per client address.
@@ -134,6 +136,7 @@ impl State {
             config,
             store,
             epoch: u64::from_le_bytes(epoch).max(1),
+            started_ms: wire::now_ms(),
             nodes: Mutex::new(nodes),
             applies: Mutex::new(HashMap::new()),
             clients,
@@ -243,6 +246,16 @@ impl State {
             ProxyError::Unauthenticated("the request's signature does not verify".into())
         })?;
         check_clock(hop.issued_at_ms)?;
+        // The replay window lives in memory: a hop captured before a restart would pass it
+        // once more. Hops signed before this proxy started are refused instead (nodes send
+        // a new one by themselves); the slack spares a node whose clock is a little behind.
+        if hop.issued_at_ms.saturating_add(RESTART_SLACK_MS) < self.started_ms {
+            return Err(ProxyError::Unauthenticated(
+                "this request was signed before the proxy started, so it could be a replay; \
+                 send a new one"
+                    .into(),
+            ));
+        }
         let mut nodes = lock(&self.nodes);
         let entry = nodes
             .get_mut(&hop.node)
@@ -553,6 +566,9 @@ fn check_clock(issued_at_ms: u64) -> Result<(), ProxyError> {
     }
     Ok(())
 }
+
+/// How far before the proxy's start a hop may be dated (a node's clock a little behind).
+const RESTART_SLACK_MS: u64 = 2_000;
 
 /// Counts a held receive request for its whole life, even if the client goes away.
 struct PollGuard<'a> {
