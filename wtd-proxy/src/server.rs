@@ -11,6 +11,8 @@
 //!   their idle connections sooner than that (ureq drops them after 15 s), so they never
 //!   race the proxy's close.
 //!
+//! The body has the same time again, and a size bound: see `read_body` in [`crate::routes`].
+//!
 //! [`Config::max_connections`]: crate::Config::max_connections
 //! [`Config::read_timeout`]: crate::Config::read_timeout
 
@@ -58,7 +60,7 @@ pub async fn serve(
         .header_read_timeout(limits.read_timeout)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
-    let mut full_since: Option<tokio::time::Instant> = None;
+    let mut warned_full: Option<tokio::time::Instant> = None;
     tokio::pin!(shutdown);
 
     loop {
@@ -88,12 +90,12 @@ pub async fn serve(
         };
         if slots.available_permits() == 0 {
             let now = tokio::time::Instant::now();
-            if full_since.is_none_or(|t| now.duration_since(t) > Duration::from_secs(60)) {
+            if warned_full.is_none_or(|t| now.duration_since(t) > Duration::from_secs(60)) {
                 tracing::warn!(
                     "serving {} connections, the most allowed; new ones wait",
                     limits.max_connections
                 );
-                full_since = Some(now);
+                warned_full = Some(now);
             }
         }
         // Answers are small and latency is what matters: send them without Nagle's delay.
