@@ -620,3 +620,28 @@ async fn a_hop_captured_before_a_proxy_restart_is_not_accepted_after_it() {
     assert_eq!(status, 200, "{text}");
     cluster.stop(vec![]).await;
 }
+
+/// A call captured once and replayed after the callee's replay cache has let its ack go
+/// (35 s after it expired): refused by its date, so the cache's forgetting is safe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_replayed_after_the_replay_window_is_refused_as_expired() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (key, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+
+    // Signed 40 s ago with a 5 s lifetime: the cache kept its ack until 30 s past expiry.
+    let old = dated_call(&key, bob.name(), now_ms() - 40_000);
+    let err = peer
+        .open_reply(&old, &apply(&cluster, &old).await)
+        .expect_err("expired");
+    assert!(
+        matches!(&err, Error::Expired { node, .. } if node == alice.name()),
+        "{err}"
+    );
+    // The same bytes again, and a fresh call: nothing ran before the fresh one.
+    let again = peer.open_reply(&old, &apply(&cluster, &old).await);
+    assert!(matches!(again, Err(Error::Expired { .. })), "{again:?}");
+    assert_eq!(demo::incr::call(&peer).await.expect("fresh"), 1);
+    cluster.stop(vec![alice, bob]).await;
+}
