@@ -645,3 +645,76 @@ async fn a_call_replayed_after_the_replay_window_is_refused_as_expired() {
     assert_eq!(demo::incr::call(&peer).await.expect("fresh"), 1);
     cluster.stop(vec![alice, bob]).await;
 }
+
+/// A node's signed requests to the proxy, replayed byte for byte straight to it: a send
+/// carrying a call, and a goodbye. Both refused as seen before; the call ran once and
+/// the node stays online.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hops_replayed_straight_to_the_proxy_are_refused() {
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+    let url = cluster.url();
+    let eve = unique("eve");
+    let key = wtd::keys::generate();
+    let register = Register {
+        name: eve.clone(),
+        email: String::new(),
+        node_key: key.verifying_key().to_bytes(),
+        issued_at_ms: now_ms(),
+    };
+    let body = Signed::sign(domain::REGISTER, &register, &key).to_bytes();
+    assert_eq!(send("PUT", format!("{url}/nodes/{eve}"), body).await.0, 200);
+    let ping = Signed::sign(
+        domain::HOP,
+        &hop(&eve, Route::Ping, encode(&empty_ping())),
+        &key,
+    );
+    assert_eq!(
+        send("POST", format!("{url}/ping"), ping.to_bytes()).await.0,
+        200
+    );
+
+    // Eve sends Alice a call (signed with Bob's capability: a copy Eve got hold of).
+    let call = sign_demo(&peer, "incr", &());
+    let batch = wtd::wire::TxBatch {
+        envelopes: vec![wtd::wire::Outgoing {
+            to: alice.name().to_string(),
+            kind: wtd::wire::Kind::Call,
+            ack: call.peek::<Call>().expect("call").ack,
+            bytes: call.to_bytes(),
+        }],
+    };
+    let tx = Signed::sign(domain::HOP, &hop(&eve, Route::Tx, encode(&batch)), &key).to_bytes();
+    let tx_url = format!("{url}/tx/{eve}");
+    assert_eq!(send("POST", tx_url.clone(), tx.clone()).await.0, 200);
+    let (status, text) = send("POST", tx_url, tx).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("seen before"), "{text}");
+
+    // A goodbye, replayed: refused, so Eve is still listed after it.
+    let bye = Signed::sign(domain::HOP, &hop(&eve, Route::Bye, vec![]), &key).to_bytes();
+    let ping = Signed::sign(
+        domain::HOP,
+        &hop(&eve, Route::Ping, encode(&empty_ping())),
+        &key,
+    );
+    assert_eq!(send("POST", format!("{url}/bye"), bye.clone()).await.0, 200);
+    assert_eq!(
+        send("POST", format!("{url}/ping"), ping.to_bytes()).await.0,
+        200
+    );
+    let (status, text) = send("POST", format!("{url}/bye"), bye).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(
+        directory_entry(&cluster, &eve).await.is_some(),
+        "eve went offline"
+    );
+
+    // The call Eve relayed ran once: the next incr is the second.
+    let ran = crate::harness::eventually(Duration::from_secs(5), || async {
+        (demo::count::call(&peer).await.ok()? == 1).then_some(())
+    })
+    .await;
+    assert!(ran.is_some(), "the relayed call ran once");
+    assert_eq!(demo::incr::call(&peer).await.expect("incr"), 2);
+    cluster.stop(vec![alice, bob]).await;
+}
