@@ -237,9 +237,14 @@ impl GrantTable {
                 let mut errors = Vec::new();
                 for grant in file.grants {
                     match live(&grant) {
-                        Ok((key, live)) => {
-                            grants.insert(key, live);
-                        }
+                        // A key named by two grants: a revocation in either wins, so a
+                        // copied-back old grant cannot bring a revoked key back.
+                        Ok((key, live)) => match grants.get(&key) {
+                            Some(LiveGrant { revoked: true, .. }) => {}
+                            _ => {
+                                grants.insert(key, live);
+                            }
+                        },
                         Err(e) => errors.push(format!("grant for `{}`: {e}", grant.grantee)),
                     }
                 }
