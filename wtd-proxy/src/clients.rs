@@ -72,6 +72,7 @@ impl Clients {
     /// Takes a slot for `ip`, spending one token; the slot is given back when the
     /// returned guard drops.
     pub fn admit(self: &Arc<Clients>, ip: IpAddr) -> Result<Slot, Turned> {
+        let ip = client_of(ip);
         let now = Instant::now();
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
         if !table.contains_key(&ip) && table.len() >= MAX_CLIENTS {
@@ -120,6 +121,19 @@ impl Clients {
     }
 }
 
+/// The client an address belongs to. An IPv6 host is usually given a whole /64 and can
+/// pick any address in it, so all of a /64 counts as one client; an IPv4 address mapped
+/// into IPv6 counts as the IPv4 address.
+pub fn client_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// A request in flight for one address.
 #[derive(Debug)]
 pub struct Slot {
@@ -142,6 +156,22 @@ mod tests {
 
     fn ip(last: u8) -> IpAddr {
         IpAddr::from([192, 0, 2, last])
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_client() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("v6");
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().expect("v6");
+        let other: IpAddr = "2001:db8:1:3::1".parse().expect("v6");
+        assert_eq!(client_of(a), client_of(b));
+        assert_ne!(client_of(a), client_of(other));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("mapped");
+        assert_eq!(client_of(mapped), IpAddr::from([192, 0, 2, 7]));
+
+        let clients = Clients::new(1, 1000);
+        let _held = clients.admit(a).expect("first");
+        assert_eq!(clients.admit(b).err(), Some(Turned::Slots(1)));
+        clients.admit(other).expect("another /64");
     }
 
     #[test]

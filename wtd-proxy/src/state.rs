@@ -96,8 +96,9 @@ pub struct State {
     store: Store,
     /// Random per start; tells nodes that sequence numbers restarted.
     pub(crate) epoch: u64,
-    /// When this proxy started (ms since the Unix epoch): older hops are refused.
-    started_ms: u64,
+    /// When this proxy started (before its store opened): hops signed earlier are
+    /// refused while they could still pass the clock check.
+    started: Instant,
     nodes: Mutex<HashMap<String, NodeEntry>>,
     applies: Mutex<HashMap<[u8; 16], ApplyWaiter>>,
     /// `/apply` slots and rate per client address.
@@ -117,6 +118,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl State {
     /// Opens the store and loads every registration.
     pub fn open(config: Config) -> Result<State, ProxyError> {
+        let started = Instant::now();
         let store = Store::open(&config.data_dir)?;
         let config_new_nodes = config.new_nodes_per_minute;
         let mut nodes = HashMap::new();
@@ -136,7 +138,7 @@ impl State {
             config,
             store,
             epoch: u64::from_le_bytes(epoch).max(1),
-            started_ms: wire::now_ms(),
+            started,
             nodes: Mutex::new(nodes),
             applies: Mutex::new(HashMap::new()),
             clients,
@@ -247,14 +249,22 @@ impl State {
         })?;
         check_clock(hop.issued_at_ms)?;
         // The replay window lives in memory: a hop captured before a restart would pass it
-        // once more. Hops signed before this proxy started are refused instead (nodes send
-        // a new one by themselves); the slack spares a node whose clock is a little behind.
-        if hop.issued_at_ms.saturating_add(RESTART_SLACK_MS) < self.started_ms {
-            return Err(ProxyError::Unauthenticated(
-                "this request was signed before the proxy started, so it could be a replay; \
-                 send a new one"
-                    .into(),
-            ));
+        // once more. So while such a hop could still pass the clock check (the first
+        // MAX_SKEW after the start), hops signed before the start are refused; nodes send
+        // a new one by themselves. The start is measured on the monotonic clock, so a
+        // wall clock set back later locks nobody out; the slack spares nodes whose clock
+        // is a little behind.
+        let age = self.started.elapsed();
+        if age < Duration::from_millis(wire::MAX_SKEW_MS) {
+            let started_ms = wire::now_ms().saturating_sub(age.as_millis() as u64);
+            if hop.issued_at_ms.saturating_add(RESTART_SLACK_MS) < started_ms {
+                return Err(ProxyError::Unauthenticated(format!(
+                    "this request was signed {} ms before the proxy started, so it could be a \
+                     replay; send a new one (if it keeps happening, this node's clock is \
+                     behind: enable NTP)",
+                    started_ms - hop.issued_at_ms
+                )));
+            }
         }
         let mut nodes = lock(&self.nodes);
         let entry = nodes
