@@ -4,7 +4,7 @@
 //! everyone else keeps working.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
@@ -15,9 +15,10 @@ use wtd_examples::demo;
 
 use crate::harness::{Cluster, send, unique};
 
-/// A thousand connections that never finish a request (half send part of a header, half
-/// send nothing) do not stop two nodes from talking, and the proxy closes all of them once
-/// its header timeout passes.
+/// Mallory, at another address, opens a thousand connections that never finish a
+/// request (half send part of a header, half send nothing). Past her share of connections
+/// (256) they are closed at once; the rest are closed when the read timeout passes. Alice
+/// and Bob keep talking all along.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_slow_connections_are_closed_and_others_keep_working() {
     let timeout = Duration::from_secs(2);
@@ -26,53 +27,97 @@ async fn a_thousand_slow_connections_are_closed_and_others_keep_working() {
     let bob = cluster.node(&unique("bob"), &[]).await;
     let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "1000/s");
 
+    let opened = Instant::now();
     let mut idle = Vec::with_capacity(1000);
     for i in 0..1000 {
-        let mut tcp = TcpStream::connect(cluster.addr).await.expect("connect");
+        let mut tcp = connect_from(MALLORY, cluster.addr).await;
         if i % 2 == 0 {
-            tcp.write_all(b"POST /tx/alice HTTP/1.1\r\nHost: wtd\r\nContent-Le")
-                .await
-                .expect("half a header");
+            // The proxy may already have closed it (past her share): that is fine.
+            let _ = tcp
+                .write_all(b"POST /tx/alice HTTP/1.1\r\nHost: wtd\r\nContent-Le")
+                .await;
         }
         idle.push(tcp);
     }
 
-    // Alice and Bob keep working while the thousand connections are held.
+    // Alice and Bob keep working while the connections are held.
     for i in 1..=20u64 {
         assert_eq!(demo::incr::call(&peer).await.expect("incr while held"), i);
     }
 
-    // Every held connection is closed by the proxy: a read ends (EOF or reset) in time.
-    let started = Instant::now();
-    let closed = Arc::new(AtomicUsize::new(0));
+    // Every connection is closed by the proxy: most at once, the rest after the timeout.
     let mut reads = tokio::task::JoinSet::new();
     for mut tcp in idle {
-        let closed = closed.clone();
         reads.spawn(async move {
             let mut buf = [0u8; 256];
-            let limit = Duration::from_secs(15);
             loop {
-                match tokio::time::timeout(limit, tcp.read(&mut buf)).await {
-                    Ok(Ok(0)) | Ok(Err(_)) => {
-                        closed.fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
+                match tokio::time::timeout(Duration::from_secs(15), tcp.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => return Some(opened.elapsed()),
                     // hyper may answer a half header with an error status before closing.
                     Ok(Ok(_)) => continue,
-                    Err(_) => return,
+                    Err(_) => return None,
                 }
             }
         });
     }
-    while reads.join_next().await.is_some() {}
+    let mut closed_at = Vec::new();
+    while let Some(joined) = reads.join_next().await {
+        closed_at.push(joined.expect("reader"));
+    }
+    let still_open = closed_at.iter().filter(|c| c.is_none()).count();
     assert_eq!(
-        closed.load(Ordering::Relaxed),
-        1000,
-        "connections still open {:?} after the header timeout",
-        started.elapsed()
+        still_open, 0,
+        "connections still open after the read timeout"
+    );
+    let held = closed_at
+        .iter()
+        .flatten()
+        .filter(|c| **c >= timeout)
+        .count();
+    assert!(
+        held <= 256,
+        "{held} connections outlived the timeout: more than one client's share"
     );
     assert_eq!(demo::count::call(&peer).await.expect("count"), 20);
     cluster.stop(vec![alice, bob]).await;
+}
+
+/// A client that pipelines requests and never reads the answers: once its answers stop
+/// moving for the read timeout, the proxy ends the connection instead of holding it (and
+/// its slot) forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_answers_is_cut_off() {
+    let cluster = Cluster::start_with(|c| c.read_timeout = Duration::from_secs(1)).await;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::from((MALLORY, 0)))
+        .expect("bind");
+    // A small receive window, so the proxy's answers back up quickly.
+    socket.set_recv_buffer_size(4096).expect("buffer size");
+    let mut tcp = socket.connect(cluster.addr).await.expect("connect");
+
+    // Send requests without ever reading, until the proxy cuts the connection (an
+    // error) or 30 s pass with the writes blocked (the proxy kept the connection).
+    let one = b"GET /api/directory HTTP/1.1\r\nHost: wtd\r\n\r\n";
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let cut = loop {
+        match tokio::time::timeout(Duration::from_secs(30), tcp.write_all(one)).await {
+            Ok(Ok(())) => sent += 1,
+            Ok(Err(_)) => break true,
+            Err(_) => break false,
+        }
+        assert!(
+            sent < 10_000_000,
+            "the proxy answers faster than anyone reads?"
+        );
+    };
+    println!(
+        "never-reading client: cut off after {sent} requests and {:?}",
+        started.elapsed()
+    );
+    assert!(cut, "a client reading nothing kept its connection for 30 s");
+    cluster.stop(vec![]).await;
 }
 
 /// At the connection bound a new client waits; once the slow clients' time is up, it is
@@ -353,6 +398,19 @@ async fn offers_named_outside_the_alphabet_never_reach_the_directory() {
         }
     }
     cluster.stop(vec![]).await;
+}
+
+/// Mallory's address: another loopback address, so her connections count apart from
+/// Alice's and Bob's (127.0.0.1).
+const MALLORY: [u8; 4] = [127, 0, 0, 2];
+
+/// A TCP connection to `addr` from the loopback address `from`.
+async fn connect_from(from: [u8; 4], addr: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::from((from, 0)))
+        .expect("bind a loopback address");
+    socket.connect(addr).await.expect("connect")
 }
 
 fn offer(mission: &str, function: &str) -> Offer {

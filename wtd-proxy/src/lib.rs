@@ -63,6 +63,9 @@ pub struct Config {
     /// Connections served at once (further ones wait). Lowered to fit the process's
     /// open-file limit, if that is smaller.
     pub max_connections: usize,
+    /// Connections one client (an IPv4 address, an IPv6 /64) may hold; more are closed.
+    /// A node uses about five; many nodes behind one home router share an address.
+    pub connections_per_client: usize,
     /// A connection must deliver a request's headers within this time after it opens or
     /// after its last answer (longer than a node keeps an idle connection), and then the
     /// request's body within this time again; else it is closed or answered 408.
@@ -86,6 +89,7 @@ impl Config {
             apply_rate_per_client: 100,
             new_nodes_per_minute: 60,
             max_connections: 4096,
+            connections_per_client: 256,
             read_timeout: Duration::from_secs(20),
         }
     }
@@ -121,8 +125,9 @@ async fn serve(
     };
     let limits = server::Limits {
         max_connections: server::fit_to_open_files(state.config.max_connections),
+        connections_per_client: state.config.connections_per_client,
         read_timeout: state.config.read_timeout,
-        drain: Duration::from_secs(10),
+        drain: Duration::from_secs(5),
     };
     let app = routes::router(state.clone());
     let closer = state.clone();

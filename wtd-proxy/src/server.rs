@@ -5,19 +5,30 @@
 //! else:
 //!
 //! * at most [`Config::max_connections`] connections are served at once; past that, new
-//!   ones wait in the kernel's accept queue instead of using up file descriptors;
+//!   ones wait in the kernel's accept queue instead of using up file descriptors. One
+//!   client (an IPv4 address, an IPv6 /64) may hold [`Config::connections_per_client`] of
+//!   them; a connection past that is closed at once;
 //! * a connection must deliver a request's headers within [`Config::read_timeout`], both
 //!   when it opens and while it waits idle between requests, or it is closed. Nodes close
 //!   their idle connections sooner than that (ureq drops them after 15 s), so they never
-//!   race the proxy's close.
+//!   race the proxy's close;
+//! * an answer that the client does not read (its receive window stays full) for
+//!   [`Config::read_timeout`] ends the connection: otherwise a client that pipelines
+//!   requests and never reads would hold its connection forever.
 //!
 //! The body has the same time again, and a size bound: see `read_body` in [`crate::routes`].
 //!
 //! [`Config::max_connections`]: crate::Config::max_connections
 //! [`Config::read_timeout`]: crate::Config::read_timeout
+//! [`Config::connections_per_client`]: crate::Config::connections_per_client
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -26,9 +37,13 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tower_service::Service;
+
+use crate::clients::client_of;
 
 /// The address a request came from, as a request extension. The proxy itself is meant to
 /// face the internet directly; behind a reverse proxy every client shares its address.
@@ -40,6 +55,8 @@ pub struct ClientAddr(pub std::net::IpAddr);
 pub struct Limits {
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections one client may hold at once.
+    pub connections_per_client: usize,
     /// Longest wait for a request's headers, idle time included.
     pub read_timeout: Duration,
     /// How long a stop waits for requests in progress.
@@ -55,15 +72,19 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_client = Arc::new(Mutex::new(HashMap::<IpAddr, usize>::new()));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.read_timeout)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
     let mut warned_full: Option<tokio::time::Instant> = None;
     tokio::pin!(shutdown);
 
     loop {
+        // Reap finished connection tasks as we go, so the set stays small.
+        while connections.try_join_next().is_some() {}
         // Take a slot before accepting: at the bound, new clients wait in the backlog.
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => match slot {
@@ -88,6 +109,10 @@ pub async fn serve(
                 continue;
             }
         };
+        let Some(held) = ClientConnection::open(&per_client, peer.ip(), limits) else {
+            tracing::debug!(client = %client_of(peer.ip()), "too many connections from one client; closing");
+            continue;
+        };
         if slots.available_permits() == 0 {
             let now = tokio::time::Instant::now();
             if warned_full.is_none_or(|t| now.duration_since(t) > Duration::from_secs(60)) {
@@ -109,15 +134,18 @@ pub async fn serve(
             // A Router is always ready, so it may be called without `poll_ready`.
             app.clone().call(request)
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
-        tokio::spawn(async move {
+        let io = TokioIo::new(WriteDeadline::new(tcp, limits.read_timeout));
+        let connection = graceful.watch(http.serve_connection(io, service));
+        connections.spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!("connection ended: {e}");
             }
-            drop(slot);
+            drop((slot, held));
         });
     }
 
+    // No new clients: they are refused at once rather than left waiting in the backlog.
+    drop(listener);
     if tokio::time::timeout(limits.drain, graceful.shutdown())
         .await
         .is_err()
@@ -126,6 +154,139 @@ pub async fn serve(
             "some requests were still running after {} s; stopping anyway",
             limits.drain.as_secs()
         );
+    }
+    // Whatever is left (a client that never finished its request) ends now, so nothing
+    // keeps the proxy's state, and its database, open after `serve` returns.
+    connections.shutdown().await;
+}
+
+/// One client's share of the connections, given back when dropped.
+struct ClientConnection {
+    table: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    client: IpAddr,
+}
+
+impl ClientConnection {
+    fn open(
+        table: &Arc<Mutex<HashMap<IpAddr, usize>>>,
+        ip: IpAddr,
+        limits: Limits,
+    ) -> Option<ClientConnection> {
+        let client = client_of(ip);
+        let mut counts = table.lock().unwrap_or_else(|p| p.into_inner());
+        let count = counts.entry(client).or_insert(0);
+        if *count >= limits.connections_per_client.max(1) {
+            return None;
+        }
+        *count += 1;
+        Some(ClientConnection {
+            table: table.clone(),
+            client,
+        })
+    }
+}
+
+impl Drop for ClientConnection {
+    fn drop(&mut self) {
+        let mut counts = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = counts.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// A connection whose writes must make progress: a write that stays blocked (the client
+/// does not read) for `limit` fails, which ends the connection.
+struct WriteDeadline {
+    tcp: TcpStream,
+    limit: Duration,
+    /// Set while a write is blocked; cleared by any progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl WriteDeadline {
+    fn new(tcp: TcpStream, limit: Duration) -> WriteDeadline {
+        WriteDeadline {
+            tcp,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Called when a write returned `Pending`: arms the deadline, or fails if it passed.
+    fn check_stall(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let limit = self.limit;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing of its answer in time",
+            )),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for WriteDeadline {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteDeadline {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.tcp).poll_write(cx, buf) {
+            Poll::Pending => match self.check_stall(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs) {
+            Poll::Pending => match self.check_stall(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
     }
 }
 
