@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::net::IpAddr;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State as Axum};
+use axum::extract::{DefaultBodyLimit, Path, Request, State as Axum};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -35,6 +35,8 @@ pub fn router(state: Shared) -> Router {
         .route("/rx/{node}", post(rx))
         .route("/apply/{node}/{mission}/{module}/{function}", put(apply))
         .layer(middleware::from_fn_with_state(state.clone(), read_body))
+        // `read_body` bounds every body; axum's own default limit would be a second one.
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
 

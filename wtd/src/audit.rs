@@ -7,8 +7,9 @@
 //!
 //! Refusals are logged at most [`REFUSALS_PER_SECOND`] a second (after a burst of
 //! [`REFUSAL_BURST`]): anyone can send junk calls, and they must not push the real history
-//! out of the log. What is left out is counted in one `NotLogged` line. Accepted calls are
-//! always logged (a grant's rate already bounds them).
+//! out of the log. What is left out is counted in one `NotLogged` line (written before the
+//! next line, or when the log is dropped). Calls whose function ran are always logged,
+//! accepted or not (`RemotePanic`, `ResultTooLarge`): a grant's rate already bounds them.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -86,6 +87,25 @@ pub struct AuditLog {
     budget: Mutex<Budget>,
 }
 
+/// Whether an entry with this outcome stands for a call whose function ran.
+fn function_ran(outcome: &str) -> bool {
+    matches!(outcome, "ok" | "RemotePanic" | "ResultTooLarge")
+}
+
+impl Drop for AuditLog {
+    /// The count of refusals left out is not lost when the node stops.
+    fn drop(&mut self) {
+        let skipped = self
+            .budget
+            .get_mut()
+            .map(|b| std::mem::take(&mut b.skipped))
+            .unwrap_or(0);
+        if skipped > 0 {
+            self.write(&AuditEntry::not_logged(skipped));
+        }
+    }
+}
+
 /// Where `wtd log --follow` stopped reading: the file (by inode) and the byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
@@ -123,7 +143,7 @@ impl AuditLog {
             let elapsed = now.duration_since(budget.refilled).as_secs_f64();
             budget.tokens = (budget.tokens + elapsed * REFUSALS_PER_SECOND).min(REFUSAL_BURST);
             budget.refilled = now;
-            if entry.outcome != "ok" {
+            if !function_ran(&entry.outcome) {
                 if budget.tokens < 1.0 {
                     budget.skipped += 1;
                     return;
@@ -296,6 +316,11 @@ mod tests {
         for _ in 0..flood {
             log.record(&refused);
         }
+        let panicked = AuditEntry {
+            outcome: "RemotePanic".into(),
+            ..entry(8)
+        };
+        log.record(&panicked);
         log.record(&entry(7));
         let lines = log.read();
         let logged = lines.iter().filter(|e| e.outcome == "Denied").count() as u64;
@@ -304,11 +329,24 @@ mod tests {
             (REFUSAL_BURST as u64..REFUSAL_BURST as u64 + 100).contains(&logged),
             "{logged} refusals logged"
         );
-        let summary = &lines[lines.len() - 2];
+        // The count comes first, then the call that ran (and panicked), then the next.
+        let summary = &lines[lines.len() - 3];
         assert_eq!(summary.outcome, "NotLogged");
         assert_eq!(summary.skipped, Some(flood - logged));
+        assert_eq!(lines[lines.len() - 2], panicked);
         assert_eq!(lines.last(), Some(&entry(7)));
+
         assert!(std::fs::metadata(log.path()).expect("log").len() < 64 * 1024);
+
+        // Refusals left out just before the node stops are counted when the log drops.
+        for _ in 0..10 {
+            log.record(&refused);
+        }
+        let path = log.path().to_path_buf();
+        drop(log);
+        let last = AuditLog::new(path.parent().expect("home")).read();
+        let last = last.last().expect("a line");
+        assert_eq!((last.outcome.as_str(), last.skipped), ("NotLogged", Some(10)));
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub fn agent() -> ureq::Agent {
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(5)))
         .max_idle_connections_per_host(16)
+        // Well before the proxy closes an idle connection (20 s), so a request never
+        // goes out on a connection the proxy is closing.
+        .max_idle_age(Duration::from_secs(10))
         .build()
         .into()
 }
