@@ -223,6 +223,64 @@ async fn a_hundred_mib_body_is_refused_without_being_read() {
     cluster.stop(vec![alice, bob]).await;
 }
 
+/// Large bodies share a budget. While Mallory holds most of it with a large body she
+/// never finishes, another large body waits until her time is up (it cannot be read
+/// before that), and small requests go on as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_share_a_bounded_budget_small_ones_are_free() {
+    let mib = 1024 * 1024;
+    let timeout = Duration::from_secs(2);
+    // The smallest budget there is: one largest body.
+    let cluster = Cluster::start_with(|c| {
+        c.large_bodies = 0;
+        c.read_timeout = timeout;
+    })
+    .await;
+    let url = format!("{}/ping", cluster.url());
+
+    // Mallory sends 1.5 MiB of a 2 MiB body, then stalls.
+    let hog_started = Instant::now();
+    let mut hog = connect_from(MALLORY, cluster.addr).await;
+    let head = format!(
+        "POST /ping HTTP/1.1\r\nHost: wtd\r\nContent-Length: {}\r\n\r\n",
+        2 * mib - 1
+    );
+    hog.write_all(head.as_bytes()).await.expect("header");
+    hog.write_all(&vec![0u8; 3 * mib / 2])
+        .await
+        .expect("most of the body");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A second large body needs budget Mallory holds: it is read only once she is gone.
+    let big = tokio::spawn({
+        let url = url.clone();
+        async move {
+            let answer = send("POST", url, vec![0u8; mib]).await;
+            (answer, Instant::now())
+        }
+    });
+    // A small body is not held up: it is read and refused for what it is.
+    let (status, text) = send("POST", url.clone(), vec![0xff; 100]).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        !big.is_finished(),
+        "the large body did not wait for the budget"
+    );
+
+    assert_eq!(read_status(&mut hog).await, 408);
+    let ((status, text), done) = big.await.expect("joined");
+    assert_eq!(
+        status, 400,
+        "read whole, then refused as not a ping: {text}"
+    );
+    assert!(
+        done >= hog_started + timeout,
+        "the large body was read after {:?}, before Mallory's budget came back",
+        done - hog_started
+    );
+    cluster.stop(vec![]).await;
+}
+
 /// Eve signs requests as fast as four threads can for 1.5 s. The proxy lets through her
 /// per-node rate and refuses the rest with 429; Alice and Bob's calls all succeed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,21 +387,22 @@ async fn one_address_cannot_take_every_apply_slot() {
         format!("{}/apply/{}/{}", cluster.url(), c.callee, c.path())
     };
 
-    // Two slow calls hold this address's two slots; a third is turned away at once (it
-    // is tried until both slow calls have arrived, at most 2.5 s).
+    // Two slow calls hold this address's two slots; a third request is turned away at
+    // once. The third is junk, which takes a slot only for the moment it is read, so it
+    // can be tried until both slow calls have arrived (at most 2.5 s).
     let (first, second) = (slow(3000), slow(3000));
     let held: Vec<_> = [first, second]
         .into_iter()
         .map(|call| tokio::spawn(send("PUT", url(&call), call.to_bytes())))
         .collect();
+    let junk_url = format!("{}/apply/{}/lab/lab/nop", cluster.url(), alice.name());
     let deadline = Instant::now() + Duration::from_millis(2500);
     let (status, text) = loop {
-        let third = slow(0);
-        let (status, text) = send("PUT", url(&third), third.to_bytes()).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (status, text) = send("PUT", junk_url.clone(), vec![0xff; 8]).await;
         if status == 429 || Instant::now() >= deadline {
             break (status, text);
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(status, 429, "{text}");
     assert!(text.contains("already has 2 calls waiting"), "{text}");
@@ -355,7 +414,6 @@ async fn one_address_cannot_take_every_apply_slot() {
     }
 
     // The rate counts junk too: a burst of twice the rate, then 429.
-    let junk_url = format!("{}/apply/{}/lab/lab/nop", cluster.url(), alice.name());
     let mut statuses = Vec::new();
     for _ in 0..30 {
         statuses.push(send("PUT", junk_url.clone(), vec![0xff; 8]).await.0);

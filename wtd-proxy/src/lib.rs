@@ -66,6 +66,9 @@ pub struct Config {
     /// Connections one client (an IPv4 address, an IPv6 /64) may hold; more are closed.
     /// A node uses about five; many nodes behind one home router share an address.
     pub connections_per_client: usize,
+    /// Bytes of request bodies past their first 64 KiB that may be held at once, all
+    /// requests together (see `read_body` in [`routes`]).
+    pub large_bodies: usize,
     /// A connection must deliver a request's headers within this time after it opens or
     /// after its last answer (longer than a node keeps an idle connection), and then the
     /// request's body within this time again; else it is closed or answered 408.
@@ -91,6 +94,7 @@ impl Config {
             max_connections: 4096,
             connections_per_client: 256,
             read_timeout: Duration::from_secs(20),
+            large_bodies: 64 * 1024 * 1024,
         }
     }
 }

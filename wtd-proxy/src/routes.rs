@@ -12,9 +12,10 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::OwnedSemaphorePermit;
 use wtd::wire::{self, Route, RxBatch, Signed, TxBatch, TxReply};
 
 use crate::error::ProxyError;
@@ -44,6 +45,12 @@ pub fn router(state: Shared) -> Router {
 /// more than [`wire::MAX_BODY_BYTES`], as soon as it sends more, and if it does not arrive
 /// within the read timeout (a client trickling a body would otherwise hold a task and a
 /// connection for as long as it likes).
+///
+/// Memory: the first [`FREE_BODY_BYTES`] of a body need nothing (every message a node
+/// sends in normal work is smaller); the bytes past them are taken from a budget shared by
+/// all requests ([`crate::Config::large_bodies`]), held until the answer is sent. Clients
+/// sending large bodies and stalling can only hold up other large bodies, never memory
+/// past the budget.
 async fn read_body(Axum(state): Axum<Shared>, request: Request, next: Next) -> Response {
     let too_large = || {
         ProxyError::TooLarge(format!(
@@ -52,7 +59,7 @@ async fn read_body(Axum(state): Axum<Shared>, request: Request, next: Next) -> R
         ))
         .into_response()
     };
-    let (parts, body) = request.into_parts();
+    let (parts, mut body) = request.into_parts();
     let announced = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -62,19 +69,52 @@ async fn read_body(Axum(state): Axum<Shared>, request: Request, next: Next) -> R
         return too_large();
     }
     let limit = state.config.read_timeout;
-    let read = Limited::new(body, wire::MAX_BODY_BYTES).collect();
-    let bytes = match tokio::time::timeout(limit, read).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.is::<LengthLimitError>() => return too_large(),
-        Ok(Err(e)) => {
-            return ProxyError::Malformed(format!("the body could not be read: {e}"))
-                .into_response();
+    let deadline = tokio::time::Instant::now() + limit;
+    let slow = || ProxyError::SlowBody(limit.as_secs()).into_response();
+    let mut bytes = Vec::new();
+    let mut budget: Option<OwnedSemaphorePermit> = None;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return slow(),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return ProxyError::Malformed(format!("the body could not be read: {e}"))
+                    .into_response();
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // Trailers: nothing to keep.
+        };
+        let total = bytes.len() + data.len();
+        if total > wire::MAX_BODY_BYTES {
+            return too_large();
         }
-        Err(_) => return ProxyError::SlowBody(limit.as_secs()).into_response(),
-    };
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+        // KiB of budget this body needs now, past its free part, and what it holds.
+        let needed = total.saturating_sub(FREE_BODY_BYTES).div_ceil(1024) as u32;
+        let held = budget.as_ref().map_or(0, |p| p.num_permits() as u32);
+        if needed > held {
+            let more = state.large_bodies.clone().acquire_many_owned(needed - held);
+            match tokio::time::timeout_at(deadline, more).await {
+                Ok(Ok(permit)) => match budget.as_mut() {
+                    Some(budget) => budget.merge(permit),
+                    None => budget = Some(permit),
+                },
+                Ok(Err(_)) => return ProxyError::ShuttingDown.into_response(),
+                Err(_) => return slow(),
+            }
+        }
+        bytes.extend_from_slice(&data);
+    }
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    drop(budget);
+    response
 }
+
+/// The part of each body that is read without taking from the shared budget.
+pub const FREE_BODY_BYTES: usize = 64 * 1024;
 
 fn postcard<T: Serialize>(value: &T) -> Response {
     (

@@ -103,6 +103,8 @@ pub struct State {
     applies: Mutex<HashMap<[u8; 16], ApplyWaiter>>,
     /// `/apply` slots and rate per client address.
     pub(crate) clients: Arc<Clients>,
+    /// The shared budget for large request bodies, in KiB.
+    pub(crate) large_bodies: Arc<tokio::sync::Semaphore>,
     version: AtomicU64,
     /// Serializes registrations (see [`State::register`]).
     registering: Mutex<()>,
@@ -134,6 +136,10 @@ impl State {
         let mut epoch = [0u8; 8];
         getrandom::fill(&mut epoch).map_err(|e| ProxyError::Storage(e.to_string()))?;
         let clients = Clients::new(config.applies_per_client, config.apply_rate_per_client);
+        // At least one whole body fits, whatever the setting.
+        let large_kib = (config.large_bodies.max(wire::MAX_BODY_BYTES) / 1024)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
+        let large_bodies = Arc::new(tokio::sync::Semaphore::new(large_kib));
         Ok(State {
             config,
             store,
@@ -142,6 +148,7 @@ impl State {
             nodes: Mutex::new(nodes),
             applies: Mutex::new(HashMap::new()),
             clients,
+            large_bodies,
             // Starts at the clock, not at 1, so a node holding a version from before a
             // restart never mistakes a new directory for the one it has.
             version: AtomicU64::new(wire::now_ms()),

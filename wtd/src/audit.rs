@@ -346,7 +346,10 @@ mod tests {
         drop(log);
         let last = AuditLog::new(path.parent().expect("home")).read();
         let last = last.last().expect("a line");
-        assert_eq!((last.outcome.as_str(), last.skipped), ("NotLogged", Some(10)));
+        assert_eq!(
+            (last.outcome.as_str(), last.skipped),
+            ("NotLogged", Some(10))
+        );
     }
 
     #[test]
