@@ -13,7 +13,9 @@ use wtd::wire::{
 use wtd::{Error, KeyFile};
 use wtd_examples::demo;
 
-use crate::harness::{Cluster, apply, as_u64, send, sign_demo, unique};
+use crate::harness::{
+    Cluster, apply, as_u64, empty_ping, register_by_hand, send, sign_demo, unique,
+};
 
 /// Mallory, a registered node, tries to long-poll Alice's mailbox.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -467,14 +469,6 @@ async fn register_and_ping(url: &str, name: &str) -> ((u16, String), (u16, Strin
     (registered, pinged)
 }
 
-fn empty_ping() -> Ping {
-    Ping {
-        offers: vec![],
-        accepts: vec![],
-        known_version: 0,
-    }
-}
-
 /// A hop with a counter no other hop in this binary uses.
 fn hop(node: &str, route: Route, body: Vec<u8>) -> Hop {
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -584,15 +578,7 @@ async fn a_hop_captured_before_a_proxy_restart_is_not_accepted_after_it() {
     let mut cluster = Cluster::start().await;
     let url = cluster.url();
     let eve = unique("eve");
-    let key = wtd::keys::generate();
-    let register = Register {
-        name: eve.clone(),
-        email: String::new(),
-        node_key: key.verifying_key().to_bytes(),
-        issued_at_ms: now_ms(),
-    };
-    let body = Signed::sign(domain::REGISTER, &register, &key).to_bytes();
-    assert_eq!(send("PUT", format!("{url}/nodes/{eve}"), body).await.0, 200);
+    let key = register_by_hand(&url, &eve).await;
     let captured = Signed::sign(
         domain::HOP,
         &hop(&eve, Route::Ping, encode(&empty_ping())),
@@ -654,15 +640,7 @@ async fn hops_replayed_straight_to_the_proxy_are_refused() {
     let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
     let url = cluster.url();
     let eve = unique("eve");
-    let key = wtd::keys::generate();
-    let register = Register {
-        name: eve.clone(),
-        email: String::new(),
-        node_key: key.verifying_key().to_bytes(),
-        issued_at_ms: now_ms(),
-    };
-    let body = Signed::sign(domain::REGISTER, &register, &key).to_bytes();
-    assert_eq!(send("PUT", format!("{url}/nodes/{eve}"), body).await.0, 200);
+    let key = register_by_hand(&url, &eve).await;
     let ping = Signed::sign(
         domain::HOP,
         &hop(&eve, Route::Ping, encode(&empty_ping())),

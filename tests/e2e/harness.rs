@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use tempfile::TempDir;
-use wtd::wire::{Encoding, Signed};
+use wtd::wire::{Encoding, Ping, Register, Signed, domain, now_ms};
 use wtd::{KeyFile, Node, NodeConfig, Peer};
 use wtd_proxy::{Config, Proxy};
 
@@ -189,5 +190,29 @@ pub async fn send(method: &str, url: String, body: Vec<u8>) -> (u16, String) {
     match try_send(method, url.clone(), body).await {
         Ok(answer) => answer,
         Err(e) => panic!("{method} {url} with {len} bytes: no answer: {e}"),
+    }
+}
+
+/// Registers `name` with a new key, as a node written by hand would; returns the key.
+pub async fn register_by_hand(url: &str, name: &str) -> SigningKey {
+    let key = wtd::keys::generate();
+    let register = Register {
+        name: name.to_string(),
+        email: String::new(),
+        node_key: key.verifying_key().to_bytes(),
+        issued_at_ms: now_ms(),
+    };
+    let body = Signed::sign(domain::REGISTER, &register, &key).to_bytes();
+    let (status, text) = send("PUT", format!("{url}/nodes/{name}"), body).await;
+    assert_eq!(status, 200, "{text}");
+    key
+}
+
+/// A ping that offers nothing and accepts no key.
+pub fn empty_ping() -> Ping {
+    Ping {
+        offers: vec![],
+        accepts: vec![],
+        known_version: 0,
     }
 }

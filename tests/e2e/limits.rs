@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::SigningKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wtd::wire::{Hop, Offer, Ping, Register, Route, Signed, domain, encode, now_ms};
+use wtd::wire::{Hop, Offer, Ping, Route, Signed, domain, encode, now_ms};
 use wtd_examples::demo;
 
-use crate::harness::{Cluster, send, unique};
+use crate::harness::{Cluster, empty_ping, register_by_hand, send, unique};
 
 /// Mallory, at another address, opens a thousand connections that never finish a
 /// request (half send part of a header, half send nothing). Past her share of connections
@@ -290,7 +290,8 @@ async fn one_node_flooding_the_proxy_is_limited_and_others_are_not() {
     let alice = cluster.node(&unique("alice"), &["demo"]).await;
     let bob = cluster.node(&unique("bob"), &[]).await;
     let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "1000/s");
-    let (eve, eve_key) = register_by_hand(&cluster.url(), &unique("eve")).await;
+    let eve = unique("eve");
+    let eve_key = register_by_hand(&cluster.url(), &eve).await;
 
     let counter = Arc::new(AtomicU64::new(now_ms() * 1000));
     let flood_for = Duration::from_millis(1500);
@@ -434,7 +435,8 @@ async fn one_address_cannot_take_every_apply_slot() {
 async fn offers_named_outside_the_alphabet_never_reach_the_directory() {
     let cluster = Cluster::start().await;
     let url = cluster.url();
-    let (eve, key) = register_by_hand(&url, &unique("eve")).await;
+    let eve = unique("eve");
+    let key = register_by_hand(&url, &eve).await;
     let bad_offers = [
         offer("\u{1b}[2Jdemo", "demo/add"),
         offer("de\u{202e}om", "demo/add"),
@@ -485,29 +487,6 @@ fn offer(mission: &str, function: &str) -> Offer {
         mission: mission.to_string(),
         functions: vec![function.to_string()],
     }
-}
-
-fn empty_ping() -> Ping {
-    Ping {
-        offers: vec![],
-        accepts: vec![],
-        known_version: 0,
-    }
-}
-
-/// Registers `name` with a new key, as a node written by hand would.
-async fn register_by_hand(url: &str, name: &str) -> (String, SigningKey) {
-    let key = wtd::keys::generate();
-    let register = Register {
-        name: name.to_string(),
-        email: String::new(),
-        node_key: key.verifying_key().to_bytes(),
-        issued_at_ms: now_ms(),
-    };
-    let body = Signed::sign(domain::REGISTER, &register, &key).to_bytes();
-    let (status, text) = send("PUT", format!("{url}/nodes/{name}"), body).await;
-    assert_eq!(status, 200, "{text}");
-    (name.to_string(), key)
 }
 
 async fn ping_by_hand(

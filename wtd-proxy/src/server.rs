@@ -216,17 +216,26 @@ impl WriteDeadline {
         }
     }
 
-    /// Called when a write returned `Pending`: arms the deadline, or fails if it passed.
-    fn check_stall(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+    /// Passes on a write's result: progress clears the deadline; a write still blocked
+    /// arms it, and fails once it has passed.
+    fn after_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if written.is_ready() {
+            self.stalled = None;
+            return written;
+        }
         let limit = self.limit;
-        let sleep = self
+        let stalled = self
             .stalled
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(io::Error::new(
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "the client read nothing of its answer in time",
-            )),
+            ))),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -248,16 +257,8 @@ impl AsyncWrite for WriteDeadline {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.tcp).poll_write(cx, buf) {
-            Poll::Pending => match self.check_stall(cx) {
-                Poll::Ready(e) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            },
-            ready => {
-                self.stalled = None;
-                ready
-            }
-        }
+        let written = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        self.after_write(cx, written)
     }
 
     fn poll_write_vectored(
@@ -265,16 +266,8 @@ impl AsyncWrite for WriteDeadline {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs) {
-            Poll::Pending => match self.check_stall(cx) {
-                Poll::Ready(e) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            },
-            ready => {
-                self.stalled = None;
-                ready
-            }
-        }
+        let written = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        self.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {

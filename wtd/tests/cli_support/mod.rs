@@ -55,8 +55,13 @@ impl Run {
 /// behaviour, no input, and its output captured.
 fn wtd_command(dir: &Path, args: &[String]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wtd"));
+    command.args(args);
+    isolated(command, dir)
+}
+
+/// `command` run in `dir`, without `WTD_HOME` or `RUST_LOG`, no input, output captured.
+fn isolated(mut command: Command, dir: &Path) -> Command {
     command
-        .args(args)
         .current_dir(dir)
         .env_remove("WTD_HOME")
         .env_remove("RUST_LOG")
@@ -75,21 +80,14 @@ pub fn wtd_blocking(dir: &Path, args: &[String]) -> Run {
 /// command writes to 0 bytes (`ulimit -f 0`), so every write of a byte fails (with
 /// EFBIG, as a full disk fails with ENOSPC), even for root, who ignores permissions.
 pub fn wtd_blocking_disk_full(dir: &Path, args: &[String]) -> Run {
-    let wtd = wtd_command(dir, args);
     let mut shell = Command::new("sh");
     shell
         .arg("-c")
         // Ignore SIGXFSZ (inherited through exec) so the write fails instead of killing.
         .arg("trap '' XFSZ; ulimit -f 0 && exec \"$0\" \"$@\"")
-        .arg(wtd.get_program())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("WTD_HOME")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    run_blocking(shell, args)
+        .arg(env!("CARGO_BIN_EXE_wtd"))
+        .args(args);
+    run_blocking(isolated(shell, dir), args)
 }
 
 fn run_blocking(mut command: Command, args: &[String]) -> Run {
