@@ -355,18 +355,7 @@ async fn messages_of_an_abandoned_long_poll_come_again() {
 
     // Eve is a node written by hand: registered and online, polling herself.
     let eve_name = unique("eve");
-    let eve = wtd::keys::generate();
-    let register = Register {
-        name: eve_name.clone(),
-        email: String::new(),
-        node_key: eve.verifying_key().to_bytes(),
-        issued_at_ms: now_ms(),
-    };
-    let body = Signed::sign(domain::REGISTER, &register, &eve).to_bytes();
-    assert_eq!(
-        send("PUT", format!("{url}/nodes/{eve_name}"), body).await.0,
-        200
-    );
+    let eve = register_by_hand(&url, &eve_name).await;
     let ping = Signed::sign(
         domain::HOP,
         &hop(&eve_name, Route::Ping, encode(&empty_ping())),

@@ -12,7 +12,7 @@ use wtd::wire::{Hop, Ping, Register, Route, Signed, domain, encode, now_ms};
 use wtd::{Error, KeyFile, Node, NodeConfig};
 use wtd_examples::{demo, lab};
 
-use crate::harness::{send, unique};
+use crate::harness::{bind_again, send, unique};
 
 /// The proxy dies with SIGKILL while three callers keep calling, and starts again on the
 /// same port and data folder. Every call ends within its timeout (with its result or a
@@ -363,19 +363,4 @@ fn child_process() {
             other => panic!("unknown child role {other}"),
         }
     });
-}
-
-/// Binds `addr`, retrying for a few seconds while a killed process's socket is released.
-async fn bind_again(addr: &str) -> tokio::net::TcpListener {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => return listener,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("cannot bind {addr}: {e}"),
-        }
-    }
 }

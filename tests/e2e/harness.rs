@@ -96,17 +96,7 @@ impl Cluster {
 
     /// Starts a proxy again on the same address and data folder.
     pub async fn start_proxy_again(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let listener = loop {
-            match tokio::net::TcpListener::bind(self.addr).await {
-                Ok(listener) => break listener,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("cannot bind {} again: {e}", self.addr),
-            }
-        };
+        let listener = bind_again(&self.addr.to_string()).await;
         let proxy = Proxy::start(listener, Config::new(self.dir.path().join("proxy")))
             .await
             .expect("proxy starts again");
@@ -118,6 +108,21 @@ impl Cluster {
             node.stop().await;
         }
         self.stop_proxy().await;
+    }
+}
+
+/// Binds `addr` (a port a stopped or killed proxy had), retrying for up to 10 s while the
+/// old socket is released.
+pub async fn bind_again(addr: &str) -> tokio::net::TcpListener {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => return listener,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("cannot bind {addr} again: {e}"),
+        }
     }
 }
 
