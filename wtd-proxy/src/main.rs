@@ -2,19 +2,62 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+const HELP: &str = "\
+The WTD relay and directory: nodes register here, find each other, and exchange signed
+calls through it. It cannot forge, alter or replay a call a node accepts.
 
-/// The WTD relay and directory: nodes register here, find each other, and exchange
-/// signed calls through it. It cannot forge, alter or replay a call a node accepts.
-#[derive(Parser, Debug)]
-#[command(version)]
+Usage: wtd-proxy [--listen ADDRESS] [--data FOLDER]
+
+Options:
+  --listen ADDRESS  address to listen on [default: 127.0.0.1:14151]
+  --data FOLDER     folder for the node registry, created if missing [default: wtd-proxy-data]
+  -h, --help        print this help
+  -V, --version     print the version
+";
+
+/// What the command line asked for. Two flags do not need an argument-parsing crate, and
+/// the proxy stays small on a Pi.
+#[derive(Debug)]
 struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:14151")]
     listen: String,
-    /// Folder for the node registry (created if missing).
-    #[arg(long, default_value = "wtd-proxy-data")]
     data: PathBuf,
+}
+
+/// Reads the flags; `Err` is what to print and the exit code.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u8)> {
+    let mut parsed = Args {
+        listen: "127.0.0.1:14151".into(),
+        data: PathBuf::from("wtd-proxy-data"),
+    };
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_string(), Some(value.to_string()))
+            }
+            _ => (arg, None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| (format!("wtd-proxy: {name} needs a value\n\n{HELP}"), 2))
+        };
+        match flag.as_str() {
+            "--listen" => parsed.listen = value("--listen")?,
+            "--data" => parsed.data = PathBuf::from(value("--data")?),
+            "-h" | "--help" => return Err((HELP.to_string(), 0)),
+            "-V" | "--version" => {
+                return Err((format!("wtd-proxy {}", env!("CARGO_PKG_VERSION")), 0));
+            }
+            other => {
+                return Err((
+                    format!("wtd-proxy: unknown argument {other:?}\n\n{HELP}"),
+                    2,
+                ));
+            }
+        }
+    }
+    Ok(parsed)
 }
 
 #[tokio::main]
@@ -24,7 +67,17 @@ async fn main() -> std::process::ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let args = Args::parse();
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err((text, 0)) => {
+            println!("{text}");
+            return std::process::ExitCode::SUCCESS;
+        }
+        Err((text, code)) => {
+            eprintln!("{text}");
+            return std::process::ExitCode::from(code);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -63,5 +116,37 @@ async fn main() -> std::process::ExitCode {
             eprintln!("wtd-proxy: {e}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, (String, u8)> {
+        parse_args(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn flags_take_a_value_after_a_space_or_an_equals_sign() {
+        let args = parse(&["--listen", "0.0.0.0:1", "--data=/tmp/x"]).expect("parses");
+        assert_eq!(args.listen, "0.0.0.0:1");
+        assert_eq!(args.data, PathBuf::from("/tmp/x"));
+        let args = parse(&[]).expect("defaults");
+        assert_eq!(args.listen, "127.0.0.1:14151");
+    }
+
+    #[test]
+    fn mistakes_exit_2_with_the_help() {
+        let (text, code) = parse(&["--lisen", "x"]).expect_err("unknown");
+        assert_eq!(code, 2);
+        assert!(
+            text.contains("unknown argument \"--lisen\"") && text.contains("Usage"),
+            "{text}"
+        );
+        let (text, code) = parse(&["--data"]).expect_err("no value");
+        assert_eq!(code, 2);
+        assert!(text.contains("--data needs a value"), "{text}");
+        assert_eq!(parse(&["--help"]).expect_err("help").1, 0);
     }
 }

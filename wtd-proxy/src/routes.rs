@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OwnedSemaphorePermit;
-use wtd::wire::{self, Route, RxBatch, Signed, TxBatch, TxReply};
+use wtd_wire::{self as wire, Route, RxBatch, Signed, TxBatch, TxReply};
 
 use crate::error::ProxyError;
 use crate::server::ClientAddr;

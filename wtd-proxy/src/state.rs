@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::VerifyingKey;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Notify, oneshot, watch};
-use wtd::wire::{
-    self, CounterWindow, Delivered, Directory, DirectoryEntry, Hop, Kind, Offer, Route, Signed,
-    TxStatus, domain,
+use wtd_wire::{
+    self as wire, CounterWindow, Delivered, Directory, DirectoryEntry, Hop, Kind, Offer, Route,
+    Signed, TxStatus, domain,
 };
 
 use crate::Config;

@@ -78,7 +78,7 @@ impl Store {
 
     /// Records a node (durably: the transaction is committed before this returns).
     pub fn put(&self, name: &str, record: &NodeRecord) -> Result<(), ProxyError> {
-        let bytes = wtd::wire::encode(record);
+        let bytes = wtd_wire::encode(record);
         self.write(|table| {
             table.insert(name, bytes.as_slice())?;
             Ok(())
@@ -93,7 +93,7 @@ impl Store {
             let mut nodes = Vec::new();
             for entry in table.iter()? {
                 let (name, bytes) = entry?;
-                match wtd::wire::decode_exact::<NodeRecord>(bytes.value()) {
+                match wtd_wire::decode_exact::<NodeRecord>(bytes.value()) {
                     Ok(record) => nodes.push((name.value().to_string(), record)),
                     Err(e) => {
                         tracing::error!(name = name.value(), "skipping a damaged registration: {e}")

@@ -31,7 +31,9 @@ pub mod nesting;
 pub mod node;
 pub mod registry;
 pub mod transport;
-pub mod wire;
+
+/// What travels on the wire: the `wtd-wire` crate, which the proxy shares.
+pub use wtd_wire as wire;
 
 pub use call::Peer;
 pub use error::{Error, Result};

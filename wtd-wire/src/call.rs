@@ -1,0 +1,158 @@
+//! A call and the callee's reply.
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{check_function, check_module, check_name};
+use crate::{MAX_ARGS_BYTES, MAX_LIFETIME_MS, PROTOCOL_VERSION, WireError};
+
+/// How a call's arguments and result are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encoding {
+    /// postcard: what typed calls between Rust nodes use.
+    Postcard,
+    /// JSON: for the command line, scripts and other languages.
+    Json,
+}
+
+/// A call, signed by the capability key the callee granted ([`domain::CALL`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    /// [`PROTOCOL_VERSION`].
+    pub version: u8,
+    /// The capability public key that signed this call.
+    pub capability: [u8; 32],
+    /// The calling node: where the reply goes.
+    pub caller: String,
+    /// The node that must run the call.
+    pub callee: String,
+    /// Mission of the function.
+    pub mission: String,
+    /// Module of the function (its Rust module path without the crate name).
+    pub module: String,
+    /// Name of the function.
+    pub function: String,
+    /// How `args` and the result are encoded.
+    pub encoding: Encoding,
+    /// `false` for a cast: run it, send nothing back.
+    pub want_reply: bool,
+    /// Random id; the reply carries the same one. Also the replay-cache key.
+    pub ack: [u8; 16],
+    /// Caller's clock, milliseconds since the Unix epoch.
+    pub issued_at_ms: u64,
+    /// After this (caller's clock) the callee must not run the call.
+    pub expires_at_ms: u64,
+    /// The encoded arguments, as a tuple.
+    pub args: Vec<u8>,
+}
+
+impl Call {
+    /// `mission/module/function`, as shown to people.
+    pub fn path(&self) -> String {
+        format!("{}/{}/{}", self.mission, self.module, self.function)
+    }
+
+    /// Checks every field's bounds; the callee and the proxy call this before anything else.
+    pub fn check_bounds(&self) -> Result<(), WireError> {
+        if self.version != PROTOCOL_VERSION {
+            return Err(WireError::OutOfBounds(format!(
+                "protocol version {} is not supported (this node speaks {PROTOCOL_VERSION})",
+                self.version
+            )));
+        }
+        check_name("caller", &self.caller)?;
+        check_name("callee", &self.callee)?;
+        check_name("mission", &self.mission)?;
+        check_module(&self.module)?;
+        check_function(&self.function)?;
+        if self.args.len() > MAX_ARGS_BYTES {
+            return Err(WireError::OutOfBounds(format!(
+                "arguments are {} bytes, more than the {MAX_ARGS_BYTES} allowed",
+                self.args.len()
+            )));
+        }
+        if self.expires_at_ms < self.issued_at_ms
+            || self.expires_at_ms - self.issued_at_ms > MAX_LIFETIME_MS
+        {
+            return Err(WireError::OutOfBounds(format!(
+                "a call may live at most {MAX_LIFETIME_MS} ms"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A reply, signed by the callee's node key ([`domain::REPLY`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The node that ran (or refused) the call.
+    pub callee: String,
+    /// The node that called.
+    pub caller: String,
+    /// The call's ack.
+    pub ack: [u8; 16],
+    /// SHA-256 of the call's whole envelope ([`Signed::envelope_hash`]).
+    pub call_hash: [u8; 32],
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// The result of a call, as the callee reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The function ran; these are its encoded results.
+    Ok(Vec<u8>),
+    /// The callee refused or failed the call.
+    Refused(Refusal),
+}
+
+/// Why a callee did not return a result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// No grant for this key.
+    Denied,
+    /// Granted, but for other missions.
+    WrongMission {
+        /// The missions the key is granted.
+        granted: Vec<String>,
+    },
+    /// The grant is revoked.
+    Revoked,
+    /// The grant has expired.
+    GrantExpired,
+    /// The call arrived after its own expiry.
+    CallExpired,
+    /// Rate limit used up.
+    RateLimited {
+        /// Milliseconds until the next call may pass.
+        retry_after_ms: u64,
+    },
+    /// Seen before; not run again.
+    Replayed,
+    /// No such function in that mission.
+    NoSuchFunction,
+    /// Arguments could not be decoded.
+    BadArguments(String),
+    /// The function panicked.
+    RemotePanic(String),
+    /// The capability signature did not verify.
+    BadSignature,
+    /// The call's issued-at is too far from the callee's clock.
+    ClockSkew {
+        /// Callee's clock minus the call's issued-at, in milliseconds.
+        skew_ms: i64,
+    },
+    /// The call was addressed to another node.
+    WrongNode,
+    /// The callee is overloaded.
+    Busy,
+    /// A field is out of bounds; the call did not run.
+    Malformed(String),
+    /// The function ran, but its result is larger than the limit.
+    ResultTooLarge {
+        /// Size of the encoded result.
+        bytes: u64,
+    },
+    /// The callee started after the call was made. Its replay cache is new, so it
+    /// refuses older calls rather than risk running one twice.
+    Restarted,
+}

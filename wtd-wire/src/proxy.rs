@@ -1,0 +1,177 @@
+//! What a node and the proxy say to each other: hops, registration, presence and the
+//! directory, batches of envelopes in and out.
+
+use serde::{Deserialize, Serialize};
+
+/// The proxy routes a node request can be for; signed into every [`Hop`] so a request
+/// signed for one route is refused on another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Route {
+    /// `POST /ping`
+    Ping,
+    /// `POST /tx/{node}`
+    Tx,
+    /// `POST /rx/{node}`
+    Rx,
+    /// `POST /bye`
+    Bye,
+}
+
+/// A node's request to the proxy, signed by its node key ([`domain::HOP`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hop {
+    /// The node sending the request.
+    pub node: String,
+    /// The route this request is for.
+    pub route: Route,
+    /// Strictly new per request (a sliding window at the proxy refuses repeats).
+    pub counter: u64,
+    /// Node's clock, milliseconds since the Unix epoch.
+    pub issued_at_ms: u64,
+    /// The route's own message ([`Ping`], [`TxBatch`], [`RxPoll`]; empty for bye).
+    pub body: Vec<u8>,
+}
+
+/// `PUT /nodes/{name}`: a node asks to be known by a name, proving it holds the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Register {
+    /// The node's name.
+    pub name: String,
+    /// Contact address of the node's owner (shown to the proxy operator only).
+    pub email: String,
+    /// The node's public key.
+    pub node_key: [u8; 32],
+    /// Node's clock, milliseconds since the Unix epoch.
+    pub issued_at_ms: u64,
+}
+
+/// A mission a node serves, and its functions as `module/function`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    /// The mission.
+    pub mission: String,
+    /// Its functions, each `module/function`.
+    pub functions: Vec<String>,
+}
+
+/// `POST /ping` body: presence, and what the node offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// Missions this node serves.
+    pub offers: Vec<Offer>,
+    /// Capability public keys this node accepts (unrevoked, unexpired grants).
+    pub accepts: Vec<[u8; 32]>,
+    /// The directory version the node has; 0 for none.
+    pub known_version: u64,
+}
+
+/// `POST /ping` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingReply {
+    /// The proxy's current directory version.
+    pub version: u64,
+    /// The directory, unless the node already has this version.
+    pub directory: Option<Directory>,
+}
+
+/// Who is online and what they offer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    /// Online nodes, sorted by name.
+    pub nodes: Vec<DirectoryEntry>,
+}
+
+/// One online node in the [`Directory`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    /// Its name.
+    pub name: String,
+    /// Its node public key.
+    pub node_key: [u8; 32],
+    /// Missions it serves.
+    pub offers: Vec<Offer>,
+    /// Capability keys it accepts.
+    pub accepts: Vec<[u8; 32]>,
+}
+
+/// What an envelope holds, so the proxy can route replies to `/apply` waiters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    /// A [`Signed`] [`Call`].
+    Call,
+    /// A [`Signed`] [`Reply`].
+    Reply,
+}
+
+/// One envelope a node hands the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    /// The node it is for.
+    pub to: String,
+    /// What it holds.
+    pub kind: Kind,
+    /// The ack of the call or reply: a routing hint, never trusted by nodes.
+    pub ack: [u8; 16],
+    /// postcard bytes of the [`Signed`] message.
+    pub bytes: Vec<u8>,
+}
+
+/// `POST /tx/{node}` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxBatch {
+    /// At most [`MAX_BATCH_LEN`] envelopes.
+    pub envelopes: Vec<Outgoing>,
+}
+
+/// What the proxy did with each envelope of a [`TxBatch`], in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxStatus {
+    /// Queued for the recipient (or handed to an `/apply` waiter).
+    Queued,
+    /// The recipient is not connected.
+    NodeDown,
+    /// The recipient's mailbox is full.
+    MailboxFull,
+    /// The envelope is too large or malformed.
+    Refused,
+}
+
+/// `POST /tx/{node}` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxReply {
+    /// One status per envelope.
+    pub statuses: Vec<TxStatus>,
+}
+
+/// `POST /rx/{node}` body: acknowledge what was received, wait for more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RxPoll {
+    /// The proxy epoch the acknowledgement refers to (0 at first).
+    pub epoch: u64,
+    /// Every message up to this sequence number was received.
+    pub ack_seq: u64,
+    /// How long the proxy may hold the request when the mailbox is empty.
+    pub wait_ms: u32,
+}
+
+/// `POST /rx/{node}` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RxBatch {
+    /// Random per proxy start: a new epoch means sequence numbers restarted.
+    pub epoch: u64,
+    /// Unacknowledged messages, oldest first.
+    pub messages: Vec<Delivered>,
+}
+
+/// One message delivered to a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivered {
+    /// Sequence number in the mailbox.
+    pub seq: u64,
+    /// The sending node as the proxy authenticated it; `None` for `/apply` calls.
+    pub from: Option<String>,
+    /// What it holds.
+    pub kind: Kind,
+    /// postcard bytes of the [`Signed`] message.
+    pub bytes: Vec<u8>,
+}
