@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OwnedSemaphorePermit;
-use wtd_wire::{self as wire, Route, RxBatch, Signed, TxBatch, TxReply};
+use wtd_wire::{self as wire, JsonDirectory, Route, RxBatch, Signed, TxBatch, TxReply};
 
 use crate::error::ProxyError;
 use crate::server::ClientAddr;
@@ -227,52 +227,12 @@ async fn apply(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())
 }
 
-#[derive(Serialize)]
-struct JsonDirectory {
-    version: u64,
-    nodes: Vec<JsonNode>,
-}
-
-#[derive(Serialize)]
-struct JsonNode {
-    name: String,
-    node_key: String,
-    missions: Vec<JsonMission>,
-    accepts: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct JsonMission {
-    mission: String,
-    functions: Vec<String>,
+async fn directory_json(Axum(state): Axum<Shared>) -> impl IntoResponse {
+    axum::Json(json_directory(&state))
 }
 
 fn json_directory(state: &State) -> JsonDirectory {
-    JsonDirectory {
-        version: state.version(),
-        nodes: state
-            .directory()
-            .nodes
-            .into_iter()
-            .map(|n| JsonNode {
-                name: n.name,
-                node_key: hex::encode(n.node_key),
-                missions: n
-                    .offers
-                    .into_iter()
-                    .map(|o| JsonMission {
-                        mission: o.mission,
-                        functions: o.functions,
-                    })
-                    .collect(),
-                accepts: n.accepts.iter().map(hex::encode).collect(),
-            })
-            .collect(),
-    }
-}
-
-async fn directory_json(Axum(state): Axum<Shared>) -> impl IntoResponse {
-    axum::Json(json_directory(&state))
+    JsonDirectory::new(state.version(), state.directory())
 }
 
 /// A page for people: who is online and what they offer. Names are validated to

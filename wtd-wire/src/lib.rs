@@ -11,6 +11,7 @@
 //! * [`call`]: a call, its target, and the callee's signed reply (outcome or refusal).
 //! * [`proxy`]: what a node and the proxy say to each other: hops, registration,
 //!   presence and the directory, batches in and out.
+//! * [`json`]: the directory as JSON, as the proxy serves it to people and scripts.
 //! * [`names`]: the bounds on node, mission, module and function names.
 //! * [`replay`]: the replay cache of call acks and the sliding counter window of hops.
 //!
@@ -23,6 +24,7 @@
 //! docs/PROTOCOL.md describes every type here field by field.
 
 pub mod call;
+pub mod json;
 pub mod names;
 pub mod proxy;
 pub mod replay;
@@ -34,6 +36,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use call::*;
+pub use json::*;
 pub use names::*;
 pub use proxy::*;
 pub use replay::*;

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::grants::{GrantTable, Issuer};
 use crate::keys::{self, KeyFile};
 use crate::transport::{self, Transport, TransportError};
-use crate::wire::Encoding;
+use crate::wire::{Encoding, JsonDirectory};
 use crate::{home, wire};
 
 const EXIT_CODES: &str = "Exit codes:
@@ -579,26 +579,6 @@ fn key(cli: &Cli, home: &Path, command: &KeyCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The directory as `GET /api/directory` returns it.
-#[derive(Debug, Deserialize)]
-struct JsonDirectory {
-    nodes: Vec<JsonNode>,
-}
-
-#[derive(Debug, Deserialize)]
-struct JsonNode {
-    name: String,
-    node_key: String,
-    missions: Vec<JsonMission>,
-    accepts: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct JsonMission {
-    mission: String,
-    functions: Vec<String>,
 }
 
 fn fetch_directory(proxy: &str) -> Result<JsonDirectory> {
