@@ -22,8 +22,8 @@ pub enum ProxyError {
     /// The request was signed for another node or route.
     #[error("forbidden: {0}")]
     Forbidden(String),
-    /// The node is not registered. The body starts with `not registered:`, which nodes
-    /// recognise to register again.
+    /// The node is not registered. Its [`wtd_wire::ERROR_HEADER`] code,
+    /// [`wtd_wire::NOT_REGISTERED`], tells a node to register again.
     #[error(
         "not registered: node `{0}` is not registered with this proxy; register it first (PUT /nodes/{0})"
     )]
@@ -68,6 +68,27 @@ impl ProxyError {
     }
 }
 
+impl ProxyError {
+    /// The machine-readable name of this refusal, sent in the [`wtd_wire::ERROR_HEADER`]
+    /// header: clients act on it, never on the wording of the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProxyError::Malformed(_) => "Malformed",
+            ProxyError::TooLarge(_) => "TooLarge",
+            ProxyError::SlowBody(_) => "SlowBody",
+            ProxyError::Unauthenticated(_) => "Unauthenticated",
+            ProxyError::Forbidden(_) => "Forbidden",
+            ProxyError::NotRegistered(_) => wtd_wire::NOT_REGISTERED,
+            ProxyError::NameTaken(_) => "NameTaken",
+            ProxyError::NodeDown(_) => "NodeDown",
+            ProxyError::TooMany(_) => "TooMany",
+            ProxyError::Timeout(_) => "Timeout",
+            ProxyError::Storage(_) => "Storage",
+            ProxyError::ShuttingDown => "ShuttingDown",
+        }
+    }
+}
+
 impl IntoResponse for ProxyError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -79,7 +100,10 @@ impl IntoResponse for ProxyError {
         }
         (
             status,
-            [("content-type", "text/plain; charset=utf-8")],
+            [
+                ("content-type", "text/plain; charset=utf-8"),
+                (wtd_wire::ERROR_HEADER, self.code()),
+            ],
             body,
         )
             .into_response()

@@ -156,3 +156,29 @@ pub enum Refusal {
     /// refuses older calls rather than risk running one twice.
     Restarted,
 }
+
+impl Refusal {
+    /// The refusal's name, as the audit log and `wtd log` show it (`Denied`,
+    /// `RateLimited`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Refusal::Denied => "Denied",
+            Refusal::WrongMission { .. } => "WrongMission",
+            Refusal::Revoked => "Revoked",
+            Refusal::GrantExpired => "GrantExpired",
+            Refusal::CallExpired => "CallExpired",
+            Refusal::RateLimited { .. } => "RateLimited",
+            Refusal::Replayed => "Replayed",
+            Refusal::NoSuchFunction => "NoSuchFunction",
+            Refusal::BadArguments(_) => "BadArguments",
+            Refusal::RemotePanic(_) => "RemotePanic",
+            Refusal::BadSignature => "BadSignature",
+            Refusal::ClockSkew { .. } => "ClockSkew",
+            Refusal::WrongNode => "WrongNode",
+            Refusal::Busy => "Busy",
+            Refusal::Malformed(_) => "Malformed",
+            Refusal::ResultTooLarge { .. } => "ResultTooLarge",
+            Refusal::Restarted => "Restarted",
+        }
+    }
+}

@@ -3,6 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The HTTP header in which the proxy names each refusal by a machine-readable code (the
+/// body says it in words, for people): `NotRegistered`, `Unauthenticated`, `TooMany`, …
+/// (docs/PROTOCOL.md lists them all).
+pub const ERROR_HEADER: &str = "wtd-error";
+
+/// The [`ERROR_HEADER`] code of a hop from a node the proxy does not know: the node
+/// should register again (`PUT /nodes/{name}`) and retry.
+pub const NOT_REGISTERED: &str = "NotRegistered";
+
 /// The proxy routes a node request can be for; signed into every [`Hop`] so a request
 /// signed for one route is refused on another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

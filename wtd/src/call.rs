@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::keys::KeyFile;
-use crate::node::{NodeInner, OnStatus, OutboxItem, Pending};
+use crate::node::outbox::{OnStatus, OutboxItem};
+use crate::node::pending::Pending;
+use crate::node::{Node, NodeInner};
 use crate::registry::{FnPath, Remote};
 use crate::wire::{self, Call, Encoding, Kind, Outgoing, Signed, domain};
 
@@ -37,9 +40,16 @@ impl std::fmt::Debug for Peer {
     }
 }
 
+impl Node {
+    /// A handle to call the node a key file is for.
+    pub fn peer(&self, key_file: &KeyFile) -> Result<Peer> {
+        Peer::new(self.inner.clone(), key_file)
+    }
+}
+
 impl Peer {
-    pub(crate) fn new(node: Arc<NodeInner>, key_file: &KeyFile) -> Result<Peer> {
-        wire::check_name("node", &key_file.node).map_err(|e| Error::Invalid(e.to_string()))?;
+    fn new(node: Arc<NodeInner>, key_file: &KeyFile) -> Result<Peer> {
+        wire::check_name("node", &key_file.node)?;
         Ok(Peer {
             timeout: node.call_timeout,
             node,
@@ -117,11 +127,15 @@ impl Peer {
 
     /// Sends a call signed by [`Peer::sign_call`] and waits for its reply.
     pub async fn send_signed(&self, signed: Signed) -> Result<Vec<u8>> {
-        let call: Call = signed
-            .peek()
-            .map_err(|e| Error::Invalid(format!("not a signed call: {e}")))?;
+        let call: Call = signed.peek()?;
+        let span = tracing::debug_span!("call", node = %self.node.name, callee = %self.callee, ack = %hex::encode(call.ack), path = %call.path());
+        self.wait_for_reply(signed, call).instrument(span).await
+    }
+
+    /// Registers the call as pending, queues it, and waits for the reply or the timeout.
+    async fn wait_for_reply(&self, signed: Signed, call: Call) -> Result<Vec<u8>> {
         let (done, reply) = oneshot::channel();
-        self.node.pending_insert(
+        self.node.pending.insert(
             call.ack,
             Pending {
                 callee: self.callee.clone(),
@@ -141,14 +155,17 @@ impl Peer {
             on_status: OnStatus::FailPending(call.ack),
         };
         if let Err(e) = self.node.enqueue(item) {
-            self.node.pending_remove(&call.ack);
+            self.node.pending.remove(&call.ack);
             return Err(e);
         }
-        match tokio::time::timeout(self.timeout, reply).await {
+        tracing::debug!("call signed, to the outbox");
+        let result = tokio::time::timeout(self.timeout, reply).await;
+        tracing::debug!(ok = matches!(result, Ok(Ok(Ok(_)))), "call ended");
+        match result {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(Error::Stopped),
             Err(_) => {
-                self.node.pending_remove(&call.ack);
+                self.node.pending.remove(&call.ack);
                 Err(Error::Timeout {
                     node: self.callee.clone(),
                     after: self.timeout,
@@ -168,9 +185,7 @@ impl Peer {
         args: Vec<u8>,
     ) -> Result<()> {
         let signed = self.sign_call(mission, module, function, encoding, args, false)?;
-        let call: Call = signed
-            .peek()
-            .map_err(|e| Error::Invalid(format!("not a signed call: {e}")))?;
+        let call: Call = signed.peek()?;
         let (done, queued) = oneshot::channel();
         self.node.enqueue(OutboxItem {
             envelope: Outgoing {
@@ -287,7 +302,7 @@ pub fn open_reply(
     let path = call.peek::<Call>().map(|c| c.path()).unwrap_or_default();
     match r.outcome {
         wire::Outcome::Ok(bytes) => Ok(bytes),
-        wire::Outcome::Refused(refusal) => Err(crate::node::refusal_error(refusal, callee, &path)),
+        wire::Outcome::Refused(refusal) => Err(Error::from_refusal(refusal, callee, &path)),
     }
 }
 
@@ -299,7 +314,7 @@ pub async fn call_typed<A: Remote, R: Remote>(peer: &Peer, path: &FnPath, args: 
             path.module(),
             path.name,
             Encoding::Postcard,
-            wire::encode(&args),
+            encode_args(&args)?,
         )
         .await?;
     crate::nesting::from_postcard::<R>(&bytes).map_err(|e| Error::BadReply {
@@ -318,7 +333,18 @@ pub async fn cast_typed<A: Remote>(peer: &Peer, path: &FnPath, args: A) -> Resul
         path.module(),
         path.name,
         Encoding::Postcard,
-        wire::encode(&args),
+        encode_args(&args)?,
     )
     .await
+}
+
+/// Encodes a call's argument tuple. A `Serialize` implementation can refuse (a map whose
+/// keys are not strings, a custom impl returning an error): that is an error here, never
+/// an empty argument list sent in its place.
+fn encode_args<A: Remote>(args: &A) -> Result<Vec<u8>> {
+    postcard::to_allocvec(args).map_err(|e| {
+        Error::Invalid(format!(
+            "the arguments cannot be encoded: {e} (check the Serialize implementation of their types)"
+        ))
+    })
 }

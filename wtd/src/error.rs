@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::wire::Refusal;
+
 /// Everything that can go wrong when starting a node, calling another node, or handling
 /// keys and grants.
 #[derive(Debug, thiserror::Error)]
@@ -223,12 +225,94 @@ pub enum Error {
     /// The node is stopped.
     #[error("this node has been stopped: start a new one to make calls")]
     Stopped,
+
+    /// The proxy refused one message as too large or malformed; it was not delivered.
+    #[error(
+        "the proxy refused the message for `{node}` as too large or malformed: it was not delivered"
+    )]
+    MessageRefused {
+        /// The node it was for.
+        node: String,
+    },
+
+    /// The proxy answered with something that is not what the protocol says it sends.
+    #[error(
+        "the proxy at {url} gave an answer that does not decode ({detail}): is it a WTD proxy of the same version?"
+    )]
+    BadProxyAnswer {
+        /// The proxy URL.
+        url: String,
+        /// What the decoder said.
+        detail: String,
+    },
 }
 
 /// A shorter name for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl From<crate::wire::WireError> for Error {
+    /// Bytes or names that fail the wire's checks: the sentence says which field and why.
+    fn from(e: crate::wire::WireError) -> Self {
+        Error::Invalid(e.to_string())
+    }
+}
+
 impl Error {
+    /// Turns a callee's refusal of the call `path` (`mission/module/function`) into the
+    /// error the caller sees.
+    pub fn from_refusal(refusal: Refusal, callee: &str, path: &str) -> Error {
+        let node = callee.to_string();
+        match refusal {
+            Refusal::Denied => Error::Denied { node },
+            Refusal::WrongMission { granted } => Error::WrongMission {
+                node,
+                mission: path.split('/').next().unwrap_or_default().to_string(),
+                granted: granted.join(", "),
+            },
+            Refusal::Revoked => Error::Revoked { node },
+            Refusal::GrantExpired => Error::Expired {
+                node,
+                what: "the grant".into(),
+            },
+            Refusal::CallExpired => Error::Expired {
+                node,
+                what: "the request".into(),
+            },
+            Refusal::RateLimited { retry_after_ms } => Error::RateLimited {
+                node,
+                retry_after: Duration::from_millis(retry_after_ms),
+            },
+            Refusal::Replayed => Error::Replayed { node },
+            Refusal::NoSuchFunction => Error::NoSuchFunction {
+                node,
+                path: path.to_string(),
+            },
+            Refusal::BadArguments(detail) => Error::BadArguments { node, detail },
+            Refusal::RemotePanic(message) => Error::RemotePanic { node, message },
+            Refusal::BadSignature => Error::BadSignature {
+                who: format!("node `{node}`"),
+            },
+            Refusal::ClockSkew { skew_ms } => Error::ClockSkew { node, skew_ms },
+            Refusal::WrongNode => Error::Invalid(format!(
+                "node `{node}` says the call was addressed to another node: is the key file for `{node}`?"
+            )),
+            Refusal::Busy => Error::Busy {
+                what: format!("node `{node}`"),
+            },
+            Refusal::Restarted => Error::Restarted { node },
+            Refusal::ResultTooLarge { bytes } => Error::BadReply {
+                node,
+                detail: format!(
+                    "the function ran, but its result is {bytes} bytes, more than the {} allowed",
+                    crate::wire::MAX_ARGS_BYTES
+                ),
+            },
+            Refusal::Malformed(detail) => {
+                Error::Invalid(format!("node `{node}` refused the call: {detail}"))
+            }
+        }
+    }
+
     pub(crate) fn file(path: impl Into<PathBuf>, detail: impl std::fmt::Display) -> Self {
         Error::File {
             path: path.into(),

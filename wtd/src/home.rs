@@ -109,3 +109,27 @@ pub fn check_private(path: &Path) -> Result<()> {
     let _ = path;
     Ok(())
 }
+
+/// Locks `home/node.lock` so that a second node cannot start on the same home folder;
+/// the lock is held as long as the returned file is open.
+pub fn lock(home: &Path) -> Result<std::fs::File> {
+    ensure_dir(home)?;
+    let path = home.join("node.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::file(&path, format!("cannot open the lock file ({e})")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::file(
+            home,
+            "another node is already running with this home folder: stop it, or give this one its own --home",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::file(
+            &path,
+            format!("cannot lock the home folder ({e})"),
+        )),
+    }
+}

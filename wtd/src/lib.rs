@@ -3,8 +3,9 @@
 //! # Layout
 //!
 //! * [`error`]: the one error enum; each variant says what happened and what to do.
-//! * [`wire`]: everything that travels: message types, the postcard codec,
-//!   domain-separated ed25519 signatures, replay protection and size limits.
+//! * [`wire`]: everything that travels (the `wtd-wire` crate, shared with the proxy):
+//!   the versioned envelope, message types, the postcard codec, domain-separated ed25519
+//!   signatures, replay protection and size limits.
 //! * [`nesting`]: decoding arguments and results with a bound on nesting depth.
 //! * [`registry`]: what `#[wtd_export]` registers into `inventory`, and lookup by
 //!   mission/module/function.
@@ -13,8 +14,11 @@
 //!   how often, until when; revocations apply on the next request.
 //! * [`home`]: the node's folder on disk, and atomic writes.
 //! * [`transport`]: the blocking HTTP client a node uses to talk to the proxy.
-//! * [`node`]: the runtime: registers, pings, long-polls, verifies, checks grants,
-//!   runs exported functions and signs replies.
+//! * [`node`]: the runtime, one concept per file: config, outbox and send threads,
+//!   inbox and receive thread, presence, pending calls, watchdog.
+//! * `serve`: the callee's checks as one ordered pipeline, read top to bottom:
+//!   bounds → addressee → signature → clock → grant → replay → rate → lookup → run →
+//!   sign the reply → audit.
 //! * [`call`]: [`Peer`] and calls to other nodes, typed and dynamic.
 //! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
 //! * `cli` (feature `cli`, on by default): the `wtd` command.
@@ -30,6 +34,7 @@ pub mod keys;
 pub mod nesting;
 pub mod node;
 pub mod registry;
+mod serve;
 pub mod transport;
 
 /// What travels on the wire: the `wtd-wire` crate, which the proxy shares.

@@ -32,8 +32,10 @@ pub enum TransportError {
     Unreachable(String),
     /// The proxy does not know this node (it lost its data, or never had it).
     NotRegistered,
-    /// Any other refusal, with the proxy's explanation.
+    /// Any other refusal: the HTTP status and the proxy's explanation.
     Status(u16, String),
+    /// An answer that is not what the protocol says the proxy sends.
+    BadAnswer(String),
 }
 
 impl TransportError {
@@ -49,6 +51,10 @@ impl TransportError {
                 message: "this node is not registered with the proxy".into(),
             },
             TransportError::Status(status, message) => Error::Proxy { status, message },
+            TransportError::BadAnswer(detail) => Error::BadProxyAnswer {
+                url: url.to_string(),
+                detail,
+            },
         }
     }
 }
@@ -176,9 +182,7 @@ impl Transport {
         let signed = Signed::sign(domain::HOP, &hop, &self.key).to_bytes();
         let url = format!("{}{path}", self.base);
         let answer = send(agent, "POST", &url, signed, timeout)?;
-        wire::decode_exact(&answer).map_err(|e| {
-            TransportError::Status(502, format!("the proxy's answer does not decode: {e}"))
-        })
+        wire::decode_exact(&answer).map_err(|e| TransportError::BadAnswer(e.to_string()))
     }
 }
 
@@ -202,6 +206,10 @@ pub(crate) fn send(
         .send(&body[..]);
     let mut response = response.map_err(|e| TransportError::Unreachable(e.to_string()))?;
     let status = response.status().as_u16();
+    let not_registered = response
+        .headers()
+        .get(wire::ERROR_HEADER)
+        .is_some_and(|code| code.as_bytes() == wire::NOT_REGISTERED.as_bytes());
     let bytes = response
         .body_mut()
         .with_config()
@@ -210,7 +218,7 @@ pub(crate) fn send(
         .map_err(|e| TransportError::Unreachable(e.to_string()))?;
     match status {
         200..=299 => Ok(bytes),
-        404 if is_not_registered(&bytes) => Err(TransportError::NotRegistered),
+        _ if not_registered => Err(TransportError::NotRegistered),
         _ => Err(TransportError::Status(
             status,
             String::from_utf8_lossy(&bytes).chars().take(500).collect(),
@@ -218,20 +226,11 @@ pub(crate) fn send(
     }
 }
 
-/// The proxy's 404 body for hop requests from unknown nodes starts with this.
-pub const NOT_REGISTERED: &str = "not registered:";
-
-fn is_not_registered(body: &[u8]) -> bool {
-    body.starts_with(NOT_REGISTERED.as_bytes())
-}
-
 /// `PUT /apply/{node}/{mission}/{module}/{function}`: sends one signed call through the
 /// proxy and returns the signed reply. For scripts, tests and clients that are not nodes;
 /// nodes batch their calls through `/tx` and `/rx` instead.
 pub fn apply(proxy: &str, call: &Signed, timeout: Duration) -> Result<Signed, Error> {
-    let peeked: wire::Call = call
-        .peek()
-        .map_err(|e| Error::Invalid(format!("not a signed call: {e}")))?;
+    let peeked: wire::Call = call.peek()?;
     let url = format!(
         "{}/apply/{}/{}/{}/{}",
         proxy.trim_end_matches('/'),
@@ -242,8 +241,8 @@ pub fn apply(proxy: &str, call: &Signed, timeout: Duration) -> Result<Signed, Er
     );
     let answer = send(&agent(), "PUT", &url, call.to_bytes(), Some(timeout))
         .map_err(|e| e.into_error(proxy))?;
-    Signed::from_bytes(&answer).map_err(|e| Error::Proxy {
-        status: 502,
-        message: format!("the proxy's answer is not a signed reply: {e}"),
+    Signed::from_bytes(&answer).map_err(|e| Error::BadProxyAnswer {
+        url: proxy.to_string(),
+        detail: format!("not a signed reply: {e}"),
     })
 }

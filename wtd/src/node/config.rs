@@ -1,0 +1,97 @@
+//! How to start a node: [`NodeConfig`], and which missions it serves.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::registry;
+use crate::wire::Offer;
+
+/// How to start a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The node's name on the proxy (`alice-pi`).
+    pub(crate) name: String,
+    /// The proxy's base URL, without a trailing slash.
+    pub(crate) proxy: String,
+    /// The folder holding the node key, grants, keys and audit log.
+    pub(crate) home: PathBuf,
+    /// The owner's contact address, given to the proxy at registration.
+    pub(crate) email: String,
+    /// The missions to serve; `None` serves every mission exported in the program.
+    pub(crate) missions: Option<Vec<String>>,
+    /// Default timeout of calls made through this node's peers.
+    pub(crate) call_timeout: Duration,
+}
+
+impl NodeConfig {
+    /// A node called `name`, talking to the proxy at `proxy` (e.g.
+    /// `http://127.0.0.1:14151`), keeping its key and grants in `home`.
+    pub fn new(name: &str, proxy: &str, home: impl Into<PathBuf>) -> NodeConfig {
+        NodeConfig {
+            name: name.to_string(),
+            proxy: proxy.trim_end_matches('/').to_string(),
+            home: home.into(),
+            email: String::new(),
+            missions: None,
+            call_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The owner's contact address, recorded by the proxy at registration.
+    pub fn email(mut self, email: &str) -> Self {
+        self.email = email.to_string();
+        self
+    }
+
+    /// Serve only these missions (default: every mission exported in this program).
+    pub fn serve(mut self, missions: &[&str]) -> Self {
+        self.missions = Some(missions.iter().map(|m| m.to_string()).collect());
+        self
+    }
+
+    /// Serve no mission: a node that only calls others.
+    pub fn serve_nothing(self) -> Self {
+        self.serve(&[])
+    }
+
+    /// Default timeout of calls made through this node's peers (5 s unless set).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// Checks what can be checked before touching the disk or the network.
+    pub(crate) fn check(&self) -> Result<()> {
+        crate::wire::check_name("node", &self.name)?;
+        if !(self.proxy.starts_with("http://") || self.proxy.starts_with("https://")) {
+            return Err(Error::Invalid(format!(
+                "the proxy URL {:?} must start with http:// (for example http://127.0.0.1:14151)",
+                self.proxy
+            )));
+        }
+        Ok(())
+    }
+
+    /// The missions this node will serve, with their functions: every exported one, or
+    /// those named with [`NodeConfig::serve`] (each must exist in the program).
+    pub(crate) fn offers(&self) -> Result<Vec<Offer>> {
+        let all = registry::offers();
+        let Some(wanted) = &self.missions else {
+            return Ok(all);
+        };
+        let mut offers = Vec::new();
+        for mission in wanted {
+            match all.iter().find(|o| &o.mission == mission) {
+                Some(offer) => offers.push(offer.clone()),
+                None => {
+                    return Err(Error::Invalid(format!(
+                        "mission `{mission}` has no exported function in this program: check the name in #[wtd_export({mission})], \
+                         and if the functions live in another crate, keep it linked with `use that_crate as _;`"
+                    )));
+                }
+            }
+        }
+        Ok(offers)
+    }
+}

@@ -1,0 +1,315 @@
+//! The node runtime: one running WTD program.
+//!
+//! # Layout
+//!
+//! * [`config`]: [`NodeConfig`], and which missions a node serves.
+//! * `outbox`: envelopes waiting to go out, and the two **send** threads that post
+//!   them to `/tx` in batches, so under load one HTTP request carries many calls and
+//!   replies.
+//! * `inbox`: the **receive** thread, a long-poll on `/rx` that the proxy holds until
+//!   messages arrive; calls go to the callee's pipeline (`crate::serve`), replies to
+//!   the pending calls.
+//! * `pending`: calls this node made that wait for their reply, and how a reply is
+//!   accepted.
+//! * `presence`: the **ping** thread: once a second, presence and what the node offers;
+//!   brings back the directory when it changed.
+//! * `watchdog`: interrupts a send or receive stuck far longer than the proxy ever takes.
+//!
+//! ureq is blocking, so the threads are OS threads, not tokio tasks. If the proxy goes
+//! away, they retry with a growing pause; if it comes back without knowing this node, the
+//! node registers again by itself.
+
+pub mod config;
+mod inbox;
+pub(crate) mod outbox;
+pub(crate) mod pending;
+mod presence;
+mod watchdog;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use config::NodeConfig;
+
+use crate::audit::AuditLog;
+use crate::error::{Error, Result};
+use crate::grants::{GrantBuilder, GrantTable, Issuer};
+use crate::keys;
+use crate::serve::Callee;
+use crate::transport::Transport;
+use crate::wire::{Directory, Offer};
+use outbox::{Outbox, OutboxItem};
+use pending::PendingCalls;
+use presence::Presence;
+use watchdog::Watchdog;
+
+/// Send threads.
+const SENDERS: usize = 2;
+
+/// The shared state of a running node; each part lives in its own file.
+pub(crate) struct NodeInner {
+    /// This node's name on the proxy.
+    pub(crate) name: String,
+    /// The node key's public half (the private half signs hops and replies).
+    public_key: [u8; 32],
+    /// The folder holding the key, grants, keys and audit log.
+    home: PathBuf,
+    /// The HTTP client to the proxy; signs every request with the node key.
+    pub(crate) transport: Transport,
+    /// Envelopes waiting for a send thread.
+    pub(crate) outbox: Outbox,
+    /// Calls this node made that wait for a reply.
+    pub(crate) pending: PendingCalls,
+    /// Checks, runs and answers calls made to this node.
+    pub(crate) callee: Callee,
+    /// What the node tells the proxy every second, and the directory it hears back.
+    presence: Presence,
+    /// Watches the send and receive threads' requests.
+    watchdog: Watchdog,
+    /// Set once, when the node starts stopping.
+    stopped: AtomicBool,
+    /// Held while the node runs: two nodes on one home folder would share a key and
+    /// steal each other's messages.
+    home_lock: Mutex<Option<std::fs::File>>,
+    /// The node's threads, joined when it stops.
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The tokio runtime the node started in: incoming calls run as its tasks.
+    runtime: tokio::runtime::Handle,
+    /// Default timeout of calls made through this node's peers.
+    pub(crate) call_timeout: Duration,
+}
+
+/// A running node. Cloning gives another handle to the same node; the node stops when
+/// [`Node::stop`] is called or the last handle is dropped.
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<NodeInner>,
+    _guard: Arc<StopOnDrop>,
+}
+
+struct StopOnDrop(Arc<NodeInner>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let inner = self.0.clone();
+        if !inner.stopped.swap(true, Ordering::SeqCst) {
+            std::thread::spawn(move || inner.shut_down());
+        }
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.inner.name)
+            .finish()
+    }
+}
+
+impl Node {
+    /// Starts a node: loads (or creates) its key, registers with the proxy, and starts
+    /// serving. Must be called inside a tokio runtime.
+    pub async fn start(config: NodeConfig) -> Result<Node> {
+        config.check()?;
+        let offers = config.offers()?;
+        let home_lock = crate::home::lock(&config.home)?;
+        let key = keys::load_or_create_node_key(&config.home)?;
+        let served = offers.iter().map(|o| o.mission.clone()).collect();
+        let inner = Arc::new(NodeInner {
+            name: config.name.clone(),
+            public_key: key.verifying_key().to_bytes(),
+            transport: Transport::new(&config.proxy, &config.name, key.clone()),
+            outbox: Outbox::new(),
+            pending: PendingCalls::default(),
+            callee: Callee::new(
+                config.name.clone(),
+                key,
+                GrantTable::open(config.home.join("grants.toml")),
+                AuditLog::new(&config.home),
+                served,
+            ),
+            presence: Presence::new(config.email, offers),
+            watchdog: Watchdog::new(),
+            home: config.home,
+            stopped: AtomicBool::new(false),
+            home_lock: Mutex::new(Some(home_lock)),
+            threads: Mutex::new(Vec::new()),
+            runtime: tokio::runtime::Handle::current(),
+            call_timeout: config.call_timeout,
+        });
+
+        let first = inner.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let url = first.transport.url();
+            first
+                .presence
+                .register(&first)
+                .map_err(|e| e.into_error(url))?;
+            first
+                .presence
+                .ping_once(&first)
+                .map_err(|e| e.into_error(url))
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("node start-up failed: {e}")))??;
+
+        let missions: Vec<&str> = inner
+            .presence
+            .offers
+            .iter()
+            .map(|o| o.mission.as_str())
+            .collect();
+        tracing::info!(node = %inner.name, proxy = %inner.transport.url(), ?missions, "node started");
+
+        spawn_thread("wtd-rx", &inner, inbox::receive_loop);
+        for slot in 0..SENDERS {
+            spawn_thread("wtd-tx", &inner, move |inner| {
+                outbox::send_loop(inner, slot)
+            });
+        }
+        spawn_thread("wtd-ping", &inner, |inner| presence::ping_loop(inner));
+
+        Ok(Node {
+            _guard: Arc::new(StopOnDrop(inner.clone())),
+            inner,
+        })
+    }
+
+    /// This node's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// This node's public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.inner.public_key
+    }
+
+    /// The grants of this node.
+    pub fn grants(&self) -> &GrantTable {
+        &self.inner.callee.grants
+    }
+
+    /// The node's home folder.
+    pub fn home(&self) -> &std::path::Path {
+        &self.inner.home
+    }
+
+    /// The missions this node serves, with their functions.
+    pub fn offers(&self) -> &[Offer] {
+        &self.inner.presence.offers
+    }
+
+    /// The directory as of the last ping (nodes online, their missions and keys).
+    pub fn directory(&self) -> Directory {
+        lock(&self.inner.presence.directory).clone()
+    }
+
+    /// Starts minting a grant for `grantee`: `node.grant("bob").mission("demo").rate("5/s")?.mint()`.
+    pub fn grant(&self, grantee: &str) -> GrantBuilder<'_> {
+        let issuer = Issuer {
+            node: self.inner.name.clone(),
+            node_key: self.public_key(),
+            proxy: self.inner.transport.url().to_string(),
+        };
+        self.grants().grant(grantee, issuer)
+    }
+
+    /// Revokes every grant of `grantee`; the next request with its key is refused.
+    pub fn revoke(&self, grantee: &str) -> Result<usize> {
+        self.grants().revoke(grantee)
+    }
+
+    /// Stops the node: tells the proxy it is leaving, fails calls still waiting.
+    pub async fn stop(self) {
+        let inner = self.inner.clone();
+        if !inner.stopped.swap(true, Ordering::SeqCst) {
+            let _ = tokio::task::spawn_blocking(move || inner.shut_down()).await;
+        }
+    }
+}
+
+impl NodeInner {
+    /// Whether the node is stopping or stopped.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Queues an envelope for the send threads.
+    pub(crate) fn enqueue(&self, item: OutboxItem) -> Result<()> {
+        if self.is_stopped() {
+            return Err(Error::Stopped);
+        }
+        self.outbox.push(&self.name, item)
+    }
+
+    /// Says goodbye, stops the threads and waits for them, fails waiting calls, and
+    /// unlocks the home folder, so a new node may start on it right away.
+    fn shut_down(&self) {
+        let _ = self.transport.bye();
+        self.watchdog.interrupt_all();
+        self.outbox.wake_senders();
+        let threads: Vec<_> = lock(&self.threads).drain(..).collect();
+        for thread in &threads {
+            thread.thread().unpark();
+        }
+        for thread in threads {
+            let _ = thread.join();
+        }
+        self.pending.fail_all_stopped();
+        lock(&self.home_lock).take();
+        tracing::info!(node = %self.name, "node stopped");
+    }
+}
+
+/// Locks a mutex, even one a panicking thread left poisoned (the data it guards stays
+/// consistent: no critical section here can panic half-way).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn spawn_thread(
+    name: &str,
+    inner: &Arc<NodeInner>,
+    body: impl FnOnce(&Arc<NodeInner>) + Send + 'static,
+) {
+    let me = inner.clone();
+    let spawned = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || body(&me));
+    match spawned {
+        Ok(handle) => lock(&inner.threads).push(handle),
+        Err(e) => tracing::error!("cannot start thread {name}: {e}"),
+    }
+}
+
+/// Sleeps for `how_long`, or until the node stops (stopping unparks its threads). A
+/// parked thread costs no CPU, which matters on a Pi.
+fn pause(node: &NodeInner, how_long: Duration) {
+    let until = std::time::Instant::now() + how_long;
+    while !node.is_stopped() {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::park_timeout(left);
+    }
+}
+
+/// A pause that grows from 50 ms to 2 s while the proxy stays unreachable.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff(Duration::from_millis(50))
+    }
+    fn wait(&mut self, node: &NodeInner) {
+        pause(node, self.0);
+        self.0 = (self.0 * 2).min(Duration::from_secs(2));
+    }
+    fn reset(&mut self) {
+        self.0 = Duration::from_millis(50);
+    }
+}

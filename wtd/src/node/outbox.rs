@@ -1,0 +1,173 @@
+//! The outbox and the send threads: envelopes (calls, casts, replies) wait here until a
+//! send thread posts them to the proxy's `/tx`, many per request under load, and settles
+//! each one by the status the proxy gives it.
+
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::{Backoff, NodeInner, lock};
+use crate::error::{Error, Result};
+use crate::transport::TransportError;
+use crate::wire::{self, Outgoing, TxBatch, TxStatus};
+
+/// Most envelopes waiting to be sent; past it, calls fail as busy instead of piling up.
+const OUTBOX_CAPACITY: usize = 8192;
+/// Most envelopes per `/tx` request.
+const BATCH: usize = 64;
+
+/// What to do once the proxy took (or refused) an envelope.
+pub(crate) enum OnStatus {
+    /// Nothing (replies).
+    Ignore,
+    /// Fail the pending call with this ack if the proxy refused it.
+    FailPending([u8; 16]),
+    /// Tell a cast how it went.
+    Cast(oneshot::Sender<Result<()>>),
+}
+
+/// One envelope waiting to be sent, and who to tell how it went.
+pub(crate) struct OutboxItem {
+    /// What goes to the proxy.
+    pub(crate) envelope: Outgoing,
+    /// Who to tell.
+    pub(crate) on_status: OnStatus,
+}
+
+/// A bounded queue shared by the send threads. `None` only wakes a send thread (when
+/// the node stops).
+pub(crate) struct Outbox {
+    sender: SyncSender<Option<OutboxItem>>,
+    receiver: Mutex<Receiver<Option<OutboxItem>>>,
+}
+
+impl Outbox {
+    pub(crate) fn new() -> Outbox {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(OUTBOX_CAPACITY);
+        Outbox {
+            sender,
+            receiver: Mutex::new(receiver),
+        }
+    }
+
+    /// Queues an envelope of node `node` for the send threads.
+    pub(crate) fn push(&self, node: &str, item: OutboxItem) -> Result<()> {
+        match self.sender.try_send(Some(item)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(Error::Busy {
+                what: format!("node `{node}`'s outbox"),
+            }),
+            Err(TrySendError::Disconnected(_)) => Err(Error::Stopped),
+        }
+    }
+
+    /// Wakes every send thread so it sees the node stopped.
+    pub(crate) fn wake_senders(&self) {
+        for _ in 0..super::SENDERS {
+            let _ = self.sender.try_send(None);
+        }
+    }
+
+    /// Waits up to a second for an envelope, then takes whatever else is waiting, up to
+    /// one batch. `None`: nothing came (look again), or the outbox is gone.
+    fn next_batch(&self) -> Option<Vec<OutboxItem>> {
+        let receiver = lock(&self.receiver);
+        let first = match receiver.recv_timeout(Duration::from_secs(1)) {
+            Ok(Some(item)) => item,
+            Ok(None) | Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                return None;
+            }
+        };
+        let mut bytes = first.envelope.bytes.len();
+        let mut items = vec![first];
+        while items.len() < BATCH && bytes < wire::MAX_BODY_BYTES / 2 {
+            match receiver.try_recv() {
+                Ok(Some(item)) => {
+                    bytes += item.envelope.bytes.len();
+                    items.push(item);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Some(items)
+    }
+}
+
+/// A send thread: posts batches from the outbox until the node stops.
+pub(crate) fn send_loop(node: &NodeInner, slot: usize) {
+    let mut backoff = Backoff::new();
+    let watch = &node.watchdog.tx[slot];
+    while !node.is_stopped() {
+        let Some(items) = node.outbox.next_batch() else {
+            continue;
+        };
+        let batch = TxBatch {
+            envelopes: items.iter().map(|i| i.envelope.clone()).collect(),
+        };
+        let agent = watch.begin();
+        let mut result = node.transport.tx(&agent, &batch);
+        if result == Err(TransportError::NotRegistered) {
+            node.presence.reregister(node);
+            result = node.transport.tx(&agent, &batch);
+        }
+        watch.end();
+        match result {
+            Ok(reply) if reply.statuses.len() == items.len() => {
+                backoff.reset();
+                for (item, status) in items.into_iter().zip(reply.statuses) {
+                    settle(node, item, status);
+                }
+            }
+            Ok(_) => fail_all(
+                node,
+                items,
+                TransportError::BadAnswer(
+                    "the proxy answered a batch with the wrong number of statuses".into(),
+                ),
+            ),
+            Err(e) => {
+                fail_all(node, items, e);
+                backoff.wait(node);
+            }
+        }
+    }
+}
+
+/// Tells whoever waits on `item` what the proxy did with it.
+fn settle(node: &NodeInner, item: OutboxItem, status: TxStatus) {
+    let to = item.envelope.to.clone();
+    let error = match status {
+        TxStatus::Queued => None,
+        TxStatus::NodeDown => Some(Error::NodeDown { node: to }),
+        TxStatus::MailboxFull => Some(Error::Busy {
+            what: format!("node `{to}`'s mailbox at the proxy"),
+        }),
+        TxStatus::Refused => Some(Error::MessageRefused { node: to }),
+    };
+    match (item.on_status, error) {
+        (OnStatus::Cast(done), error) => {
+            let _ = done.send(error.map_or(Ok(()), Err));
+        }
+        (OnStatus::FailPending(ack), Some(error)) => node.pending.fail(&ack, error),
+        _ => {}
+    }
+}
+
+/// The batch could not be sent: tell everyone who waits on it.
+fn fail_all(node: &NodeInner, items: Vec<OutboxItem>, e: TransportError) {
+    let url = node.transport.url().to_string();
+    for item in items {
+        let error = e.clone().into_error(&url);
+        match item.on_status {
+            OnStatus::Cast(done) => {
+                let _ = done.send(Err(error));
+            }
+            OnStatus::FailPending(ack) => node.pending.fail(&ack, error),
+            OnStatus::Ignore => {
+                tracing::warn!(node = %node.name, "a reply was lost: {error}");
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The caller's side of a call after it is sent: calls waiting for their reply, and how
+//! a reply is accepted (signed by the node called, for a call this node made, once).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use ed25519_dalek::VerifyingKey;
+use tokio::sync::oneshot;
+
+use super::lock;
+use crate::error::{Error, Result};
+use crate::wire::{Outcome, Refusal, Reply, Signed, domain};
+
+/// A call waiting for its reply.
+pub(crate) struct Pending {
+    /// The node called: only its reply is accepted.
+    pub(crate) callee: String,
+    /// Its node key, pinned from the key file: the reply must be signed by it.
+    pub(crate) callee_key: VerifyingKey,
+    /// SHA-256 of the call's envelope: the reply must name this exact call.
+    pub(crate) call_hash: [u8; 32],
+    /// `mission/module/function`, for error messages.
+    pub(crate) path: String,
+    /// Where the caller waits.
+    pub(crate) done: oneshot::Sender<Result<Vec<u8>>>,
+}
+
+/// The calls this node made that wait for a reply, by ack.
+#[derive(Default)]
+pub(crate) struct PendingCalls {
+    calls: Mutex<HashMap<[u8; 16], Pending>>,
+}
+
+impl PendingCalls {
+    /// Starts waiting for the reply to the call with `ack`.
+    pub(crate) fn insert(&self, ack: [u8; 16], pending: Pending) {
+        lock(&self.calls).insert(ack, pending);
+    }
+
+    /// Stops waiting (the caller timed out, or the call was never sent).
+    pub(crate) fn remove(&self, ack: &[u8; 16]) {
+        lock(&self.calls).remove(ack);
+    }
+
+    /// Ends the call with `ack` with `error`.
+    pub(crate) fn fail(&self, ack: &[u8; 16], error: Error) {
+        if let Some(p) = lock(&self.calls).remove(ack) {
+            let _ = p.done.send(Err(error));
+        }
+    }
+
+    /// Ends every waiting call with [`Error::Stopped`].
+    pub(crate) fn fail_all_stopped(&self) {
+        let pending: Vec<Pending> = lock(&self.calls).drain().map(|(_, p)| p).collect();
+        for p in pending {
+            let _ = p.done.send(Err(Error::Stopped));
+        }
+    }
+
+    /// A reply arrived for node `me`: check it is signed by the node we called, for a
+    /// call we made, and hand it to the waiting caller. Anything else is dropped.
+    pub(crate) fn accept_reply(&self, me: &str, bytes: &[u8]) {
+        let Ok(signed) = Signed::from_bytes(bytes) else {
+            tracing::warn!(node = %me, "dropped a malformed reply");
+            return;
+        };
+        let Ok(reply) = signed.peek::<Reply>() else {
+            tracing::warn!(node = %me, "dropped a reply that does not decode");
+            return;
+        };
+        let expected = lock(&self.calls)
+            .get(&reply.ack)
+            .map(|p| (p.callee.clone(), p.callee_key, p.call_hash));
+        let Some((callee, callee_key, call_hash)) = expected else {
+            tracing::debug!(node = %me, "dropped a reply for no pending call (late, or replayed)");
+            return;
+        };
+        let genuine = signed.verify(domain::REPLY, &callee_key).is_ok()
+            && reply.callee == callee
+            && reply.caller == me
+            && reply.call_hash == call_hash;
+        if !genuine {
+            tracing::warn!(node = %me, %callee, "dropped a reply not signed by the callee, or not for this call");
+            return;
+        }
+        if reply.outcome == Outcome::Refused(Refusal::Replayed) {
+            // This program never sends a call twice, so "seen before" means a copy of it
+            // (replayed by the proxy, or sent on by someone who saw it) got there first and
+            // may have run. Only the timeout can say that honestly: "outcome unknown".
+            tracing::warn!(node = %me, %callee, "a copy of a pending call reached the callee first; waiting for the timeout");
+            return;
+        }
+        let Some(pending) = lock(&self.calls).remove(&reply.ack) else {
+            return;
+        };
+        let result = match reply.outcome {
+            Outcome::Ok(bytes) => Ok(bytes),
+            Outcome::Refused(refusal) => {
+                Err(Error::from_refusal(refusal, &pending.callee, &pending.path))
+            }
+        };
+        let _ = pending.done.send(result);
+    }
+}

@@ -1,0 +1,88 @@
+//! Presence and the directory: once a second the ping thread tells the proxy this node
+//! is here, what it offers and which keys it accepts, and hears back the directory when
+//! it changed. If the proxy forgot the node (it lost its data), the node registers again.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{NodeInner, lock, pause};
+use crate::transport::TransportError;
+use crate::wire::{Directory, Offer, Ping};
+
+/// What this node tells the proxy, and what it last heard back.
+pub(crate) struct Presence {
+    /// The owner's contact address, sent with every registration.
+    email: String,
+    /// The missions this node serves, with their functions.
+    pub(crate) offers: Vec<Offer>,
+    /// The directory as of the last ping that brought one.
+    pub(crate) directory: Mutex<Directory>,
+    /// Its version: the proxy sends the directory again only when this is stale.
+    version: Mutex<u64>,
+}
+
+impl Presence {
+    pub(crate) fn new(email: String, offers: Vec<Offer>) -> Presence {
+        Presence {
+            email,
+            offers,
+            directory: Mutex::new(Directory::default()),
+            version: Mutex::new(0),
+        }
+    }
+
+    /// `PUT /nodes/{name}` again, after the proxy said it does not know this node.
+    pub(crate) fn reregister(&self, node: &NodeInner) {
+        match node.transport.register(&self.email) {
+            Ok(()) => tracing::info!(node = %node.name, "registered again with the proxy"),
+            Err(e) => tracing::warn!(node = %node.name, "cannot register again: {e:?}"),
+        }
+    }
+
+    /// Registers for the first time (at start).
+    pub(crate) fn register(&self, node: &NodeInner) -> Result<(), TransportError> {
+        node.transport.register(&self.email)
+    }
+
+    /// One `POST /ping`.
+    pub(crate) fn ping_once(&self, node: &NodeInner) -> Result<(), TransportError> {
+        let known_version = *lock(&self.version);
+        let ping = Ping {
+            offers: self.offers.clone(),
+            accepts: node.callee.grants.accepted_keys(),
+            known_version,
+        };
+        let reply = node.transport.ping(&ping)?;
+        *lock(&self.version) = reply.version;
+        if let Some(directory) = reply.directory {
+            *lock(&self.directory) = directory;
+        }
+        Ok(())
+    }
+}
+
+/// The ping thread: presence every second, and the watchdog's rounds.
+pub(crate) fn ping_loop(node: &NodeInner) {
+    // Say it once when the proxy stops answering, and once when it is back.
+    let mut failing = false;
+    while !node.is_stopped() {
+        node.watchdog.interrupt_stuck(&node.name);
+        match node.presence.ping_once(node) {
+            Ok(()) => {
+                if failing {
+                    tracing::info!(node = %node.name, "the proxy answers again");
+                }
+                failing = false;
+            }
+            Err(TransportError::NotRegistered) => node.presence.reregister(node),
+            Err(e) => {
+                if !failing && !node.is_stopped() {
+                    let e = e.into_error(node.transport.url());
+                    tracing::warn!(node = %node.name, "ping failed, retrying every second: {e}");
+                }
+                failing = true;
+            }
+        }
+        pause(node, Duration::from_secs(1));
+    }
+}
