@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use wtd::call::{CallSpec, open_reply, sign_call};
 use wtd::wire::{
-    Call, Encoding, Hop, Outcome, PROTOCOL_VERSION, Ping, Register, Reply, Route, RxBatch, RxPoll,
-    Signed, domain, encode, now_ms, random_ack,
+    Call, Encoding, Hop, Outcome, Ping, Register, Reply, Route, RxBatch, RxPoll, Signed, Target,
+    domain, encode, now_ms, random_ack,
 };
 use wtd::{Error, KeyFile};
 use wtd_examples::demo;
@@ -474,13 +474,14 @@ fn hop(node: &str, route: Route, body: Vec<u8>) -> Hop {
 fn dated_call(key: &KeyFile, caller: &str, issued_at_ms: u64) -> Signed {
     let capability = key.signing_key().expect("capability key");
     let call = Call {
-        version: PROTOCOL_VERSION,
         capability: capability.verifying_key().to_bytes(),
         caller: caller.to_string(),
         callee: key.node.clone(),
-        mission: "demo".into(),
-        module: "demo".into(),
-        function: "incr".into(),
+        target: Target::Function {
+            mission: "demo".into(),
+            module: "demo".into(),
+            function: "incr".into(),
+        },
         encoding: Encoding::Postcard,
         want_reply: true,
         ack: random_ack(),

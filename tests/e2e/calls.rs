@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use wtd::Error;
-use wtd::wire::Encoding;
+use wtd::wire::{self, Call, Encoding, Signed, domain};
 use wtd_examples::{demo, lab};
 
-use crate::harness::{Cluster, eventually};
+use crate::harness::{Cluster, eventually, sign_demo, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_calls_return_results_and_side_effects_persist() {
@@ -162,4 +162,76 @@ async fn stopped_callee_is_node_down_at_once() {
     );
 
     cluster.stop(vec![bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_in_another_wire_version_is_refused_by_name_not_left_to_time_out() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (key, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    let peer = peer.with_timeout(Duration::from_secs(20));
+
+    // A newer program's call: the same fields, in an envelope of the next version.
+    let call: Call = sign_demo(&peer, "incr", &()).peek().expect("a call");
+    let capability = key.signing_key().expect("capability key");
+    let newer = Signed::sign_as(wire::PROTOCOL_VERSION + 1, domain::CALL, &call, &capability);
+
+    let started = std::time::Instant::now();
+    let err = peer.send_signed(newer).await.expect_err("refused");
+    assert!(
+        matches!(&err, Error::WireVersion { node, theirs } if node == alice.name() && *theirs == wire::PROTOCOL_VERSION),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade one of you"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "answered, not timed out"
+    );
+    assert_eq!(
+        demo::count::call(&peer).await.expect("count"),
+        0,
+        "it did not run"
+    );
+
+    cluster.stop(vec![alice, bob]).await;
+}
+
+/// An argument whose `Serialize` refuses: a map with non-string keys is fine for postcard,
+/// so this one refuses on purpose.
+struct Unencodable;
+
+impl serde::Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "this value refuses to be encoded",
+        ))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Unencodable {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Ok(Unencodable)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_that_cannot_be_encoded_are_an_error_not_an_empty_call() {
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+
+    let err =
+        wtd::__private::call_typed::<(Unencodable,), ()>(&peer, &demo::count::PATH, (Unencodable,))
+            .await
+            .expect_err("refused before sending");
+    assert!(
+        matches!(&err, Error::Invalid(m) if m.contains("arguments cannot be encoded")),
+        "{err}"
+    );
+    assert_eq!(
+        demo::count::call(&peer).await.expect("count"),
+        0,
+        "nothing was sent in its place"
+    );
+
+    cluster.stop(vec![alice, bob]).await;
 }

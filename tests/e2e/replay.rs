@@ -42,6 +42,7 @@ async fn request_with_one_flipped_byte_is_refused() {
     let last = body.len() - 1;
     body[last] ^= 0x01;
     let tampered = Signed {
+        version: call.version,
         body,
         signature: call.signature.clone(),
     };
@@ -56,6 +57,7 @@ async fn request_with_one_flipped_byte_is_refused() {
     let mut signature = call.signature.clone();
     signature[10] ^= 0x80;
     let bad_signature = Signed {
+        version: call.version,
         body: call.body.clone(),
         signature,
     };
@@ -106,6 +108,7 @@ async fn refusal_of_a_tampered_copy_is_not_an_answer_to_the_genuine_call() {
     let mut signature = genuine.signature.clone();
     signature[0] ^= 0x01;
     let copy = Signed {
+        version: genuine.version,
         body: genuine.body.clone(),
         signature,
     };

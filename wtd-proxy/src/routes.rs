@@ -205,13 +205,7 @@ async fn apply(
         .map_err(|e| ProxyError::Malformed(e.to_string()))?;
     call.check_bounds()
         .map_err(|e| ProxyError::Malformed(e.to_string()))?;
-    if (
-        node.as_str(),
-        mission.as_str(),
-        module.as_str(),
-        function.as_str(),
-    ) != (&call.callee, &call.mission, &call.module, &call.function)
-    {
+    if node != call.callee || format!("{mission}/{module}/{function}") != call.path() {
         return Err(ProxyError::Malformed(format!(
             "the URL names {node}/{mission}/{module}/{function} but the signed call is for {}/{}",
             call.callee,

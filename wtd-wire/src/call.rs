@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::names::{check_function, check_module, check_name};
-use crate::{MAX_ARGS_BYTES, MAX_LIFETIME_MS, PROTOCOL_VERSION, WireError};
+use crate::{MAX_ARGS_BYTES, MAX_LIFETIME_MS, WireError};
 
 /// How a call's arguments and result are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,23 +14,71 @@ pub enum Encoding {
     Json,
 }
 
-/// A call, signed by the capability key the callee granted ([`domain::CALL`]).
+/// What a call is for, on the callee.
+///
+/// Today an exported function. The enum leaves room for what comes next without a new
+/// wire version: a behaviour instance (a gen_server started under a mission) and a
+/// billet-doux (a process reached through a token its owner handed out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    /// A function exported with `#[wtd_export(mission)]`.
+    Function {
+        /// Its mission: what the caller's key must be granted.
+        mission: String,
+        /// Its module (the Rust module path without the crate name).
+        module: String,
+        /// Its name.
+        function: String,
+    },
+}
+
+impl Target {
+    /// The mission a key must be granted to reach this target.
+    pub fn mission(&self) -> &str {
+        match self {
+            Target::Function { mission, .. } => mission,
+        }
+    }
+
+    /// `mission/module/function`, as shown to people and used in `/apply` URLs.
+    pub fn path(&self) -> String {
+        match self {
+            Target::Function {
+                mission,
+                module,
+                function,
+            } => format!("{mission}/{module}/{function}"),
+        }
+    }
+
+    /// Checks every name's bounds.
+    pub fn check_bounds(&self) -> Result<(), WireError> {
+        match self {
+            Target::Function {
+                mission,
+                module,
+                function,
+            } => {
+                check_name("mission", mission)?;
+                check_module(module)?;
+                check_function(function)
+            }
+        }
+    }
+}
+
+/// A call, signed by the capability key the callee granted
+/// ([`domain::CALL`](crate::domain::CALL)). Its wire version is the envelope's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
-    /// [`PROTOCOL_VERSION`].
-    pub version: u8,
     /// The capability public key that signed this call.
     pub capability: [u8; 32],
     /// The calling node: where the reply goes.
     pub caller: String,
     /// The node that must run the call.
     pub callee: String,
-    /// Mission of the function.
-    pub mission: String,
-    /// Module of the function (its Rust module path without the crate name).
-    pub module: String,
-    /// Name of the function.
-    pub function: String,
+    /// What to run there.
+    pub target: Target,
     /// How `args` and the result are encoded.
     pub encoding: Encoding,
     /// `false` for a cast: run it, send nothing back.
@@ -46,24 +94,21 @@ pub struct Call {
 }
 
 impl Call {
-    /// `mission/module/function`, as shown to people.
+    /// The target's path (`mission/module/function`), as shown to people.
     pub fn path(&self) -> String {
-        format!("{}/{}/{}", self.mission, self.module, self.function)
+        self.target.path()
+    }
+
+    /// The mission the capability key must be granted.
+    pub fn mission(&self) -> &str {
+        self.target.mission()
     }
 
     /// Checks every field's bounds; the callee and the proxy call this before anything else.
     pub fn check_bounds(&self) -> Result<(), WireError> {
-        if self.version != PROTOCOL_VERSION {
-            return Err(WireError::OutOfBounds(format!(
-                "protocol version {} is not supported (this node speaks {PROTOCOL_VERSION})",
-                self.version
-            )));
-        }
         check_name("caller", &self.caller)?;
         check_name("callee", &self.callee)?;
-        check_name("mission", &self.mission)?;
-        check_module(&self.module)?;
-        check_function(&self.function)?;
+        self.target.check_bounds()?;
         if self.args.len() > MAX_ARGS_BYTES {
             return Err(WireError::OutOfBounds(format!(
                 "arguments are {} bytes, more than the {MAX_ARGS_BYTES} allowed",
@@ -81,7 +126,7 @@ impl Call {
     }
 }
 
-/// A reply, signed by the callee's node key ([`domain::REPLY`]).
+/// A reply, signed by the callee's node key ([`domain::REPLY`](crate::domain::REPLY)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reply {
     /// The node that ran (or refused) the call.
@@ -94,6 +139,22 @@ pub struct Reply {
     pub call_hash: [u8; 32],
     /// What happened.
     pub outcome: Outcome,
+}
+
+/// A callee's answer to a message in a wire version it does not speak, signed by its
+/// node key ([`domain::VERSION_REFUSAL`](crate::domain::VERSION_REFUSAL)) in an envelope
+/// of version [`VERSION_REFUSAL`](crate::VERSION_REFUSAL). Its layout never changes, so the
+/// caller reads it whatever version either side speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRefusal {
+    /// The node that refused.
+    pub callee: String,
+    /// The node whose message it refused (as the proxy authenticated it).
+    pub caller: String,
+    /// SHA-256 of the refused envelope: the caller finds its call by it.
+    pub call_hash: [u8; 32],
+    /// The wire version the callee speaks.
+    pub speaks: u8,
 }
 
 /// The result of a call, as the callee reports it.

@@ -42,8 +42,13 @@ pub use proxy::*;
 pub use replay::*;
 pub use signed::*;
 
-/// Version of the wire protocol carried in every [`Call`].
-pub const PROTOCOL_VERSION: u8 = 1;
+/// The wire version this crate speaks, carried in every [`Signed`] envelope. Version 1
+/// carried it inside [`Call`]; version 2 moved it to the envelope and gave calls a
+/// [`Target`].
+pub const PROTOCOL_VERSION: u8 = 2;
+/// The envelope version of a [`VersionRefusal`]: its layout is fixed for good, so every
+/// version can read why its message was refused.
+pub const VERSION_REFUSAL: u8 = 0;
 
 /// Largest argument (or result) payload, in bytes.
 pub const MAX_ARGS_BYTES: usize = 64 * 1024;
@@ -76,6 +81,15 @@ pub enum WireError {
     /// A field out of its bounds.
     #[error("{0}")]
     OutOfBounds(String),
+    /// The message is written in a wire version this side does not speak.
+    #[error(
+        "the message speaks wire version {theirs}, and this side speaks version {}: upgrade one of you",
+        PROTOCOL_VERSION
+    )]
+    Version {
+        /// The version the message speaks.
+        theirs: u8,
+    },
 }
 
 /// Encodes a value with postcard. Encoding our own types into a `Vec` cannot fail.

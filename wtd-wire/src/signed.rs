@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{WireError, decode_exact, encode};
+use crate::{PROTOCOL_VERSION, VERSION_REFUSAL, WireError, decode_exact, encode};
 
 /// Domain tags: the first bytes of every signed message, one per purpose.
 pub mod domain {
@@ -17,23 +17,52 @@ pub mod domain {
     pub const REPLY: &[u8] = b"wtd/v1/reply\0";
     /// A registration, signed by the registering node's key.
     pub const REGISTER: &[u8] = b"wtd/v1/register\0";
+    /// A [`VersionRefusal`](crate::VersionRefusal), signed by the callee's node key.
+    pub const VERSION_REFUSAL: &[u8] = b"wtd/version-refusal\0";
 }
 
-/// A message and its signature, as sent.
+/// A message and its signature, as sent: the outer envelope of everything signed.
+///
+/// Its layout (a version byte, then the body and the signature as postcard byte strings)
+/// never changes, whatever the version: a node can always read which version a message
+/// speaks, and answer one it does not speak with a [`VersionRefusal`](crate::VersionRefusal)
+/// instead of dropping it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signed {
-    /// postcard bytes of the message (a [`Call`], [`Reply`], [`Hop`] or [`Register`]).
+    /// The wire version `body` is written in: [`PROTOCOL_VERSION`], or
+    /// [`VERSION_REFUSAL`] for the one message every version reads.
+    pub version: u8,
+    /// postcard bytes of the message (a [`Call`](crate::Call), [`Reply`](crate::Reply),
+    /// [`Hop`](crate::Hop) or [`Register`](crate::Register)).
     pub body: Vec<u8>,
-    /// ed25519 signature over `DOMAIN || body`; 64 bytes.
+    /// ed25519 signature over `DOMAIN || version || body`; 64 bytes.
     pub signature: Vec<u8>,
 }
 
 impl Signed {
-    /// Encodes `message` and signs `domain || bytes` with `key`.
+    /// Encodes `message` in this crate's [`PROTOCOL_VERSION`] and signs
+    /// `domain || version || bytes` with `key`.
     pub fn sign<T: Serialize>(domain: &[u8], message: &T, key: &SigningKey) -> Signed {
+        Self::sign_as(PROTOCOL_VERSION, domain, message, key)
+    }
+
+    /// Like [`Signed::sign`], for a message of another wire version (the version refusal).
+    pub fn sign_as<T: Serialize>(
+        version: u8,
+        domain: &[u8],
+        message: &T,
+        key: &SigningKey,
+    ) -> Signed {
         let body = encode(message);
-        let signature = key.sign(&tagged(domain, &body)).to_bytes().to_vec();
-        Signed { body, signature }
+        let signature = key
+            .sign(&tagged(domain, version, &body))
+            .to_bytes()
+            .to_vec();
+        Signed {
+            version,
+            body,
+            signature,
+        }
     }
 
     /// Decodes the message *without* checking the signature. Use it only to find out
@@ -42,11 +71,12 @@ impl Signed {
         decode_exact(&self.body)
     }
 
-    /// Checks the signature over `domain || body` with `key` (strict verification).
+    /// Checks the signature over `domain || version || body` with `key` (strict
+    /// verification).
     pub fn verify(&self, domain: &[u8], key: &VerifyingKey) -> Result<(), WireError> {
         let signature =
             Signature::from_slice(&self.signature).map_err(|_| WireError::BadSignature)?;
-        key.verify_strict(&tagged(domain, &self.body), &signature)
+        key.verify_strict(&tagged(domain, self.version, &self.body), &signature)
             .map_err(|_| WireError::BadSignature)
     }
 
@@ -77,19 +107,38 @@ impl Signed {
         encode(self)
     }
 
-    /// Reads a signed message from an envelope's bytes.
+    /// Reads a signed message of this crate's [`PROTOCOL_VERSION`] from an envelope's
+    /// bytes; another version is [`WireError::Version`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Signed, WireError> {
+        let signed = Self::any_version_from_bytes(bytes)?;
+        if signed.version != PROTOCOL_VERSION {
+            return Err(WireError::Version {
+                theirs: signed.version,
+            });
+        }
+        Ok(signed)
+    }
+
+    /// Reads a signed message of any version: for answering a version this side does
+    /// not speak, and for reading a [`VersionRefusal`](crate::VersionRefusal).
+    pub fn any_version_from_bytes(bytes: &[u8]) -> Result<Signed, WireError> {
         let signed: Signed = decode_exact(bytes)?;
         if signed.signature.len() != 64 {
             return Err(WireError::BadSignature);
         }
         Ok(signed)
     }
+
+    /// Whether this is the version refusal every version reads.
+    pub fn is_version_refusal(&self) -> bool {
+        self.version == VERSION_REFUSAL
+    }
 }
 
-fn tagged(domain: &[u8], body: &[u8]) -> Vec<u8> {
-    let mut message = Vec::with_capacity(domain.len() + body.len());
+fn tagged(domain: &[u8], version: u8, body: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(domain.len() + 1 + body.len());
     message.extend_from_slice(domain);
+    message.push(version);
     message.extend_from_slice(body);
     message
 }
@@ -106,7 +155,7 @@ pub fn verifying_key(bytes: &[u8; 32]) -> Result<VerifyingKey, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Call, Encoding, PROTOCOL_VERSION};
+    use crate::{Call, Encoding, Target};
 
     fn key() -> SigningKey {
         SigningKey::from_bytes(&[7u8; 32])
@@ -114,13 +163,14 @@ mod tests {
 
     fn call() -> Call {
         Call {
-            version: PROTOCOL_VERSION,
             capability: key().verifying_key().to_bytes(),
             caller: "bob".into(),
             callee: "alice".into(),
-            mission: "demo".into(),
-            module: "demo".into(),
-            function: "add".into(),
+            target: Target::Function {
+                mission: "demo".into(),
+                module: "demo".into(),
+                function: "add".into(),
+            },
             encoding: Encoding::Postcard,
             want_reply: true,
             ack: [1; 16],
@@ -174,5 +224,38 @@ mod tests {
         let mut other = signed.clone();
         other.signature[0] ^= 1;
         assert_ne!(signed.envelope_hash(), other.envelope_hash());
+    }
+
+    #[test]
+    fn another_version_is_refused_by_name_and_its_signature_covers_the_version() {
+        let key = key();
+        let mut signed = Signed::sign(domain::CALL, &call(), &key);
+        assert_eq!(signed.version, PROTOCOL_VERSION);
+        signed.version = PROTOCOL_VERSION + 1;
+        let bytes = signed.to_bytes();
+        let refused = Signed::from_bytes(&bytes);
+        assert_eq!(
+            refused,
+            Err(WireError::Version {
+                theirs: PROTOCOL_VERSION + 1
+            })
+        );
+        let message = refused.expect_err("refused").to_string();
+        assert!(message.contains("upgrade one of you"), "{message}");
+        let read = Signed::any_version_from_bytes(&bytes).expect("the frame reads");
+        assert_eq!(
+            read.verify(domain::CALL, &key.verifying_key()),
+            Err(WireError::BadSignature),
+            "changing the version breaks the signature"
+        );
+    }
+
+    #[test]
+    fn the_envelope_starts_with_its_version() {
+        let signed = Signed::sign(domain::CALL, &call(), &key());
+        assert_eq!(signed.to_bytes()[0], PROTOCOL_VERSION);
+        let refusal = Signed::sign_as(VERSION_REFUSAL, domain::VERSION_REFUSAL, &7u8, &key());
+        assert!(refusal.is_version_refusal());
+        assert_eq!(refusal.to_bytes()[0], VERSION_REFUSAL);
     }
 }

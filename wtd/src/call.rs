@@ -17,7 +17,7 @@ use crate::node::outbox::{OnStatus, OutboxItem};
 use crate::node::pending::Pending;
 use crate::node::{Node, NodeInner};
 use crate::registry::{FnPath, Remote};
-use crate::wire::{self, Call, Encoding, Kind, Outgoing, Signed, domain};
+use crate::wire::{self, Call, Encoding, Kind, Outgoing, Signed, Target, domain};
 
 /// Another node, as reached through a key file it gave you.
 ///
@@ -265,13 +265,14 @@ pub fn sign_call(
     let now = wire::now_ms();
     let lifetime = (timeout.as_millis() as u64).clamp(1, wire::MAX_LIFETIME_MS);
     let call = Call {
-        version: wire::PROTOCOL_VERSION,
         capability: capability.verifying_key().to_bytes(),
         caller: caller.to_string(),
         callee: callee.to_string(),
-        mission: spec.mission.to_string(),
-        module: spec.module.to_string(),
-        function: spec.function.to_string(),
+        target: Target::Function {
+            mission: spec.mission.to_string(),
+            module: spec.module.to_string(),
+            function: spec.function.to_string(),
+        },
         encoding: spec.encoding,
         want_reply: spec.want_reply,
         ack: wire::random_ack(),

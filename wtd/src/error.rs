@@ -226,6 +226,18 @@ pub enum Error {
     #[error("this node has been stopped: start a new one to make calls")]
     Stopped,
 
+    /// The node called speaks another wire version, and refused the call unread.
+    #[error(
+        "node `{node}` speaks wire version {theirs} and this program speaks version {}: upgrade one of you (the call did not run)",
+        crate::wire::PROTOCOL_VERSION
+    )]
+    WireVersion {
+        /// The node called.
+        node: String,
+        /// The wire version it speaks.
+        theirs: u8,
+    },
+
     /// The proxy refused one message as too large or malformed; it was not delivered.
     #[error(
         "the proxy refused the message for `{node}` as too large or malformed: it was not delivered"

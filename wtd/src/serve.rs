@@ -31,7 +31,8 @@ use crate::grants::{Decision, GrantTable};
 use crate::keys;
 use crate::registry::{self, ApplyError, CallContext, ExportedFn};
 use crate::wire::{
-    self, Call, Freshness, Kind, Outcome, Outgoing, Refusal, ReplayCache, Reply, Signed, domain,
+    self, Call, Freshness, Kind, Outcome, Outgoing, Refusal, ReplayCache, Reply, Signed, Target,
+    VersionRefusal, domain,
 };
 
 /// Most acks the replay cache holds (about 40 bytes each: ~40 MiB, reached only under a
@@ -75,13 +76,23 @@ impl Callee {
         }
     }
 
-    /// Checks and runs (or refuses) one call that arrived as `bytes`, gives the signed
-    /// reply to `send_reply` (unless it is a cast), and records it in the audit log.
-    pub(crate) async fn serve(&self, bytes: &[u8], send_reply: impl FnOnce(Outgoing)) {
-        let Ok(signed) = Signed::from_bytes(bytes) else {
+    /// Checks and runs (or refuses) one call that arrived as `bytes` from node `from`
+    /// (as the proxy authenticated it), gives the signed reply to `send_reply` (unless it
+    /// is a cast), and records it in the audit log.
+    pub(crate) async fn serve(
+        &self,
+        from: Option<&str>,
+        bytes: &[u8],
+        send_reply: impl FnOnce(Outgoing),
+    ) {
+        let Ok(signed) = Signed::any_version_from_bytes(bytes) else {
             tracing::warn!(node = %self.name, "dropped a malformed call");
             return;
         };
+        if signed.version != wire::PROTOCOL_VERSION {
+            self.refuse_version(from, &signed, send_reply);
+            return;
+        }
         let Ok(call) = signed.peek::<Call>() else {
             tracing::warn!(node = %self.name, "dropped a call that does not decode");
             return;
@@ -120,6 +131,42 @@ impl Callee {
             bytes,
         });
         self.audit(call, &reply.outcome, took);
+    }
+
+    /// A call in a wire version this node does not speak: its fields cannot be read, so
+    /// answer the sending node (as the proxy authenticated it) with the one message every
+    /// version reads, instead of leaving it to time out.
+    fn refuse_version(
+        &self,
+        from: Option<&str>,
+        signed: &Signed,
+        send_reply: impl FnOnce(Outgoing),
+    ) {
+        tracing::info!(node = %self.name, ?from, theirs = signed.version, "refused a call in another wire version");
+        let Some(caller) = from.filter(|from| wire::check_name("caller", from).is_ok()) else {
+            return;
+        };
+        let refusal = VersionRefusal {
+            callee: self.name.clone(),
+            caller: caller.to_string(),
+            call_hash: signed.envelope_hash(),
+            speaks: wire::PROTOCOL_VERSION,
+        };
+        let bytes = Signed::sign_as(
+            wire::VERSION_REFUSAL,
+            domain::VERSION_REFUSAL,
+            &refusal,
+            &self.key,
+        )
+        .to_bytes();
+        send_reply(Outgoing {
+            to: caller.to_string(),
+            kind: Kind::Reply,
+            // A routing hint only (it matches no `/apply` waiter); the caller finds its
+            // call by the hash.
+            ack: [0; 16],
+            bytes,
+        });
     }
 
     /// The pipeline's checks, in order; the first that fails says why.
@@ -189,7 +236,7 @@ impl Callee {
 
     /// Step 5: the key is granted this mission, and the grant is alive.
     fn grant(&self, call: &Call) -> Result<(), Refusal> {
-        match self.grants.check(&call.capability, &call.mission) {
+        match self.grants.check(&call.capability, call.mission()) {
             Decision::Allow => Ok(()),
             Decision::Denied => Err(Refusal::Denied),
             Decision::Revoked => Err(Refusal::Revoked),
@@ -228,8 +275,13 @@ impl Callee {
 
     /// Step 8: the function exists, in a mission this node serves.
     fn lookup(&self, call: &Call) -> Result<&'static ExportedFn, Refusal> {
-        registry::lookup(&call.mission, &call.module, &call.function)
-            .filter(|_| self.served.contains(&call.mission))
+        let Target::Function {
+            mission,
+            module,
+            function,
+        } = &call.target;
+        registry::lookup(mission, module, function)
+            .filter(|_| self.served.contains(mission))
             .ok_or(Refusal::NoSuchFunction)
     }
 
@@ -240,7 +292,7 @@ impl Callee {
         let context = CallContext {
             node: self.name.clone(),
             caller: call.caller.clone(),
-            mission: call.mission.clone(),
+            mission: call.mission().to_string(),
             key: call.capability,
         };
         let apply = (function.apply)(call.encoding, call.args.clone());

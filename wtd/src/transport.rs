@@ -232,12 +232,10 @@ pub(crate) fn send(
 pub fn apply(proxy: &str, call: &Signed, timeout: Duration) -> Result<Signed, Error> {
     let peeked: wire::Call = call.peek()?;
     let url = format!(
-        "{}/apply/{}/{}/{}/{}",
+        "{}/apply/{}/{}",
         proxy.trim_end_matches('/'),
         peeked.callee,
-        peeked.mission,
-        peeked.module,
-        peeked.function
+        peeked.path()
     );
     let answer = send(&agent(), "PUT", &url, call.to_bytes(), Some(timeout))
         .map_err(|e| e.into_error(proxy))?;

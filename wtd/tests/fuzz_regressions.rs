@@ -14,7 +14,7 @@ use wtd::grants::{Decision, GrantTable};
 use wtd::registry::decode_args;
 use wtd::wire::{
     self, Call, Delivered, Directory, Encoding, Hop, Outcome, Ping, PingReply, Refusal, Register,
-    Reply, RxBatch, RxPoll, Signed, TxBatch, TxReply, WireError, decode_exact, domain,
+    Reply, RxBatch, RxPoll, Signed, Target, TxBatch, TxReply, WireError, decode_exact, domain,
 };
 
 /// A length prefix of 2³²−1 (the varint `FF FF FF FF 0F`).
@@ -28,19 +28,24 @@ fn key() -> SigningKey {
 
 fn call() -> Call {
     Call {
-        version: wire::PROTOCOL_VERSION,
         capability: key().verifying_key().to_bytes(),
         caller: "bob".into(),
         callee: "alice".into(),
-        mission: "demo".into(),
-        module: "demo::math".into(),
-        function: "add".into(),
+        target: function("demo", "demo::math", "add"),
         encoding: Encoding::Postcard,
         want_reply: true,
         ack: [1; 16],
         issued_at_ms: 1_000,
         expires_at_ms: 6_000,
         args: wire::encode(&(2i64, 3i64)),
+    }
+}
+
+fn function(mission: &str, module: &str, function: &str) -> Target {
+    Target::Function {
+        mission: mission.into(),
+        module: module.into(),
+        function: function.into(),
     }
 }
 
@@ -143,24 +148,19 @@ fn call_with_huge_argument_length_is_malformed() {
 #[test]
 fn call_with_bad_bool_enum_or_utf8_is_malformed() {
     let good = wire::encode(&call());
-    // Offsets: version (1), capability (32), then the caller's length.
-    let caller_at = 1 + 32;
+    // Offsets: capability (32), then the caller's length.
+    let caller_at = 32;
     let mut bad_utf8 = good.clone();
     bad_utf8[caller_at + 1] = 0xff;
     malformed(decode_exact::<Call>(&bad_utf8));
 
-    // encoding and want_reply follow the five strings.
-    let strings: usize = [
-        &call().caller,
-        &call().callee,
-        &call().mission,
-        &call().module,
-        &call().function,
-    ]
-    .iter()
-    .map(|s| 1 + s.len())
-    .sum();
-    let encoding_at = caller_at + strings;
+    // encoding and want_reply follow the caller, the callee and the target (its
+    // variant's tag, then three strings).
+    let strings: usize = ["bob", "alice", "demo", "demo::math", "add"]
+        .iter()
+        .map(|s| 1 + s.len())
+        .sum();
+    let encoding_at = caller_at + strings + 1;
     let mut bad_enum = good.clone();
     bad_enum[encoding_at] = 7;
     malformed(decode_exact::<Call>(&bad_enum));
@@ -170,22 +170,18 @@ fn call_with_bad_bool_enum_or_utf8_is_malformed() {
 }
 
 #[test]
-fn call_bounds_refuse_paths_versions_and_lifetimes() {
+fn call_bounds_refuse_paths_and_lifetimes() {
     let bad = [
         Call {
-            version: 2,
+            target: function("../etc", "demo::math", "add"),
             ..call()
         },
         Call {
-            mission: "../etc".into(),
+            target: function("demo", "demo/../x", "add"),
             ..call()
         },
         Call {
-            module: "demo/../x".into(),
-            ..call()
-        },
-        Call {
-            function: "add\u{202e}".into(),
+            target: function("demo", "demo::math", "add\u{202e}"),
             ..call()
         },
         Call {

@@ -3,7 +3,7 @@
 
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
-use wtd::wire::{self, Call, Encoding, Signed, domain};
+use wtd::wire::{self, Call, Encoding, Signed, Target, domain};
 
 fn name() -> impl Strategy<Value = String> {
     "[a-z0-9_-]{1,64}"
@@ -24,9 +24,9 @@ prop_compose! {
         args in proptest::collection::vec(any::<u8>(), 0..512),
     ) -> Call {
         Call {
-            version: wire::PROTOCOL_VERSION,
             capability: key().verifying_key().to_bytes(),
-            caller, callee, mission, module, function,
+            caller, callee,
+            target: Target::Function { mission, module, function },
             encoding: if json { Encoding::Json } else { Encoding::Postcard },
             want_reply, ack, issued_at_ms,
             expires_at_ms: issued_at_ms + lifetime,

@@ -73,7 +73,9 @@ fn dispatch(node: &Arc<NodeInner>, message: Delivered) {
                         tracing::warn!(node = %node.name, "cannot send a reply: {e}");
                     }
                 };
-                node.callee.serve(&message.bytes, send_reply).await;
+                node.callee
+                    .serve(message.from.as_deref(), &message.bytes, send_reply)
+                    .await;
             });
         }
         Kind::Reply => node.pending.accept_reply(&node.name, &message.bytes),

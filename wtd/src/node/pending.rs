@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 
 use super::lock;
 use crate::error::{Error, Result};
-use crate::wire::{Outcome, Refusal, Reply, Signed, domain};
+use crate::wire::{Outcome, PROTOCOL_VERSION, Refusal, Reply, Signed, VersionRefusal, domain};
 
 /// A call waiting for its reply.
 pub(crate) struct Pending {
@@ -60,10 +60,18 @@ impl PendingCalls {
     /// A reply arrived for node `me`: check it is signed by the node we called, for a
     /// call we made, and hand it to the waiting caller. Anything else is dropped.
     pub(crate) fn accept_reply(&self, me: &str, bytes: &[u8]) {
-        let Ok(signed) = Signed::from_bytes(bytes) else {
+        let Ok(signed) = Signed::any_version_from_bytes(bytes) else {
             tracing::warn!(node = %me, "dropped a malformed reply");
             return;
         };
+        if signed.is_version_refusal() {
+            self.accept_version_refusal(me, &signed);
+            return;
+        }
+        if signed.version != PROTOCOL_VERSION {
+            tracing::warn!(node = %me, version = signed.version, "dropped a reply in another wire version");
+            return;
+        }
         let Ok(reply) = signed.peek::<Reply>() else {
             tracing::warn!(node = %me, "dropped a reply that does not decode");
             return;
@@ -100,5 +108,33 @@ impl PendingCalls {
             }
         };
         let _ = pending.done.send(result);
+    }
+
+    /// The node called does not speak this node's wire version, and said so: end the
+    /// call it names (by the hash of its envelope) with [`Error::WireVersion`].
+    fn accept_version_refusal(&self, me: &str, signed: &Signed) {
+        let Ok(refusal) = signed.peek::<VersionRefusal>() else {
+            tracing::warn!(node = %me, "dropped a version refusal that does not decode");
+            return;
+        };
+        let mut calls = lock(&self.calls);
+        let ack = calls.iter().find_map(|(ack, p)| {
+            let genuine = p.call_hash == refusal.call_hash
+                && p.callee == refusal.callee
+                && refusal.caller == me
+                && signed
+                    .verify(domain::VERSION_REFUSAL, &p.callee_key)
+                    .is_ok();
+            genuine.then_some(*ack)
+        });
+        let Some(pending) = ack.and_then(|ack| calls.remove(&ack)) else {
+            tracing::debug!(node = %me, "dropped a version refusal for no pending call");
+            return;
+        };
+        drop(calls);
+        let _ = pending.done.send(Err(Error::WireVersion {
+            node: pending.callee,
+            theirs: refusal.speaks,
+        }));
     }
 }
