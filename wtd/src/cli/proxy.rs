@@ -3,8 +3,9 @@
 //!
 //! The command is not a node: it holds no connection, signs no hops, and makes one request
 //! per run. What it needs is each refusal as a type, so that a command can turn "the node
-//! is not connected" (503 to `/apply`) into [`Error::NodeDown`] naming the node, and a
-//! full proxy (429) into exit code 4. The HTTP status is read here, once.
+//! is not connected" (503 to `/apply`) into [`Error::NodeDown`](crate::Error::NodeDown)
+//! naming the node, and a full proxy (429) into exit code 4. The HTTP status is read
+//! here, once.
 
 use std::path::Path;
 use std::time::Duration;
