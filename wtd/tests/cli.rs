@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use wtd::prelude::*;
 
-use cli_support::{Cluster, eventually, wtd_blocking};
+use cli_support::{Cluster, answer_once, eventually, wtd_blocking};
 
 /// Adds two numbers (`demo/cli/add`).
 #[wtd_export(demo)]
@@ -635,21 +635,7 @@ fn wtd_nodes_shows_hostile_names_as_inert_text() {
         }],
     })
     .to_string();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        // One request, one answer, then the fake proxy is gone.
-        let (mut tcp, _) = listener.accept().expect("wtd connects");
-        tcp.set_read_timeout(Some(Duration::from_secs(5))).ok();
-        let mut request = [0u8; 4096];
-        let _ = tcp.read(&mut request);
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{hostile}",
-            hostile.len()
-        );
-        tcp.write_all(answer.as_bytes()).expect("answer");
-    });
+    let (url, server) = answer_once("200 OK", hostile);
     let home = tempfile::tempdir().expect("temp dir");
     let args: Vec<String> = [
         "--home",
@@ -672,4 +658,40 @@ fn wtd_nodes_shows_hostile_names_as_inert_text() {
     }
     assert!(shown.contains("\\u{1b}\\u{5b}2J"), "{shown}");
     assert!(shown.contains("demo/ok"), "{shown}");
+}
+
+/// `wtd nodes` against a proxy that refuses, or answers with something that is not a
+/// directory. A refusal keeps its status and class (429: exit 4, try again later) instead
+/// of being reported as "not valid JSON"; a body that is not a directory is exit 1 and
+/// says the URL may not be a WTD proxy.
+#[test]
+fn wtd_nodes_reports_what_the_proxy_said() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let nodes = |url: &str| {
+        let args: Vec<String> = [
+            "--home",
+            &home.path().display().to_string(),
+            "nodes",
+            "--proxy",
+            url,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        wtd_blocking(home.path(), &args)
+    };
+
+    let (url, server) = answer_once(
+        "429 Too Many Requests",
+        "too many requests: slow down".into(),
+    );
+    let busy = nodes(&url);
+    server.join().expect("fake proxy");
+    busy.fails(4, "(429): too many requests: slow down");
+
+    let (url, server) = answer_once("200 OK", "<html>a web page</html>".into());
+    let page = nodes(&url);
+    server.join().expect("fake proxy");
+    let stderr = page.fails(1, "answered with a directory that cannot be read");
+    assert!(stderr.contains("WTD proxy"), "{page:#?}");
 }

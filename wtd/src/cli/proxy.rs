@@ -1,0 +1,251 @@
+//! The `wtd` command's client of the proxy: the directory, registration, and calls through
+//! `/apply`.
+//!
+//! The command is not a node: it holds no connection, signs no hops, and makes one request
+//! per run. What it needs is each refusal as a type, so that a command can turn "the node
+//! is not connected" (503 to `/apply`) into [`Error::NodeDown`](crate::Error::NodeDown)
+//! naming the node, and a full proxy (429) into exit code 4. The HTTP status is read
+//! here, once.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+
+use super::call::FunctionPath;
+use super::error::{self, CliError};
+use super::node_config::NodeConfigFile;
+use crate::transport::{self, Transport, TransportError};
+use crate::wire::{JsonDirectory, Signed};
+
+/// The most the directory may weigh: far more than 10,000 nodes with their missions.
+const DIRECTORY_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// How long the directory and a registration may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a request of the `wtd` command to the proxy failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// Occurs when nothing answers at the URL: the proxy is not running, the address is
+    /// wrong, or the network is down.
+    #[error(
+        "cannot reach the proxy at {url}: {detail}; check that it is running and the URL is right"
+    )]
+    Unreachable {
+        /// The proxy URL.
+        url: String,
+        /// What the connection said.
+        detail: String,
+    },
+
+    /// Occurs when `wtd register` asks for a name another node key already holds.
+    #[error(
+        "the proxy refused the request (409): the name `{name}` is already registered on this proxy by another node key: pick another --name"
+    )]
+    NameTaken {
+        /// The name asked for.
+        name: String,
+    },
+
+    /// Occurs when the proxy has too much in flight, or this machine sent too much (429).
+    #[error("the proxy refused the request (429): {message}")]
+    TooMany {
+        /// The proxy's explanation.
+        message: String,
+    },
+
+    /// Occurs when the proxy cannot serve the request now (503): the node called is not
+    /// connected, or the proxy is shutting down.
+    #[error("the proxy refused the request (503): {message}")]
+    Unavailable {
+        /// The proxy's explanation.
+        message: String,
+    },
+
+    /// Occurs when the proxy waited the call's whole lifetime for a reply (504). The call
+    /// may or may not have run.
+    #[error("the proxy refused the request (504): {message}")]
+    NoReply {
+        /// The proxy's explanation.
+        message: String,
+    },
+
+    /// Occurs on any other refusal, with the status and the proxy's explanation.
+    #[error("the proxy refused the request ({status}): {message}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The proxy's explanation.
+        message: String,
+    },
+
+    /// Occurs when the proxy says yes with a body that is not what the route promises:
+    /// not a WTD proxy, or one of another version.
+    #[error(
+        "the proxy at {url} answered with {what} that cannot be read ({detail}): check that the URL is a WTD proxy of the same version as this `wtd`"
+    )]
+    Unreadable {
+        /// The proxy URL.
+        url: String,
+        /// What was expected ("a directory", "a reply").
+        what: &'static str,
+        /// What the decoder said.
+        detail: String,
+    },
+}
+
+impl ProxyError {
+    /// The exit code of this failure's class (see [`error::EXIT_CODES`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ProxyError::TooMany { .. } => error::BUSY,
+            ProxyError::Unavailable { .. } => error::NODE_DOWN,
+            ProxyError::NoReply { .. } => error::TIMEOUT,
+            ProxyError::Unreachable { .. }
+            | ProxyError::NameTaken { .. }
+            | ProxyError::Refused { .. }
+            | ProxyError::Unreadable { .. } => error::OTHER,
+        }
+    }
+}
+
+/// A proxy, by the URL the user gave or a file recorded.
+#[derive(Debug, Clone)]
+pub(super) struct Proxy {
+    /// As given: `wtd register` records it without a trailing `/`, key files keep it as
+    /// their issuer wrote it.
+    url: String,
+}
+
+impl Proxy {
+    /// The proxy at `url`, typed on the command line.
+    pub(super) fn given(url: &str) -> Result<Proxy, CliError> {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Ok(Proxy {
+                url: url.to_string(),
+            })
+        } else {
+            Err(CliError::Usage(format!(
+                "the proxy URL {url:?} must start with http:// (for example http://127.0.0.1:14151)"
+            )))
+        }
+    }
+
+    /// The proxy at `url`, read from a key file. Not checked: a bad one fails as
+    /// unreachable, naming the URL.
+    pub(super) fn recorded(url: String) -> Proxy {
+        Proxy { url }
+    }
+
+    /// `--proxy` if given, or else the proxy `wtd register` recorded in `home`.
+    pub(super) fn given_or_registered(home: &Path, given: Option<&str>) -> Result<Proxy, CliError> {
+        match given {
+            Some(url) => Proxy::given(url),
+            None => Ok(Proxy::recorded(NodeConfigFile::read(home)?.proxy)),
+        }
+    }
+
+    /// The URL, as given.
+    pub(super) fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn base(&self) -> &str {
+        self.url.trim_end_matches('/')
+    }
+
+    /// `GET /api/directory`: who is online and what they offer.
+    pub(super) fn directory(&self) -> Result<JsonDirectory, ProxyError> {
+        let url = format!("{}/api/directory", self.base());
+        let mut response = transport::agent()
+            .get(&url)
+            .config()
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .build()
+            .call()
+            .map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(DIRECTORY_LIMIT)
+            .read_to_string()
+            .map_err(|e| self.unreachable(e))?;
+        if !(200..300).contains(&status) {
+            return Err(self.refusal(TransportError::Status(status, text)));
+        }
+        serde_json::from_str(&text).map_err(|e| ProxyError::Unreadable {
+            url: self.url.clone(),
+            what: "a directory",
+            detail: e.to_string(),
+        })
+    }
+
+    /// `PUT /nodes/{name}`: registers `name` for the node key `key`.
+    pub(super) fn register(
+        &self,
+        name: &str,
+        email: &str,
+        key: SigningKey,
+    ) -> Result<(), ProxyError> {
+        let transport = Transport::new(&self.url, name, key);
+        transport.register(email).map_err(|e| match e {
+            TransportError::Status(409, _) => ProxyError::NameTaken {
+                name: name.to_string(),
+            },
+            other => self.refusal(other),
+        })
+    }
+
+    /// `PUT /apply/{node}/{path}`: sends one signed call and waits up to `wait` for its
+    /// signed reply.
+    pub(super) fn apply(
+        &self,
+        node: &str,
+        path: &FunctionPath,
+        call: &Signed,
+        wait: Duration,
+    ) -> Result<Signed, ProxyError> {
+        let url = format!("{}/apply/{node}/{path}", self.base());
+        let answer = transport::send(
+            &transport::agent(),
+            "PUT",
+            &url,
+            call.to_bytes(),
+            Some(wait),
+        )
+        .map_err(|e| self.refusal(e))?;
+        Signed::from_bytes(&answer).map_err(|e| ProxyError::Unreadable {
+            url: self.url.clone(),
+            what: "a reply",
+            detail: e.to_string(),
+        })
+    }
+
+    fn unreachable(&self, e: impl std::fmt::Display) -> ProxyError {
+        ProxyError::Unreachable {
+            url: self.url.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// The one place a status becomes a type.
+    fn refusal(&self, e: TransportError) -> ProxyError {
+        match e {
+            TransportError::Unreachable(detail) => self.unreachable(detail),
+            TransportError::Status(429, message) => ProxyError::TooMany { message },
+            TransportError::Status(503, message) => ProxyError::Unavailable { message },
+            TransportError::Status(504, message) => ProxyError::NoReply { message },
+            TransportError::Status(status, message) => ProxyError::Refused { status, message },
+            // The transport keeps only this for a 404 whose body says "not registered:".
+            // `wtd` sends no hops, so no route it uses answers so; if one ever does, say
+            // what the proxy said.
+            TransportError::NotRegistered => ProxyError::Refused {
+                status: 404,
+                message: "not registered with this proxy".into(),
+            },
+        }
+    }
+}
