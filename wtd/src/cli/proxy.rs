@@ -239,12 +239,16 @@ impl Proxy {
             TransportError::Status(503, message) => ProxyError::Unavailable { message },
             TransportError::Status(504, message) => ProxyError::NoReply { message },
             TransportError::Status(status, message) => ProxyError::Refused { status, message },
-            // The transport keeps only this for a 404 whose body says "not registered:".
-            // `wtd` sends no hops, so no route it uses answers so; if one ever does, say
-            // what the proxy said.
+            // The proxy names this refusal (in its `wtd-error` header) only for hops, and
+            // `wtd` sends none; if a route ever answers so, say what the proxy said.
             TransportError::NotRegistered => ProxyError::Refused {
                 status: 404,
                 message: "not registered with this proxy".into(),
+            },
+            TransportError::BadAnswer(detail) => ProxyError::Unreadable {
+                url: self.url.clone(),
+                what: "an answer",
+                detail,
             },
         }
     }
