@@ -82,13 +82,14 @@ impl CallFields {
     fn call(&self, signer: &SigningKey) -> Call {
         let now = wire::now_ms();
         Call {
-            version: self.version.unwrap_or(wire::PROTOCOL_VERSION),
             capability: signer.verifying_key().to_bytes(),
             caller: self.caller.name(),
             callee: self.callee.name(),
-            mission: self.mission.clone().unwrap_or_else(|| "demo".into()),
-            module: self.module.clone().unwrap_or_else(|| "demo::math".into()),
-            function: self.function.clone().unwrap_or_else(|| "add".into()),
+            target: wire::Target::Function {
+                mission: self.mission.clone().unwrap_or_else(|| "demo".into()),
+                module: self.module.clone().unwrap_or_else(|| "demo::math".into()),
+                function: self.function.clone().unwrap_or_else(|| "add".into()),
+            },
             encoding: if self.json {
                 Encoding::Json
             } else {
@@ -563,7 +564,12 @@ fn run(req: &Req) {
         } => {
             let key = signer.key();
             let call = fields.call(&key);
-            let body = Signed::sign(domain::CALL, &call, &key).to_bytes();
+            let signed = Signed::sign(domain::CALL, &call, &key);
+            // Another envelope version, when the fuzzer asks for one.
+            let body = match fields.version {
+                Some(version) => Signed { version, ..signed }.to_bytes(),
+                None => signed.to_bytes(),
+            };
             let (node, mission, module, function) = match url {
                 Some((node, mission, module, function)) => (
                     node.name(),
@@ -571,12 +577,19 @@ fn run(req: &Req) {
                     module.clone(),
                     function.clone(),
                 ),
-                None => (
-                    call.callee.clone(),
-                    call.mission.clone(),
-                    call.module.clone(),
-                    call.function.clone(),
-                ),
+                None => {
+                    let wire::Target::Function {
+                        mission,
+                        module,
+                        function,
+                    } = &call.target;
+                    (
+                        call.callee.clone(),
+                        mission.clone(),
+                        module.clone(),
+                        function.clone(),
+                    )
+                }
             };
             let path = format!(
                 "/apply/{}/{}/{}/{}",

@@ -68,13 +68,14 @@ where
 /// A valid call from bob to alice, signed by the capability key [`alice`] accepts.
 pub fn sample_call() -> Call {
     Call {
-        version: wire::PROTOCOL_VERSION,
         capability: alice().verifying_key().to_bytes(),
         caller: "bob".into(),
         callee: "alice".into(),
-        mission: "demo".into(),
-        module: "demo::math".into(),
-        function: "add".into(),
+        target: wire::Target::Function {
+            mission: "demo".into(),
+            module: "demo::math".into(),
+            function: "add".into(),
+        },
         encoding: Encoding::Postcard,
         want_reply: true,
         ack: [1; 16],

@@ -83,30 +83,40 @@ where
 
 // ---- signed envelopes ----
 
+/// The envelope's first byte: the wire version.
+const V: u8 = wire::PROTOCOL_VERSION;
+
 #[test]
 fn signed_envelope_with_huge_length_prefixes_is_malformed() {
     for prefix in [&HUGE_LEN[..], &HUGEST_LEN[..]] {
-        malformed(Signed::from_bytes(prefix));
+        malformed(Signed::from_bytes(&[&[V][..], prefix].concat()));
         // The body is fine, the signature's length is huge.
-        let bytes = [&[3, 1, 2, 3][..], prefix, &[0; 64]].concat();
+        let bytes = [&[V, 3, 1, 2, 3][..], prefix, &[0; 64]].concat();
         malformed(Signed::from_bytes(&bytes));
     }
     // A varint longer than a u64 can be.
-    malformed(Signed::from_bytes(&[0xff; 11]));
+    malformed(Signed::from_bytes(&[&[V][..], &[0xff; 11]].concat()));
     malformed(Signed::from_bytes(&[]));
+    malformed(Signed::from_bytes(&[V]));
 }
 
 #[test]
 fn signed_envelope_refuses_overlong_varints_and_short_signatures() {
     // Body length 0 written in two bytes: postcard may read it, but it is not canonical.
-    let overlong = [&[0x80, 0x00, 64][..], &[0u8; 64][..]].concat();
+    let overlong = [&[V, 0x80, 0x00, 64][..], &[0u8; 64][..]].concat();
     assert!(Signed::from_bytes(&overlong).is_err());
-    let short = [&[0, 63][..], &[0u8; 63][..]].concat();
+    let short = [&[V, 0, 63][..], &[0u8; 63][..]].concat();
     assert_eq!(Signed::from_bytes(&short), Err(WireError::BadSignature));
-    let empty_signature = [0, 0];
+    let empty_signature = [V, 0, 0];
     assert_eq!(
         Signed::from_bytes(&empty_signature),
         Err(WireError::BadSignature)
+    );
+    // A well-formed envelope of a version this side does not speak is named as such.
+    let newer = [&[V + 1, 0, 64][..], &[0u8; 64][..]].concat();
+    assert_eq!(
+        Signed::from_bytes(&newer),
+        Err(WireError::Version { theirs: V + 1 })
     );
 }
 
