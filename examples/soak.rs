@@ -244,12 +244,7 @@ async fn call_loop(peer: Peer, limited: bool, seed: u64, deadline: Instant, stat
                 tokio::time::sleep(retry_after.min(Duration::from_secs(1))).await;
             }
             Err(e) => {
-                let kind = format!("{e:?}")
-                    .split(|c: char| !c.is_alphanumeric())
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                stats.error(&kind, e.to_string());
+                stats.error(e.kind(), e.to_string());
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }

@@ -98,6 +98,16 @@ async fn unknown_function_and_bad_arguments_are_named() {
         .expect_err("bad json arguments");
     assert!(matches!(err, Error::BadArguments { .. }), "{err}");
 
+    // Too many arguments, from a script: counted, not "trailing characters".
+    let err = peer
+        .call_json("demo/demo/add", "[2, 3, 4]")
+        .await
+        .expect_err("three arguments for two");
+    assert!(
+        matches!(&err, Error::BadArguments { detail, .. } if detail == "add takes 2 arguments, got 3"),
+        "{err}"
+    );
+
     assert_eq!(
         demo::add::call(&peer, 1, 1).await.expect("still serving"),
         2

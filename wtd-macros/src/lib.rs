@@ -13,6 +13,8 @@
 //! * `diag`: collects the errors of one invocation, so all are reported at once.
 //! * `export`: runs the phases in order.
 
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
 
 mod check;

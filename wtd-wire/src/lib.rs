@@ -23,6 +23,8 @@
 //!
 //! docs/PROTOCOL.md describes every type here field by field.
 
+#![warn(missing_docs)]
+
 pub mod call;
 pub mod json;
 pub mod names;

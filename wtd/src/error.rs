@@ -12,7 +12,10 @@ use crate::wire::Refusal;
 
 /// Everything that can go wrong when starting a node, calling another node, or handling
 /// keys and grants.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same sentence as `Display`, so a program whose `main` returns
+/// `Result<(), wtd::Error>` tells its user what happened in words, not as a struct dump.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The callee has no grant for the key you called with.
@@ -259,6 +262,12 @@ pub enum Error {
     },
 }
 
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// A shorter name for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -270,6 +279,38 @@ impl From<crate::wire::WireError> for Error {
 }
 
 impl Error {
+    /// The variant's name (`Denied`, `RateLimited`, …): a stable word for scripts, logs
+    /// and counters, where the sentence is for people.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Denied { .. } => "Denied",
+            Error::WrongMission { .. } => "WrongMission",
+            Error::Revoked { .. } => "Revoked",
+            Error::Expired { .. } => "Expired",
+            Error::RateLimited { .. } => "RateLimited",
+            Error::Replayed { .. } => "Replayed",
+            Error::Restarted { .. } => "Restarted",
+            Error::NoKey { .. } => "NoKey",
+            Error::Timeout { .. } => "Timeout",
+            Error::NodeDown { .. } => "NodeDown",
+            Error::NoSuchFunction { .. } => "NoSuchFunction",
+            Error::BadArguments { .. } => "BadArguments",
+            Error::RemotePanic { .. } => "RemotePanic",
+            Error::ProxyUnreachable { .. } => "ProxyUnreachable",
+            Error::Proxy { .. } => "Proxy",
+            Error::BadSignature { .. } => "BadSignature",
+            Error::ClockSkew { .. } => "ClockSkew",
+            Error::Busy { .. } => "Busy",
+            Error::BadReply { .. } => "BadReply",
+            Error::Invalid(_) => "Invalid",
+            Error::File { .. } => "File",
+            Error::Stopped => "Stopped",
+            Error::WireVersion { .. } => "WireVersion",
+            Error::MessageRefused { .. } => "MessageRefused",
+            Error::BadProxyAnswer { .. } => "BadProxyAnswer",
+        }
+    }
+
     /// Turns a callee's refusal of the call `path` (`mission/module/function`) into the
     /// error the caller sees.
     pub fn from_refusal(refusal: Refusal, callee: &str, path: &str) -> Error {
@@ -330,5 +371,20 @@ impl Error {
             path: path.into(),
             detail: detail.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_reads_as_the_sentence_a_main_returning_this_error_prints() {
+        let e = Error::NodeDown {
+            node: "alice".into(),
+        };
+        assert_eq!(format!("{e:?}"), e.to_string());
+        assert!(format!("{e:?}").starts_with("node `alice` is not connected"));
+        assert_eq!(e.kind(), "NodeDown");
     }
 }

@@ -23,6 +23,8 @@
 //! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
 //! * `cli` (feature `cli`, on by default): the `wtd` command.
 
+#![warn(missing_docs)]
+
 pub mod audit;
 pub mod call;
 #[cfg(feature = "cli")]

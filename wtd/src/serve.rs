@@ -31,8 +31,8 @@ use crate::grants::{Decision, GrantTable};
 use crate::keys;
 use crate::registry::{self, ApplyError, CallContext, ExportedFn};
 use crate::wire::{
-    self, Call, Freshness, Kind, Outcome, Outgoing, Refusal, ReplayCache, Reply, Signed, Target,
-    VersionRefusal, domain,
+    self, Call, Encoding, Freshness, Kind, Outcome, Outgoing, Refusal, ReplayCache, Reply, Signed,
+    Target, VersionRefusal, domain,
 };
 
 /// Most acks the replay cache holds (about 40 bytes each: ~40 MiB, reached only under a
@@ -295,6 +295,9 @@ impl Callee {
             mission: call.mission().to_string(),
             key: call.capability,
         };
+        if let Some(refusal) = wrong_json_arity(function, call) {
+            return refuse(refusal);
+        }
         let apply = (function.apply)(call.encoding, call.args.clone());
         let run = tokio::spawn(registry::with_context(context, apply));
         match run.await {
@@ -336,6 +339,24 @@ impl Callee {
             skipped: None,
         });
     }
+}
+
+/// A JSON call (from the command line or a script) whose argument array has the wrong
+/// length: say so in those words, rather than with the decoder's "trailing characters".
+fn wrong_json_arity(function: &ExportedFn, call: &Call) -> Option<Refusal> {
+    if call.encoding != Encoding::Json {
+        return None;
+    }
+    let args: Vec<serde::de::IgnoredAny> = serde_json::from_slice(&call.args).ok()?;
+    (args.len() != function.arity).then(|| {
+        let plural = if function.arity == 1 { "" } else { "s" };
+        Refusal::BadArguments(format!(
+            "{} takes {} argument{plural}, got {}",
+            function.name,
+            function.arity,
+            args.len()
+        ))
+    })
 }
 
 /// Text from the wire, cut to a length that keeps log lines bounded.
