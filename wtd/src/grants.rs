@@ -9,86 +9,22 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use governor::clock::Clock;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, RateLimiter};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::{home, keys, wire};
 
-/// A rate limit: at most `count` calls per `period`, with bursts of up to `count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    /// Calls allowed per period.
-    pub count: u32,
-    /// The period.
-    pub period: Duration,
-}
+mod builder;
+mod rate;
 
-impl Rate {
-    /// `count` calls per second.
-    pub fn per_second(count: u32) -> Rate {
-        Rate {
-            count,
-            period: Duration::from_secs(1),
-        }
-    }
-
-    fn quota(&self) -> Quota {
-        let count = NonZeroU32::new(self.count.max(1)).unwrap_or(NonZeroU32::MIN);
-        let replenish = self.period / count.get();
-        Quota::with_period(replenish.max(Duration::from_nanos(1)))
-            .unwrap_or_else(|| Quota::per_second(count))
-            .allow_burst(count)
-    }
-}
-
-impl FromStr for Rate {
-    type Err = Error;
-
-    /// Reads `10/s`, `600/min`, `100/h` or `1000/d`.
-    fn from_str(text: &str) -> Result<Rate> {
-        let bad = || {
-            Error::Invalid(format!(
-                "rate {text:?} is not of the form COUNT/UNIT, e.g. 10/s, 600/min, 100/h or 1000/d"
-            ))
-        };
-        let (count, unit) = text.trim().split_once('/').ok_or_else(bad)?;
-        let count: u32 = count.trim().parse().map_err(|_| bad())?;
-        if count == 0 {
-            return Err(Error::Invalid(format!(
-                "rate {text:?} allows no calls at all: revoke the grant instead"
-            )));
-        }
-        let period = match unit.trim() {
-            "s" | "sec" | "second" => Duration::from_secs(1),
-            "m" | "min" | "minute" => Duration::from_secs(60),
-            "h" | "hour" => Duration::from_secs(3600),
-            "d" | "day" => Duration::from_secs(86_400),
-            _ => return Err(bad()),
-        };
-        Ok(Rate { count, period })
-    }
-}
-
-impl fmt::Display for Rate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = match self.period.as_secs() {
-            1 => "s",
-            60 => "min",
-            3600 => "h",
-            86_400 => "d",
-            _ => return write!(f, "{}/{}s", self.count, self.period.as_secs()),
-        };
-        write!(f, "{}/{unit}", self.count)
-    }
-}
+pub use builder::{GrantBuilder, Issuer};
+pub use rate::Rate;
 
 /// One grant, as written in `grants.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -458,122 +394,6 @@ fn live(grant: &Grant) -> Result<([u8; 32], LiveGrant)> {
             rate,
         },
     ))
-}
-
-/// The node a grant is for, as its key files name it.
-#[derive(Debug, Clone)]
-pub struct Issuer {
-    /// The node's name.
-    pub node: String,
-    /// The node's public key (pinned by the grantee to check replies).
-    pub node_key: [u8; 32],
-    /// The proxy the node uses.
-    pub proxy: String,
-}
-
-/// Builds a grant; see [`GrantTable::grant`] and [`Node::grant`](crate::Node::grant).
-#[derive(Debug)]
-pub struct GrantBuilder<'a> {
-    table: &'a GrantTable,
-    issuer: Issuer,
-    grantee: String,
-    missions: Vec<String>,
-    rate: Rate,
-    expires: Option<SystemTime>,
-}
-
-impl GrantTable {
-    /// Starts a grant of this table for `grantee`, on behalf of `issuer`.
-    pub fn grant(&self, grantee: &str, issuer: Issuer) -> GrantBuilder<'_> {
-        GrantBuilder {
-            table: self,
-            issuer,
-            grantee: grantee.to_string(),
-            missions: Vec::new(),
-            rate: Rate::per_second(10),
-            expires: None,
-        }
-    }
-}
-
-impl GrantBuilder<'_> {
-    /// Adds a mission the key may run.
-    pub fn mission(mut self, mission: &str) -> Self {
-        self.missions.push(mission.to_string());
-        self
-    }
-
-    /// Sets the rate limit, e.g. `"10/s"` or `"100/h"` (default 10/s).
-    pub fn rate(mut self, rate: &str) -> Result<Self> {
-        self.rate = rate.parse()?;
-        Ok(self)
-    }
-
-    /// The grant stops working at `when`.
-    pub fn expires_at(mut self, when: SystemTime) -> Self {
-        self.expires = Some(when);
-        self
-    }
-
-    /// Makes a new capability key, records the grant, and returns the key file to hand
-    /// to the grantee (save it with [`KeyFile::save`](crate::KeyFile::save)).
-    pub fn mint(self) -> Result<crate::KeyFile> {
-        let key = keys::generate();
-        self.record(key.verifying_key().to_bytes())?;
-        Ok(crate::KeyFile {
-            grantee: self.grantee.clone(),
-            node: self.issuer.node.clone(),
-            node_public_key: hex::encode(self.issuer.node_key),
-            proxy: self.issuer.proxy.clone(),
-            missions: self.missions.clone(),
-            secret_key: hex::encode(key.to_bytes()),
-        })
-    }
-
-    /// Like [`GrantBuilder::mint`], but writes the key file to `path` *before* recording
-    /// the grant, so a key file that cannot be written never leaves a grant behind for a
-    /// key nobody holds.
-    pub fn mint_to(self, path: &Path) -> Result<crate::KeyFile> {
-        let key = keys::generate();
-        let file = crate::KeyFile {
-            grantee: self.grantee.clone(),
-            node: self.issuer.node.clone(),
-            node_public_key: hex::encode(self.issuer.node_key),
-            proxy: self.issuer.proxy.clone(),
-            missions: self.missions.clone(),
-            secret_key: hex::encode(key.to_bytes()),
-        };
-        file.save(path)?;
-        if let Err(e) = self.record(key.verifying_key().to_bytes()) {
-            let _ = std::fs::remove_file(path);
-            return Err(e);
-        }
-        Ok(file)
-    }
-
-    /// Grants a public key the grantee made themselves: no private key changes hands.
-    pub fn add_key(self, public_key: [u8; 32]) -> Result<()> {
-        self.record(public_key)
-    }
-
-    fn record(&self, public_key: [u8; 32]) -> Result<()> {
-        if self.missions.is_empty() {
-            return Err(Error::Invalid(
-                "a grant needs at least one mission: add `.mission(\"demo\")` (or --mission demo)"
-                    .into(),
-            ));
-        }
-        wire::check_name("grantee", &self.grantee).map_err(|e| Error::Invalid(e.to_string()))?;
-        self.table.add(Grant {
-            grantee: self.grantee.clone(),
-            public_key: hex::encode(public_key),
-            missions: self.missions.clone(),
-            rate: self.rate.to_string(),
-            expires: self.expires.map(format_time),
-            revoked: false,
-            created: format_time(SystemTime::now()),
-        })
-    }
 }
 
 /// Formats a time as RFC 3339 UTC, millisecond precision.
