@@ -134,3 +134,52 @@ pub(crate) async fn long_poll<S: Mailboxes>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mailbox_is_bounded_by_messages_and_by_bytes() {
+        let mut mailbox = Mailbox::new();
+        assert_eq!(
+            mailbox.push(None, Kind::Call, vec![0; 10], 2, 25),
+            TxStatus::Queued
+        );
+        assert_eq!(
+            mailbox.push(None, Kind::Call, vec![0; 16], 2, 25),
+            TxStatus::MailboxFull
+        );
+        assert_eq!(
+            mailbox.push(None, Kind::Call, vec![0; 15], 2, 25),
+            TxStatus::Queued
+        );
+        assert_eq!(
+            mailbox.push(None, Kind::Call, Vec::new(), 2, 25),
+            TxStatus::MailboxFull
+        );
+        mailbox.acknowledge(1);
+        assert_eq!(
+            mailbox.push(None, Kind::Call, vec![0; 10], 2, 25),
+            TxStatus::Queued
+        );
+        let seqs: Vec<u64> = mailbox.batch().iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [2, 3]);
+    }
+
+    #[test]
+    fn a_batch_fits_one_answer() {
+        let mut mailbox = Mailbox::new();
+        for _ in 0..wire::MAX_BATCH_LEN + 1 {
+            mailbox.push(None, Kind::Call, vec![0; 8], usize::MAX, usize::MAX);
+        }
+        assert_eq!(mailbox.batch().len(), wire::MAX_BATCH_LEN);
+
+        let mut mailbox = Mailbox::new();
+        let third = wire::MAX_BODY_BYTES / 6 + 1;
+        for _ in 0..3 {
+            mailbox.push(None, Kind::Call, vec![0; third], usize::MAX, usize::MAX);
+        }
+        assert_eq!(mailbox.batch().len(), 2, "at most half a body");
+    }
+}

@@ -351,3 +351,198 @@ impl ApplyWaiters for EmbeddedStore {
         lock(&self.shared.waiters).forget(ack);
     }
 }
+
+/// What every store must do, tried on this one. Written against the traits only, so a
+/// second store can run the same checks.
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::Store;
+
+    fn record(key: u8) -> NodeRecord {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[key; 32]);
+        NodeRecord {
+            node_key: key.verifying_key().to_bytes(),
+            email: "alice@example.org".into(),
+            registered_at_ms: 1,
+        }
+    }
+
+    fn store(dir: &tempfile::TempDir) -> EmbeddedStore {
+        let mut config = Config::new(dir.path());
+        config.presence_timeout = Duration::from_millis(50);
+        config.max_applies = 2;
+        EmbeddedStore::open(&config).expect("opens")
+    }
+
+    /// Registers `name` and makes it present, as a ping would.
+    async fn online(store: &impl Store, name: &str) {
+        store.register(name, record(1)).await.expect("registers");
+        store.seen(name, Route::Ping, 1).await.expect("seen");
+    }
+
+    #[tokio::test]
+    async fn a_name_stays_with_the_first_key_that_registers_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        assert_eq!(
+            store.register("alice", record(1)).await.ok(),
+            Some(Registered::New)
+        );
+        assert_eq!(
+            store.register("alice", record(1)).await.ok(),
+            Some(Registered::Again)
+        );
+        assert!(matches!(
+            store.register("alice", record(2)).await,
+            Err(ProxyError::NameTaken(_))
+        ));
+        let key = store.node_key("alice").await.expect("reads");
+        assert_eq!(key.map(|k| k.to_bytes()), Some(record(1).node_key));
+        assert_eq!(store.node_key("bob").await.expect("reads"), None);
+    }
+
+    #[tokio::test]
+    async fn a_counter_is_accepted_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        online(&store, "alice").await;
+        assert!(store.accept_counter("alice", 7).await.expect("alice"));
+        assert!(!store.accept_counter("alice", 7).await.expect("alice"));
+        assert!(store.accept_counter("alice", 6).await.expect("alice"));
+        assert!(matches!(
+            store.accept_counter("bob", 1).await,
+            Err(ProxyError::NotRegistered(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn messages_are_numbered_and_stay_until_acknowledged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        assert_eq!(
+            store.deliver("alice", None, Kind::Call, vec![1]).await.ok(),
+            Some(TxStatus::NodeDown),
+            "not registered"
+        );
+        online(&store, "alice").await;
+        let mut arrivals = store.watch_mailbox("alice").await.expect("watch");
+        arrivals.borrow_and_update();
+        for byte in [1, 2] {
+            let status = store.deliver("alice", Some("bob"), Kind::Call, vec![byte]);
+            assert_eq!(status.await.ok(), Some(TxStatus::Queued));
+        }
+        assert!(arrivals.has_changed().expect("open"), "the poll is woken");
+        let seqs = |mail: Mail| mail.messages.iter().map(|m| m.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(store.take("alice", None).await.expect("take")), [1, 2]);
+        assert_eq!(seqs(store.take("alice", Some(1)).await.expect("take")), [2]);
+        store.clear_mailbox("alice").await.expect("clear");
+        let mail = store.take("alice", None).await.expect("take");
+        assert!(mail.messages.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_goodbye_empties_the_mailbox_wakes_the_poll_and_refuses_more() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        online(&store, "alice").await;
+        let status = store.deliver("alice", None, Kind::Call, vec![1]).await;
+        assert_eq!(status.ok(), Some(TxStatus::Queued));
+        let mut arrivals = store.watch_mailbox("alice").await.expect("watch");
+        arrivals.borrow_and_update();
+        store.leave("alice").await.expect("leaves");
+        assert!(arrivals.has_changed().expect("open"));
+        let mail = store.take("alice", None).await.expect("take");
+        assert!(mail.gone && mail.messages.is_empty());
+        let status = store.deliver("alice", None, Kind::Call, vec![2]).await;
+        assert_eq!(status.ok(), Some(TxStatus::NodeDown));
+        // A ping signed before the goodbye does not bring the node back; one after does.
+        store.seen("alice", Route::Bye, 5).await.expect("seen");
+        store.seen("alice", Route::Ping, 4).await.expect("seen");
+        assert!(store.take("alice", None).await.expect("take").gone);
+        store.seen("alice", Route::Ping, 6).await.expect("seen");
+        assert!(!store.take("alice", None).await.expect("take").gone);
+    }
+
+    #[tokio::test]
+    async fn every_directory_change_gets_a_larger_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        online(&store, "alice").await;
+        let mut directory = store.directory();
+        let first = directory.borrow_and_update().version;
+        assert!(directory.borrow().directory.nodes.is_empty());
+
+        store
+            .list("alice", Vec::new(), vec![[3; 32]])
+            .await
+            .expect("lists");
+        assert!(directory.has_changed().expect("open"));
+        let listed = directory.borrow_and_update().clone();
+        assert!(listed.version > first);
+        assert_eq!(listed.directory.nodes[0].name, "alice");
+
+        store
+            .list("alice", Vec::new(), vec![[3; 32]])
+            .await
+            .expect("lists");
+        assert!(!directory.has_changed().expect("open"), "nothing changed");
+
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        store.sweep().await;
+        let swept = directory.borrow_and_update().clone();
+        assert!(swept.version > listed.version);
+        assert!(swept.directory.nodes.is_empty(), "silent past the timeout");
+    }
+
+    #[tokio::test]
+    async fn a_held_poll_keeps_a_node_online_and_is_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        store.register("alice", record(1)).await.expect("registers");
+        store.hold_poll("alice").await.expect("first");
+        store.hold_poll("alice").await.expect("second");
+        assert!(matches!(
+            store.hold_poll("alice").await,
+            Err(ProxyError::TooMany(_))
+        ));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        store.sweep().await;
+        assert_eq!(store.directory().borrow().directory.nodes.len(), 1);
+        store.release_poll("alice");
+        store.release_poll("alice");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        store.sweep().await;
+        assert!(store.directory().borrow().directory.nodes.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_reply_is_taken_only_from_the_callee_and_only_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        let answer = store.expect_reply([1; 16], "alice").await.expect("waits");
+        assert!(matches!(
+            store.expect_reply([1; 16], "alice").await,
+            Err(ProxyError::Malformed(_))
+        ));
+        store.expect_reply([2; 16], "bob").await.expect("waits");
+        assert!(matches!(
+            store.expect_reply([3; 16], "bob").await,
+            Err(ProxyError::TooMany(_))
+        ));
+        assert_eq!(
+            store.answer([1; 16], "mallory", vec![9]).await,
+            Some(vec![9])
+        );
+        assert_eq!(store.answer([1; 16], "alice", vec![7]).await, None);
+        assert_eq!(answer.await.ok(), Some(vec![7]));
+        assert_eq!(store.answer([1; 16], "alice", vec![8]).await, Some(vec![8]));
+        store.forget_reply(&[2; 16]);
+        store
+            .expect_reply([3; 16], "bob")
+            .await
+            .expect("a slot came back");
+    }
+}
