@@ -311,6 +311,11 @@ fn proxy() -> &'static Proxy {
         config.max_nodes = 1_000;
         config.max_poll = Duration::from_millis(50);
         let state = Arc::new(State::open(config).unwrap_or_else(|e| panic!("proxy state: {e}")));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
         let mut registered = HashMap::new();
         for who in [Who::Alice, Who::Bob] {
             let key = who.key();
@@ -321,16 +326,11 @@ fn proxy() -> &'static Proxy {
                 issued_at_ms: wire::now_ms(),
             };
             let body = Signed::sign(domain::REGISTER, &message, &key).to_bytes();
-            state
-                .register(&who.name(), &body)
+            runtime
+                .block_on(state.register(&who.name(), &body))
                 .unwrap_or_else(|e| panic!("registering {}: {e}", who.name()));
             registered.insert(who.name(), key.verifying_key().to_bytes());
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap_or_else(|e| panic!("runtime: {e}"));
         Proxy {
             runtime,
             app: wtd_proxy::routes::router(state),

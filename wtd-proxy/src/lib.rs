@@ -2,15 +2,28 @@
 //!
 //! # Layout
 //!
-//! * [`store`]: registrations on disk (redb), so they survive a restart.
-//! * [`state`]: live state: who is online, mailboxes, `/apply` waiters; every bound.
-//! * [`clients`]: what one client address may hold on `/apply`, which needs no key.
 //! * [`routes`]: the HTTP routes, thin handlers over [`state::State`].
+//! * [`state`]: what the routes ask, one method each, over the store. One file per
+//!   concept under `state/`: `registrations` (checking a signed registration), `hops`
+//!   (authenticating every other request: signature, clock, replay window), `presence`
+//!   (who is online, held receive requests), `directory` (what the directory lists, sent
+//!   out on a watch channel), `mailboxes` (queued messages and the `/rx` long poll),
+//!   `waiters` (calls waiting on `/apply`), `limits` (rates and budgets).
+//! * [`store`]: what proxies sharing the nodes would have to share, as traits
+//!   ([`store::Store`]: registrations, hop replay windows, request rates, presence and
+//!   directory, mailboxes, `/apply` waiters), each method saying what it guarantees.
+//!   `store/embedded.rs` keeps it all in this process (memory, and the registrations on
+//!   disk through `store/registry.rs`, redb). A networked store would be a new file there.
+//! * [`clients`]: what one client address may hold on `/apply`, which needs no key.
 //! * [`server`]: the accept loop, with a bound on connections and on slow clients.
 //! * [`error`]: every refusal, with its HTTP status and a helpful sentence.
 //!
 //! Run it with [`run`] (the binary does), or embed one with [`Proxy::start`] (the
 //! examples and tests do).
+
+// Every public item says what it is for: other programs embed the proxy, and the fuzz
+// targets drive its router and state directly.
+#![warn(missing_docs)]
 
 pub mod clients;
 pub mod error;
@@ -109,9 +122,9 @@ pub async fn run(
     serve(listener, state, shutdown).await
 }
 
-async fn serve(
+async fn serve<S: store::Store>(
     listener: TcpListener,
-    state: Arc<state::State>,
+    state: Arc<state::State<S>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ProxyError> {
     let sweeper = {
@@ -121,9 +134,12 @@ async fn serve(
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
                 tokio::select! {
-                    _ = tick.tick() => state.sweep(),
+                    _ = tick.tick() => {}
                     _ = closing.wait_for(|c| *c) => return,
                 }
+                // After the select, not in its arm: the closing branch's output (a guard)
+                // would otherwise be held across the await.
+                state.sweep().await;
             }
         })
     };

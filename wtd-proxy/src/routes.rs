@@ -1,9 +1,10 @@
 //! The HTTP routes. Each handler is a thin layer: read the body, let [`State`] decide,
 //! turn the answer into bytes. docs/PROTOCOL.md documents every route.
-
-use std::sync::Arc;
+//!
+//! Handlers are generic over the [`Store`] behind the state; see [`crate::store`] for why.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State as Axum};
@@ -16,26 +17,34 @@ use http_body_util::BodyExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
 use wtd_wire::{self as wire, JsonDirectory, Route, RxBatch, Signed, TxBatch, TxReply};
 
 use crate::error::ProxyError;
 use crate::server::ClientAddr;
 use crate::state::State;
+use crate::store::Store;
 
-type Shared = Arc<State>;
+type Shared<S> = Arc<State<S>>;
 
 /// Every route of the proxy.
-pub fn router(state: Shared) -> Router {
+pub fn router<S: Store>(state: Shared<S>) -> Router {
     Router::new()
-        .route("/", get(dashboard))
-        .route("/api/directory", get(directory_json))
-        .route("/nodes/{name}", put(register))
-        .route("/ping", post(ping))
-        .route("/bye", post(bye))
-        .route("/tx/{node}", post(tx))
-        .route("/rx/{node}", post(rx))
-        .route("/apply/{node}/{mission}/{module}/{function}", put(apply))
-        .layer(middleware::from_fn_with_state(state.clone(), read_body))
+        .route("/", get(dashboard::<S>))
+        .route("/api/directory", get(directory_json::<S>))
+        .route("/nodes/{name}", put(register::<S>))
+        .route("/ping", post(ping::<S>))
+        .route("/bye", post(bye::<S>))
+        .route("/tx/{node}", post(tx::<S>))
+        .route("/rx/{node}", post(rx::<S>))
+        .route(
+            "/apply/{node}/{mission}/{module}/{function}",
+            put(apply::<S>),
+        )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            read_body::<S>,
+        ))
         // `read_body` bounds every body; axum's own default limit would be a second one.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
@@ -51,7 +60,11 @@ pub fn router(state: Shared) -> Router {
 /// all requests ([`crate::Config::large_bodies`]), held until the answer is sent. Clients
 /// sending large bodies and stalling can only hold up other large bodies, never memory
 /// past the budget.
-async fn read_body(Axum(state): Axum<Shared>, request: Request, next: Next) -> Response {
+async fn read_body<S: Store>(
+    Axum(state): Axum<Shared<S>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let too_large = || {
         ProxyError::TooLarge(format!(
             "the body is larger than {} bytes",
@@ -128,36 +141,33 @@ fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, ProxyError
     wire::decode_exact(bytes).map_err(|e| ProxyError::Malformed(e.to_string()))
 }
 
-async fn register(
-    Axum(state): Axum<Shared>,
+async fn register<S: Store>(
+    Axum(state): Axum<Shared<S>>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ProxyError> {
-    // Registration writes to disk: keep it off the async workers.
-    let result = tokio::task::spawn_blocking(move || state.register(&name, &body))
-        .await
-        .map_err(|_| ProxyError::Storage("the registration task failed".into()))?;
-    result.map(|()| postcard(&()))
-}
-
-async fn ping(Axum(state): Axum<Shared>, body: Bytes) -> Result<Response, ProxyError> {
-    let (node, body) = state.authenticate(Route::Ping, None, &body)?;
-    let ping: wire::Ping = decode(&body)?;
-    Ok(postcard(&state.ping(&node, ping)?))
-}
-
-async fn bye(Axum(state): Axum<Shared>, body: Bytes) -> Result<Response, ProxyError> {
-    let (node, _) = state.authenticate(Route::Bye, None, &body)?;
-    state.bye(&node);
+    state.register(&name, &body).await?;
     Ok(postcard(&()))
 }
 
-async fn tx(
-    Axum(state): Axum<Shared>,
+async fn ping<S: Store>(Axum(state): Axum<Shared<S>>, body: Bytes) -> Result<Response, ProxyError> {
+    let (node, body) = state.authenticate(Route::Ping, None, &body).await?;
+    let ping: wire::Ping = decode(&body)?;
+    Ok(postcard(&state.ping(&node, ping).await?))
+}
+
+async fn bye<S: Store>(Axum(state): Axum<Shared<S>>, body: Bytes) -> Result<Response, ProxyError> {
+    let (node, _) = state.authenticate(Route::Bye, None, &body).await?;
+    state.bye(&node).await?;
+    Ok(postcard(&()))
+}
+
+async fn tx<S: Store>(
+    Axum(state): Axum<Shared<S>>,
     Path(node): Path<String>,
     body: Bytes,
 ) -> Result<Response, ProxyError> {
-    let (from, body) = state.authenticate(Route::Tx, Some(&node), &body)?;
+    let (from, body) = state.authenticate(Route::Tx, Some(&node), &body).await?;
     let batch: TxBatch = decode(&body)?;
     if batch.envelopes.len() > wire::MAX_BATCH_LEN {
         return Err(ProxyError::TooLarge(format!(
@@ -165,20 +175,27 @@ async fn tx(
             wire::MAX_BATCH_LEN
         )));
     }
-    let statuses = batch
-        .envelopes
-        .into_iter()
-        .map(|e| state.deliver(Some(&from), &e.to, e.kind, e.ack, e.bytes))
-        .collect();
+    let mut statuses = Vec::with_capacity(batch.envelopes.len());
+    for e in batch.envelopes {
+        // With the ack, one call can be followed from caller to proxy to callee
+        // (`RUST_LOG=wtd=debug,wtd_proxy=debug`).
+        let span = tracing::debug_span!("relay", %from, to = %e.to, kind = ?e.kind, ack = %hex::encode(e.ack));
+        let status = state
+            .deliver(Some(&from), &e.to, e.kind, e.ack, e.bytes)
+            .instrument(span.clone())
+            .await?;
+        span.in_scope(|| tracing::debug!(?status, "relayed"));
+        statuses.push(status);
+    }
     Ok(postcard(&TxReply { statuses }))
 }
 
-async fn rx(
-    Axum(state): Axum<Shared>,
+async fn rx<S: Store>(
+    Axum(state): Axum<Shared<S>>,
     Path(node): Path<String>,
     body: Bytes,
 ) -> Result<Response, ProxyError> {
-    let (node, body) = state.authenticate(Route::Rx, Some(&node), &body)?;
+    let (node, body) = state.authenticate(Route::Rx, Some(&node), &body).await?;
     let poll: wire::RxPoll = decode(&body)?;
     let messages = state.receive(&node, poll).await?;
     Ok(postcard(&RxBatch {
@@ -187,8 +204,8 @@ async fn rx(
     }))
 }
 
-async fn apply(
-    Axum(state): Axum<Shared>,
+async fn apply<S: Store>(
+    Axum(state): Axum<Shared<S>>,
     client: Option<Extension<ClientAddr>>,
     Path((node, mission, module, function)): Path<(String, String, String, String)>,
     body: Bytes,
@@ -217,21 +234,23 @@ async fn apply(
             "/apply waits for a reply: sign the call with want_reply = true".into(),
         ));
     }
-    let reply = state.apply(&call, body.to_vec()).await?;
+    let span = tracing::debug_span!("apply", callee = %call.callee, ack = %hex::encode(call.ack), path = %call.path());
+    let reply = state.apply(&call, body.to_vec()).instrument(span).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())
 }
 
-async fn directory_json(Axum(state): Axum<Shared>) -> impl IntoResponse {
+async fn directory_json<S: Store>(Axum(state): Axum<Shared<S>>) -> impl IntoResponse {
     axum::Json(json_directory(&state))
 }
 
-fn json_directory(state: &State) -> JsonDirectory {
-    JsonDirectory::new(state.version(), state.directory())
+fn json_directory<S: Store>(state: &State<S>) -> JsonDirectory {
+    let view = state.directory();
+    JsonDirectory::new(view.version, (*view.directory).clone())
 }
 
 /// A page for people: who is online and what they offer. Names are validated to
 /// `[a-z0-9_-]` at registration, and everything is escaped anyway.
-async fn dashboard(Axum(state): Axum<Shared>) -> Html<String> {
+async fn dashboard<S: Store>(Axum(state): Axum<Shared<S>>) -> Html<String> {
     let mut rows = String::new();
     for node in json_directory(&state).nodes {
         let missions: Vec<String> = node

@@ -1,5 +1,8 @@
 //! The registry of nodes on disk: name → node public key and contact, in redb (an
 //! embedded, crash-safe database in one file), so registrations survive a restart.
+//!
+//! Only [`EmbeddedStore`](super::EmbeddedStore) uses it; the rest of the proxy sees
+//! registrations through [`Registrations`](super::Registrations).
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,15 +25,16 @@ pub struct NodeRecord {
     pub registered_at_ms: u64,
 }
 
-/// The proxy's database.
-pub struct Store {
+/// The proxy's database of registrations.
+pub struct Registry {
+    /// The open redb file, `proxy.redb` in the data folder.
     db: Database,
 }
 
-impl Store {
+impl Registry {
     /// Opens (or creates) `dir/proxy.redb`. A database still held by a proxy that is
     /// shutting down in this process is waited for, up to five seconds.
-    pub fn open(dir: &Path) -> Result<Store, ProxyError> {
+    pub fn open(dir: &Path) -> Result<Registry, ProxyError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             ProxyError::Storage(format!(
                 "cannot create the data folder {}: {e}",
@@ -54,10 +58,10 @@ impl Store {
                 }
             }
         };
-        let store = Store { db };
+        let registry = Registry { db };
         // Create the table, so that reading an empty database works.
-        store.write(|_| Ok(()))?;
-        Ok(store)
+        registry.write(|_| Ok(()))?;
+        Ok(registry)
     }
 
     fn write(
@@ -119,12 +123,12 @@ mod tests {
             registered_at_ms: 1,
         };
         {
-            let store = Store::open(dir.path()).expect("opens");
-            store.put("alice", &record).expect("put");
+            let registry = Registry::open(dir.path()).expect("opens");
+            registry.put("alice", &record).expect("put");
         }
-        let store = Store::open(dir.path()).expect("reopens");
+        let registry = Registry::open(dir.path()).expect("reopens");
         assert_eq!(
-            store.all().expect("reads"),
+            registry.all().expect("reads"),
             vec![("alice".to_string(), record)]
         );
     }

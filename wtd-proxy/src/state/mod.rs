@@ -1,0 +1,219 @@
+//! The proxy's state, as the routes see it: one method per thing a route asks, each a
+//! few lines over the [`Store`] and the concept it belongs to.
+//!
+//! * `registrations`: checking a signed registration;
+//! * `hops`: authenticating every other request, the clock check;
+//! * `presence`: who is online, held receive requests;
+//! * `directory`: what the directory lists, and its watch channel;
+//! * `mailboxes`: queued messages, the `/rx` long poll;
+//! * `waiters`: calls waiting on `/apply`;
+//! * `limits`: rate limits and shared budgets.
+//!
+//! Each holds the rules of its concept and the per-node record the embedded store keeps
+//! ([`EmbeddedStore`]); the [`Store`] traits say what any store must guarantee.
+//!
+//! Everything is bounded: mailboxes by messages and bytes, receive requests per node,
+//! `/apply` waiters, and requests per second per node. Past a bound the answer is a clear
+//! error, never more memory.
+
+pub(crate) mod directory;
+pub(crate) mod hops;
+pub(crate) mod limits;
+pub(crate) mod mailboxes;
+pub(crate) mod presence;
+pub(crate) mod registrations;
+pub(crate) mod waiters;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, watch};
+use wtd_wire::{self as wire, Delivered, Kind, Route, TxStatus};
+
+use crate::Config;
+use crate::clients::Clients;
+use crate::error::ProxyError;
+use crate::store::{DirectoryView, EmbeddedStore, Registered, Store};
+
+pub use directory::MAX_DIRECTORY_ENTRY_BYTES;
+
+use hops::HopCheck;
+use mailboxes::long_poll;
+use presence::PollHold;
+use waiters::WaiterHold;
+
+/// Shared by every request handler. `S` is where the nodes' state is kept (see
+/// [`crate::store`] for why it is a type parameter).
+pub struct State<S: Store = EmbeddedStore> {
+    /// Every bound.
+    pub(crate) config: Config,
+    /// Registrations, presence, directory, mailboxes, replay windows, rates, waiters.
+    store: S,
+    /// Random per start; tells nodes that sequence numbers restarted.
+    pub(crate) epoch: u64,
+    /// What hops are checked against besides the store (the start, for replays).
+    hops: HopCheck,
+    /// `/apply` slots and rate per client address.
+    pub(crate) clients: Arc<Clients>,
+    /// The shared budget for large request bodies, in KiB.
+    pub(crate) large_bodies: Arc<Semaphore>,
+    /// Turns true when the proxy stops: held requests then answer at once.
+    pub(crate) closing: watch::Sender<bool>,
+}
+
+impl State<EmbeddedStore> {
+    /// Opens the store in [`Config::data_dir`] and loads every registration. Blocks (it
+    /// opens a database file).
+    pub fn open(config: Config) -> Result<State<EmbeddedStore>, ProxyError> {
+        // Taken before the store opens: see `HopCheck::check_not_before_start`.
+        let started = Instant::now();
+        let store = EmbeddedStore::open(&config)?;
+        State::new(config, store, started)
+    }
+}
+
+impl<S: Store> State<S> {
+    fn new(config: Config, store: S, started: Instant) -> Result<State<S>, ProxyError> {
+        let mut epoch = [0u8; 8];
+        getrandom::fill(&mut epoch).map_err(|e| ProxyError::Storage(e.to_string()))?;
+        Ok(State {
+            clients: Clients::new(config.applies_per_client, config.apply_rate_per_client),
+            large_bodies: limits::large_body_budget(&config),
+            hops: HopCheck {
+                started,
+                node_rate: config.node_rate,
+            },
+            config,
+            store,
+            epoch: u64::from_le_bytes(epoch).max(1),
+            closing: watch::channel(false).0,
+        })
+    }
+
+    /// `PUT /nodes/{name}`.
+    pub async fn register(&self, url_name: &str, body: &[u8]) -> Result<(), ProxyError> {
+        let record = registrations::check(url_name, body)?;
+        if self.store.register(url_name, record).await? == Registered::Again {
+            // A node registers when it starts. Whatever was queued for its previous
+            // process is dropped: the new process has an empty replay cache, so running
+            // those calls could run a call twice. Their callers time out ("outcome
+            // unknown"), which is the truth.
+            self.store.clear_mailbox(url_name).await?;
+        }
+        Ok(())
+    }
+
+    /// Checks a hop-signed request for `route`; returns the node and the hop's body.
+    pub async fn authenticate(
+        &self,
+        route: Route,
+        url_node: Option<&str>,
+        body: &[u8],
+    ) -> Result<(String, Vec<u8>), ProxyError> {
+        self.hops
+            .authenticate(&self.store, route, url_node, body)
+            .await
+    }
+
+    /// `POST /ping`: record presence and offers; answer with the directory if it changed.
+    pub async fn ping(&self, node: &str, ping: wire::Ping) -> Result<wire::PingReply, ProxyError> {
+        directory::check_ping(&ping)?;
+        self.store.list(node, ping.offers, ping.accepts).await?;
+        let view = self.directory();
+        Ok(wire::PingReply {
+            version: view.version,
+            directory: (ping.known_version != view.version).then(|| (*view.directory).clone()),
+        })
+    }
+
+    /// The directory now: the nodes online, sorted by name, and its version.
+    pub fn directory(&self) -> DirectoryView {
+        self.store.directory().borrow().clone()
+    }
+
+    /// The directory as a channel: every change is published there.
+    pub fn watch_directory(&self) -> watch::Receiver<DirectoryView> {
+        self.store.directory()
+    }
+
+    /// Takes nodes that stopped talking off the directory, and forgets idle clients.
+    pub async fn sweep(&self) {
+        self.clients.sweep();
+        self.store.sweep().await;
+    }
+
+    /// `POST /bye`: the node is leaving; release its held polls and drop its mailbox.
+    pub async fn bye(&self, node: &str) -> Result<(), ProxyError> {
+        self.store.leave(node).await
+    }
+
+    /// Queues one envelope from `from` (or from an `/apply` call when `None`) for `to`,
+    /// or hands a reply to the `/apply` call waiting for it.
+    pub async fn deliver(
+        &self,
+        from: Option<&str>,
+        to: &str,
+        kind: Kind,
+        ack: [u8; 16],
+        bytes: Vec<u8>,
+    ) -> Result<TxStatus, ProxyError> {
+        if bytes.len() > wire::MAX_ENVELOPE_BYTES || wire::check_name("node", to).is_err() {
+            return Ok(TxStatus::Refused);
+        }
+        let bytes = match (kind, from) {
+            (Kind::Reply, Some(from)) => match self.store.answer(ack, from, bytes).await {
+                None => return Ok(TxStatus::Queued),
+                Some(bytes) => bytes,
+            },
+            _ => bytes,
+        };
+        self.store.deliver(to, from, kind, bytes).await
+    }
+
+    /// `POST /rx/{node}`: drop what the node acknowledged; return what is left, waiting
+    /// up to `wait` for something to arrive.
+    pub async fn receive(
+        &self,
+        node: &str,
+        poll: wire::RxPoll,
+    ) -> Result<Vec<Delivered>, ProxyError> {
+        let wait = Duration::from_millis(u64::from(poll.wait_ms)).min(self.config.max_poll);
+        let deadline = tokio::time::Instant::now() + wait;
+        let _held = PollHold::new(&self.store, node).await?;
+        // Acknowledgements count only for this proxy's sequence numbers.
+        let acked = (poll.epoch == self.epoch).then_some(poll.ack_seq);
+        long_poll(&self.store, node, acked, deadline, self.closing.subscribe()).await
+    }
+
+    /// `PUT /apply/…`: queue one signed call and wait for its reply.
+    pub async fn apply(&self, call: &wire::Call, bytes: Vec<u8>) -> Result<Vec<u8>, ProxyError> {
+        let (_waiter, answer) = WaiterHold::new(&self.store, call.ack, &call.callee).await?;
+        match self
+            .deliver(None, &call.callee, Kind::Call, call.ack, bytes)
+            .await?
+        {
+            TxStatus::Queued => {}
+            TxStatus::NodeDown => return Err(ProxyError::NodeDown(call.callee.clone())),
+            TxStatus::MailboxFull => {
+                return Err(ProxyError::TooMany(format!(
+                    "node `{}`'s mailbox is full",
+                    call.callee
+                )));
+            }
+            TxStatus::Refused => return Err(ProxyError::TooLarge("the call is too large".into())),
+        }
+        let lifetime = call.expires_at_ms.saturating_sub(call.issued_at_ms);
+        let wait = Duration::from_millis(lifetime.min(wire::MAX_LIFETIME_MS));
+        let mut closing = self.closing.subscribe();
+        tokio::select! {
+            reply = answer => reply.map_err(|_| ProxyError::Timeout(call.callee.clone())),
+            _ = tokio::time::sleep(wait) => Err(ProxyError::Timeout(call.callee.clone())),
+            _ = closing.wait_for(|c| *c) => Err(ProxyError::ShuttingDown),
+        }
+    }
+
+    /// Wakes every held request so the server can stop.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+}

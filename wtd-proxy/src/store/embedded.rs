@@ -1,0 +1,548 @@
+//! The embedded store: one proxy keeps everything itself, in memory, and the
+//! registrations also on disk ([`Registry`]), so they survive a restart. The rest (who is
+//! online, mailboxes, replay windows, rates, waiters) starts empty with each proxy start,
+//! which the protocol expects: a new epoch tells nodes that sequence numbers restarted.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ed25519_dalek::VerifyingKey;
+use tokio::sync::{oneshot, watch};
+use wtd_wire::{self as wire, CounterWindow, Kind, Offer, Route, TxStatus};
+
+use super::{
+    ApplyWaiters, DirectoryView, HopWindows, Mail, Mailboxes, NodeRecord, Presence, Registered,
+    Registrations, Registry, RequestRates,
+};
+use crate::Config;
+use crate::error::ProxyError;
+use crate::state::directory::{DirectoryFeed, Listing};
+use crate::state::limits::{self, Limiter};
+use crate::state::mailboxes::Mailbox;
+use crate::state::presence::NodePresence;
+use crate::state::waiters::Waiters;
+
+/// Every node's state, kept in this process.
+pub struct EmbeddedStore {
+    /// Behind an `Arc` so a registration can finish on the blocking pool (see
+    /// [`Registrations::register`]) after the request that asked for it is gone.
+    shared: Arc<Shared>,
+}
+
+/// What the handles share.
+struct Shared {
+    /// Every bound.
+    config: Config,
+    /// Registrations on disk.
+    registry: Registry,
+    /// Every registered node's live state. One lock for all of it: several steps the
+    /// traits promise are atomic touch more than one concept of a node at once (a
+    /// goodbye: presence, directory and mailbox; a delivery: presence and mailbox), and
+    /// every step is short: no await and no disk under it.
+    nodes: Mutex<HashMap<String, NodeEntry>>,
+    /// The directory, published under the `nodes` lock, so versions follow the changes.
+    directory: DirectoryFeed,
+    /// One registration at a time, so the disk write can happen without holding `nodes`,
+    /// the lock every request needs (an fsync on a Pi's SD card is slow).
+    registering: Mutex<()>,
+    /// New names per minute: registration is open, so it is rate-limited.
+    new_names: Limiter,
+    /// Calls waiting on `/apply`. Their own lock: they are not per node.
+    waiters: Mutex<Waiters>,
+}
+
+/// One registered node.
+struct NodeEntry {
+    /// The key its hops must be signed with.
+    key: VerifyingKey,
+    /// Its owner's contact address.
+    email: String,
+    /// Whether it is online.
+    presence: NodePresence,
+    /// What the directory shows for it.
+    listing: Listing,
+    /// The hop counters seen recently.
+    window: CounterWindow,
+    /// Its requests per second.
+    limiter: Limiter,
+    /// Messages waiting for it.
+    mailbox: Mailbox,
+}
+
+impl NodeEntry {
+    fn new(record: NodeRecord, key: VerifyingKey, config: &Config) -> NodeEntry {
+        NodeEntry {
+            key,
+            email: record.email,
+            presence: NodePresence::default(),
+            listing: Listing::default(),
+            window: CounterWindow::default(),
+            limiter: limits::per_second(config.node_rate),
+            mailbox: Mailbox::new(),
+        }
+    }
+}
+
+/// A lock that a panic elsewhere does not make unusable: every step under it leaves the
+/// state consistent before anything that could panic.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn entry<'a>(
+    nodes: &'a mut HashMap<String, NodeEntry>,
+    node: &str,
+) -> Result<&'a mut NodeEntry, ProxyError> {
+    nodes
+        .get_mut(node)
+        .ok_or_else(|| ProxyError::NotRegistered(node.to_string()))
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the registry in [`Config::data_dir`] and loads every
+    /// registration. Blocks.
+    pub fn open(config: &Config) -> Result<EmbeddedStore, ProxyError> {
+        let registry = Registry::open(&config.data_dir)?;
+        let mut nodes = HashMap::new();
+        for (name, record) in registry.all()? {
+            match wire::verifying_key(&record.node_key) {
+                Ok(key) => {
+                    nodes.insert(name, NodeEntry::new(record, key, config));
+                }
+                Err(e) => tracing::error!(%name, "skipping a registration with a bad key: {e}"),
+            }
+        }
+        tracing::info!(registered = nodes.len(), data = %config.data_dir.display(), "proxy state loaded");
+        Ok(EmbeddedStore {
+            shared: Arc::new(Shared {
+                config: config.clone(),
+                registry,
+                nodes: Mutex::new(nodes),
+                directory: DirectoryFeed::new(),
+                registering: Mutex::new(()),
+                new_names: limits::per_minute(config.new_nodes_per_minute),
+                waiters: Mutex::new(Waiters::new(config.max_applies)),
+            }),
+        })
+    }
+
+    fn nodes(&self) -> MutexGuard<'_, HashMap<String, NodeEntry>> {
+        lock(&self.shared.nodes)
+    }
+
+    /// Publishes the directory as `nodes` shows it; called with the lock held.
+    fn publish(&self, nodes: &HashMap<String, NodeEntry>) {
+        self.shared.directory.publish(
+            nodes
+                .iter()
+                .filter_map(|(name, n)| n.listing.entry(name, &n.key)),
+        );
+    }
+}
+
+impl Shared {
+    /// [`Registrations::register`], on a blocking thread.
+    fn register(&self, name: String, record: NodeRecord) -> Result<Registered, ProxyError> {
+        let key = wire::verifying_key(&record.node_key)
+            .map_err(|_| ProxyError::Malformed("the node key is not a valid ed25519 key".into()))?;
+        let _one_at_a_time = lock(&self.registering);
+        {
+            let nodes = lock(&self.nodes);
+            if let Some(existing) = nodes.get(&name) {
+                return if existing.key == key {
+                    Ok(Registered::Again)
+                } else {
+                    Err(ProxyError::NameTaken(name))
+                };
+            }
+            if nodes.len() >= self.config.max_nodes {
+                return Err(ProxyError::TooMany(format!(
+                    "this proxy holds its maximum of {} nodes",
+                    self.config.max_nodes
+                )));
+            }
+        }
+        if self.new_names.check().is_err() {
+            return Err(ProxyError::TooMany(
+                "too many new nodes are registering right now: try again in a minute".into(),
+            ));
+        }
+        self.registry.put(&name, &record)?;
+        tracing::info!(node = %name, "registered a new node");
+        let entry = NodeEntry::new(record, key, &self.config);
+        lock(&self.nodes).insert(name, entry);
+        Ok(Registered::New)
+    }
+}
+
+impl Registrations for EmbeddedStore {
+    async fn node_key(&self, node: &str) -> Result<Option<VerifyingKey>, ProxyError> {
+        Ok(self.nodes().get(node).map(|n| n.key))
+    }
+
+    async fn register(&self, name: &str, record: NodeRecord) -> Result<Registered, ProxyError> {
+        let shared = self.shared.clone();
+        let name = name.to_string();
+        // The disk write blocks, so it runs on the blocking pool; and a spawned task runs
+        // to its end even if this future is dropped, so disk and memory always agree.
+        tokio::task::spawn_blocking(move || shared.register(name, record))
+            .await
+            .map_err(|_| ProxyError::Storage("the registration task failed".into()))?
+    }
+
+    async fn registered(&self) -> Result<Vec<(String, String)>, ProxyError> {
+        let mut all: Vec<(String, String)> = self
+            .nodes()
+            .iter()
+            .map(|(n, e)| (n.clone(), e.email.clone()))
+            .collect();
+        all.sort();
+        Ok(all)
+    }
+}
+
+impl HopWindows for EmbeddedStore {
+    async fn accept_counter(&self, node: &str, counter: u64) -> Result<bool, ProxyError> {
+        Ok(entry(&mut self.nodes(), node)?.window.accept(counter))
+    }
+}
+
+impl RequestRates for EmbeddedStore {
+    async fn spend_request(&self, node: &str) -> Result<bool, ProxyError> {
+        Ok(entry(&mut self.nodes(), node)?.limiter.check().is_ok())
+    }
+}
+
+impl Presence for EmbeddedStore {
+    async fn seen(&self, node: &str, route: Route, counter: u64) -> Result<(), ProxyError> {
+        entry(&mut self.nodes(), node)?
+            .presence
+            .seen(route, counter);
+        Ok(())
+    }
+
+    async fn hold_poll(&self, node: &str) -> Result<(), ProxyError> {
+        let mut nodes = self.nodes();
+        let entry = entry(&mut nodes, node)?;
+        entry
+            .presence
+            .hold_poll(node, self.shared.config.polls_per_node)?;
+        if !entry.presence.gone() && entry.listing.relist() {
+            self.publish(&nodes);
+        }
+        Ok(())
+    }
+
+    fn release_poll(&self, node: &str) {
+        if let Some(entry) = self.nodes().get_mut(node) {
+            entry.presence.release_poll();
+        }
+    }
+
+    async fn leave(&self, node: &str) -> Result<(), ProxyError> {
+        let mut nodes = self.nodes();
+        if let Some(entry) = nodes.get_mut(node) {
+            entry.presence.leave();
+            entry.listing.unlist();
+            entry.mailbox.clear();
+            entry.mailbox.wake();
+            self.publish(&nodes);
+        }
+        Ok(())
+    }
+
+    async fn sweep(&self) {
+        let timeout = self.shared.config.presence_timeout;
+        let mut nodes = self.nodes();
+        let mut changed = false;
+        for (name, entry) in nodes.iter_mut() {
+            if entry.listing.listed() && !entry.presence.online(timeout) {
+                entry.listing.unlist();
+                tracing::info!(node = %name, "node went offline");
+                changed = true;
+            }
+        }
+        if changed {
+            self.publish(&nodes);
+        }
+    }
+
+    async fn list(
+        &self,
+        node: &str,
+        offers: Vec<Offer>,
+        accepts: Vec<[u8; 32]>,
+    ) -> Result<(), ProxyError> {
+        let mut nodes = self.nodes();
+        if entry(&mut nodes, node)?.listing.show(offers, accepts) {
+            self.publish(&nodes);
+        }
+        Ok(())
+    }
+
+    fn directory(&self) -> watch::Receiver<DirectoryView> {
+        self.shared.directory.subscribe()
+    }
+}
+
+impl Mailboxes for EmbeddedStore {
+    async fn deliver(
+        &self,
+        to: &str,
+        from: Option<&str>,
+        kind: Kind,
+        bytes: Vec<u8>,
+    ) -> Result<TxStatus, ProxyError> {
+        let config = &self.shared.config;
+        let mut nodes = self.nodes();
+        let Some(entry) = nodes.get_mut(to) else {
+            return Ok(TxStatus::NodeDown);
+        };
+        if !entry.presence.online(config.presence_timeout) {
+            return Ok(TxStatus::NodeDown);
+        }
+        Ok(entry.mailbox.push(
+            from,
+            kind,
+            bytes,
+            config.mailbox_messages,
+            config.mailbox_bytes,
+        ))
+    }
+
+    async fn take(&self, node: &str, acked: Option<u64>) -> Result<Mail, ProxyError> {
+        let mut nodes = self.nodes();
+        let entry = entry(&mut nodes, node)?;
+        if let Some(seq) = acked {
+            entry.mailbox.acknowledge(seq);
+        }
+        Ok(Mail {
+            messages: entry.mailbox.batch(),
+            gone: entry.presence.gone(),
+        })
+    }
+
+    async fn watch_mailbox(&self, node: &str) -> Result<watch::Receiver<u64>, ProxyError> {
+        Ok(entry(&mut self.nodes(), node)?.mailbox.watch())
+    }
+
+    async fn clear_mailbox(&self, node: &str) -> Result<(), ProxyError> {
+        if let Some(entry) = self.nodes().get_mut(node) {
+            entry.mailbox.clear();
+        }
+        Ok(())
+    }
+}
+
+impl ApplyWaiters for EmbeddedStore {
+    async fn expect_reply(
+        &self,
+        ack: [u8; 16],
+        callee: &str,
+    ) -> Result<oneshot::Receiver<Vec<u8>>, ProxyError> {
+        lock(&self.shared.waiters).expect(ack, callee)
+    }
+
+    async fn answer(&self, ack: [u8; 16], from: &str, bytes: Vec<u8>) -> Option<Vec<u8>> {
+        lock(&self.shared.waiters).answer(ack, from, bytes)
+    }
+
+    fn forget_reply(&self, ack: &[u8; 16]) {
+        lock(&self.shared.waiters).forget(ack);
+    }
+}
+
+/// What every store must do, tried on this one. Written against the traits only, so a
+/// second store can run the same checks.
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::Store;
+
+    fn record(key: u8) -> NodeRecord {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[key; 32]);
+        NodeRecord {
+            node_key: key.verifying_key().to_bytes(),
+            email: "alice@example.org".into(),
+            registered_at_ms: 1,
+        }
+    }
+
+    fn store(dir: &tempfile::TempDir) -> EmbeddedStore {
+        let mut config = Config::new(dir.path());
+        config.presence_timeout = Duration::from_millis(50);
+        config.max_applies = 2;
+        EmbeddedStore::open(&config).expect("opens")
+    }
+
+    /// Registers `name` and makes it present, as a ping would.
+    async fn online(store: &impl Store, name: &str) {
+        store.register(name, record(1)).await.expect("registers");
+        store.seen(name, Route::Ping, 1).await.expect("seen");
+    }
+
+    #[tokio::test]
+    async fn a_name_stays_with_the_first_key_that_registers_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        assert_eq!(
+            store.register("alice", record(1)).await.ok(),
+            Some(Registered::New)
+        );
+        assert_eq!(
+            store.register("alice", record(1)).await.ok(),
+            Some(Registered::Again)
+        );
+        assert!(matches!(
+            store.register("alice", record(2)).await,
+            Err(ProxyError::NameTaken(_))
+        ));
+        let key = store.node_key("alice").await.expect("reads");
+        assert_eq!(key.map(|k| k.to_bytes()), Some(record(1).node_key));
+        assert_eq!(store.node_key("bob").await.expect("reads"), None);
+    }
+
+    #[tokio::test]
+    async fn a_counter_is_accepted_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        online(&store, "alice").await;
+        assert!(store.accept_counter("alice", 7).await.expect("alice"));
+        assert!(!store.accept_counter("alice", 7).await.expect("alice"));
+        assert!(store.accept_counter("alice", 6).await.expect("alice"));
+        assert!(matches!(
+            store.accept_counter("bob", 1).await,
+            Err(ProxyError::NotRegistered(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn messages_are_numbered_and_stay_until_acknowledged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        assert_eq!(
+            store.deliver("alice", None, Kind::Call, vec![1]).await.ok(),
+            Some(TxStatus::NodeDown),
+            "not registered"
+        );
+        online(&store, "alice").await;
+        let mut arrivals = store.watch_mailbox("alice").await.expect("watch");
+        arrivals.borrow_and_update();
+        for byte in [1, 2] {
+            let status = store.deliver("alice", Some("bob"), Kind::Call, vec![byte]);
+            assert_eq!(status.await.ok(), Some(TxStatus::Queued));
+        }
+        assert!(arrivals.has_changed().expect("open"), "the poll is woken");
+        let seqs = |mail: Mail| mail.messages.iter().map(|m| m.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(store.take("alice", None).await.expect("take")), [1, 2]);
+        assert_eq!(seqs(store.take("alice", Some(1)).await.expect("take")), [2]);
+        store.clear_mailbox("alice").await.expect("clear");
+        let mail = store.take("alice", None).await.expect("take");
+        assert!(mail.messages.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_goodbye_empties_the_mailbox_wakes_the_poll_and_refuses_more() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        online(&store, "alice").await;
+        let status = store.deliver("alice", None, Kind::Call, vec![1]).await;
+        assert_eq!(status.ok(), Some(TxStatus::Queued));
+        let mut arrivals = store.watch_mailbox("alice").await.expect("watch");
+        arrivals.borrow_and_update();
+        store.leave("alice").await.expect("leaves");
+        assert!(arrivals.has_changed().expect("open"));
+        let mail = store.take("alice", None).await.expect("take");
+        assert!(mail.gone && mail.messages.is_empty());
+        let status = store.deliver("alice", None, Kind::Call, vec![2]).await;
+        assert_eq!(status.ok(), Some(TxStatus::NodeDown));
+        // A ping signed before the goodbye does not bring the node back; one after does.
+        store.seen("alice", Route::Bye, 5).await.expect("seen");
+        store.seen("alice", Route::Ping, 4).await.expect("seen");
+        assert!(store.take("alice", None).await.expect("take").gone);
+        store.seen("alice", Route::Ping, 6).await.expect("seen");
+        assert!(!store.take("alice", None).await.expect("take").gone);
+    }
+
+    #[tokio::test]
+    async fn every_directory_change_gets_a_larger_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        online(&store, "alice").await;
+        let mut directory = store.directory();
+        let first = directory.borrow_and_update().version;
+        assert!(directory.borrow().directory.nodes.is_empty());
+
+        store
+            .list("alice", Vec::new(), vec![[3; 32]])
+            .await
+            .expect("lists");
+        assert!(directory.has_changed().expect("open"));
+        let listed = directory.borrow_and_update().clone();
+        assert!(listed.version > first);
+        assert_eq!(listed.directory.nodes[0].name, "alice");
+
+        store
+            .list("alice", Vec::new(), vec![[3; 32]])
+            .await
+            .expect("lists");
+        assert!(!directory.has_changed().expect("open"), "nothing changed");
+
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        store.sweep().await;
+        let swept = directory.borrow_and_update().clone();
+        assert!(swept.version > listed.version);
+        assert!(swept.directory.nodes.is_empty(), "silent past the timeout");
+    }
+
+    #[tokio::test]
+    async fn a_held_poll_keeps_a_node_online_and_is_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        store.register("alice", record(1)).await.expect("registers");
+        store.hold_poll("alice").await.expect("first");
+        store.hold_poll("alice").await.expect("second");
+        assert!(matches!(
+            store.hold_poll("alice").await,
+            Err(ProxyError::TooMany(_))
+        ));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        store.sweep().await;
+        assert_eq!(store.directory().borrow().directory.nodes.len(), 1);
+        store.release_poll("alice");
+        store.release_poll("alice");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        store.sweep().await;
+        assert!(store.directory().borrow().directory.nodes.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_reply_is_taken_only_from_the_callee_and_only_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        let answer = store.expect_reply([1; 16], "alice").await.expect("waits");
+        assert!(matches!(
+            store.expect_reply([1; 16], "alice").await,
+            Err(ProxyError::Malformed(_))
+        ));
+        store.expect_reply([2; 16], "bob").await.expect("waits");
+        assert!(matches!(
+            store.expect_reply([3; 16], "bob").await,
+            Err(ProxyError::TooMany(_))
+        ));
+        assert_eq!(
+            store.answer([1; 16], "mallory", vec![9]).await,
+            Some(vec![9])
+        );
+        assert_eq!(store.answer([1; 16], "alice", vec![7]).await, None);
+        assert_eq!(answer.await.ok(), Some(vec![7]));
+        assert_eq!(store.answer([1; 16], "alice", vec![8]).await, Some(vec![8]));
+        store.forget_reply(&[2; 16]);
+        store
+            .expect_reply([3; 16], "bob")
+            .await
+            .expect("a slot came back");
+    }
+}

@@ -1,0 +1,252 @@
+//! What two proxies serving the same nodes would have to share, behind traits: who is
+//! registered, which hop counters were seen, how fast each node sends, who is online and
+//! what the directory shows, the mailboxes, and the calls waiting on `/apply`.
+//!
+//! Today one proxy keeps all of it itself: [`EmbeddedStore`] (memory, and redb for the
+//! registrations). A networked store (Redis, so several proxies can share the nodes) is a
+//! new file next to it implementing the same traits; nothing above this module changes.
+//!
+//! Each trait is one concept, and each method is one step that the proxy relies on being
+//! atomic: what a method's doc says happens "in one step" must not interleave with any
+//! other method on the same node, on this proxy or another. Errors are [`ProxyError`]s:
+//! a refusal the client should see, or [`ProxyError::Storage`] when the store itself
+//! failed.
+//!
+//! # Static dispatch
+//!
+//! [`State`](crate::state::State) is generic over its store (`State<S: Store>`) rather
+//! than holding an `Arc<dyn Store>`. The methods are `async`, and async methods in a trait
+//! are only callable through `dyn` if every call boxes its future; with a generic, each
+//! call is a plain future with no allocation, on the path every request takes (three store
+//! calls per signed request). The store is chosen once, when the proxy starts, so a
+//! second implementation costs one more copy of the handlers in the binary, not a
+//! decision per request.
+//!
+//! Methods return `impl Future + Send` (implementations simply write `async fn`), because
+//! axum runs handlers on any worker thread.
+
+mod embedded;
+mod registry;
+
+use std::sync::Arc;
+
+use ed25519_dalek::VerifyingKey;
+use tokio::sync::{oneshot, watch};
+use wtd_wire::{Delivered, Directory, Kind, Offer, Route, TxStatus};
+
+use crate::error::ProxyError;
+
+pub use embedded::EmbeddedStore;
+pub use registry::{NodeRecord, Registry};
+
+/// Everything a proxy keeps about its nodes. Implemented by every type that implements
+/// all the parts.
+pub trait Store:
+    Registrations + HopWindows + RequestRates + Presence + Mailboxes + ApplyWaiters
+{
+}
+
+impl<T> Store for T where
+    T: Registrations + HopWindows + RequestRates + Presence + Mailboxes + ApplyWaiters
+{
+}
+
+/// Which key holds each node name. Registrations are permanent: nothing removes one.
+pub trait Registrations: Send + Sync + 'static {
+    /// The key `node` registered with, or `None` if the name is not registered.
+    fn node_key(
+        &self,
+        node: &str,
+    ) -> impl Future<Output = Result<Option<VerifyingKey>, ProxyError>> + Send;
+
+    /// Binds `name` to `record`'s key, unless another key holds it
+    /// ([`ProxyError::NameTaken`]).
+    ///
+    /// * In one step: of two registrations of a new name with different keys, on any
+    ///   proxies, one gets [`Registered::New`] and the other `NameTaken`.
+    /// * Durable: `New` is answered only once the record would survive a crash, and the
+    ///   registration completes even if the caller stops waiting for it.
+    /// * Bounded: a *new* name is refused with [`ProxyError::TooMany`] past
+    ///   [`Config::max_nodes`](crate::Config::max_nodes) names or
+    ///   [`Config::new_nodes_per_minute`](crate::Config::new_nodes_per_minute), counted
+    ///   over all proxies. Registering again with the same key is never refused.
+    fn register(
+        &self,
+        name: &str,
+        record: NodeRecord,
+    ) -> impl Future<Output = Result<Registered, ProxyError>> + Send;
+
+    /// Every registered name with its owner's contact address, sorted by name.
+    fn registered(&self) -> impl Future<Output = Result<Vec<(String, String)>, ProxyError>> + Send;
+}
+
+/// What [`Registrations::register`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    /// The name was free and is now bound to the key.
+    New,
+    /// The name was already bound to this key: the node started again.
+    Again,
+}
+
+/// The replay windows of hop counters (see [`wtd_wire::CounterWindow`]).
+pub trait HopWindows: Send + Sync + 'static {
+    /// Records `counter` as seen from `node`; `false` if it was seen before or is too
+    /// far behind the newest. In one step: a counter is accepted once, over all proxies.
+    ///
+    /// The windows may be forgotten when the store restarts: the proxy refuses hops signed
+    /// before its own start while they could still pass the clock check.
+    fn accept_counter(
+        &self,
+        node: &str,
+        counter: u64,
+    ) -> impl Future<Output = Result<bool, ProxyError>> + Send;
+}
+
+/// The per-node request rate ([`Config::node_rate`](crate::Config::node_rate)).
+pub trait RequestRates: Send + Sync + 'static {
+    /// Spends one of `node`'s requests; `false` if its bucket (refilled at the rate, with
+    /// bursts of as many) is empty. All proxies draw from one bucket per node.
+    fn spend_request(&self, node: &str) -> impl Future<Output = Result<bool, ProxyError>> + Send;
+}
+
+/// Who is online, and the directory of the nodes online.
+///
+/// A node is online while it holds a receive request, or made an authenticated request
+/// within [`Config::presence_timeout`](crate::Config::presence_timeout), unless it said
+/// goodbye since. The directory lists a node from its first ping or receive request until
+/// it leaves or [`Presence::sweep`] finds it offline.
+pub trait Presence: Send + Sync + 'static {
+    /// Records an authenticated request from `node` on `route`, signed with `counter`:
+    /// the node is present now. A ping or send signed after the node's last goodbye brings
+    /// it back; a goodbye's counter is remembered, so requests signed before it (still on
+    /// their way) do not.
+    fn seen(
+        &self,
+        node: &str,
+        route: Route,
+        counter: u64,
+    ) -> impl Future<Output = Result<(), ProxyError>> + Send;
+
+    /// Counts a receive request `node` holds: at most
+    /// [`Config::polls_per_node`](crate::Config::polls_per_node) at once
+    /// ([`ProxyError::TooMany`]). In the same step the node is listed in the directory,
+    /// unless it said goodbye.
+    fn hold_poll(&self, node: &str) -> impl Future<Output = Result<(), ProxyError>> + Send;
+
+    /// Ends a receive request counted by [`Presence::hold_poll`]; the node was present
+    /// until now. Not async: it runs in a destructor, however the request ended (a
+    /// networked store sends it in the background).
+    fn release_poll(&self, node: &str);
+
+    /// `node` said goodbye. In one step: it is offline and off the directory, its mailbox
+    /// is emptied, and its held receive requests are woken; nothing
+    /// [`Mailboxes::deliver`] queues after this step is for the leaving process.
+    fn leave(&self, node: &str) -> impl Future<Output = Result<(), ProxyError>> + Send;
+
+    /// Takes nodes that are no longer online off the directory. Any proxy may run it, as
+    /// often as it likes (the proxy does every 500 ms).
+    fn sweep(&self) -> impl Future<Output = ()> + Send;
+
+    /// Lists `node` in the directory with what it offers and accepts, publishing a new
+    /// version if the directory changed.
+    fn list(
+        &self,
+        node: &str,
+        offers: Vec<Offer>,
+        accepts: Vec<[u8; 32]>,
+    ) -> impl Future<Output = Result<(), ProxyError>> + Send;
+
+    /// The directory, as a channel holding its latest version. Every change is published
+    /// with a larger version number than the one before; a receiver may see only the
+    /// newest of several quick changes. A change made through this store is in the
+    /// channel when the method that made it returns.
+    fn directory(&self) -> watch::Receiver<DirectoryView>;
+}
+
+/// The directory at one version.
+#[derive(Debug, Clone)]
+pub struct DirectoryView {
+    /// Changes whenever the directory does. Starts at the clock (ms), not at 1, so a node
+    /// holding a version from before a restart never mistakes a new directory for the
+    /// one it has.
+    pub version: u64,
+    /// The nodes online, sorted by name. Shared, so every reader borrows one copy.
+    pub directory: Arc<Directory>,
+}
+
+/// Each node's mailbox: messages waiting until the node acknowledges them.
+pub trait Mailboxes: Send + Sync + 'static {
+    /// Queues a message for `to`, from `from` (`None` for an `/apply` call). In one step:
+    /// [`TxStatus::NodeDown`] unless `to` is online, [`TxStatus::MailboxFull`] past
+    /// [`Config::mailbox_messages`](crate::Config::mailbox_messages) or
+    /// [`Config::mailbox_bytes`](crate::Config::mailbox_bytes), else the message gets the
+    /// node's next sequence number (one more than the last) and the node's watchers are
+    /// woken.
+    fn deliver(
+        &self,
+        to: &str,
+        from: Option<&str>,
+        kind: Kind,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<TxStatus, ProxyError>> + Send;
+
+    /// Drops `node`'s messages numbered up to `acked`, then returns the oldest of those
+    /// left, in order, as many as fit one answer ([`wtd_wire::MAX_BATCH_LEN`], half of
+    /// [`wtd_wire::MAX_BODY_BYTES`]). What is returned stays queued until acknowledged.
+    fn take(
+        &self,
+        node: &str,
+        acked: Option<u64>,
+    ) -> impl Future<Output = Result<Mail, ProxyError>> + Send;
+
+    /// A channel that changes whenever something is queued for `node` or it leaves.
+    /// Subscribe before [`Mailboxes::take`], so nothing queued in between is missed.
+    fn watch_mailbox(
+        &self,
+        node: &str,
+    ) -> impl Future<Output = Result<watch::Receiver<u64>, ProxyError>> + Send;
+
+    /// Drops everything waiting for `node`.
+    fn clear_mailbox(&self, node: &str) -> impl Future<Output = Result<(), ProxyError>> + Send;
+}
+
+/// What [`Mailboxes::take`] found.
+#[derive(Debug, Default)]
+pub struct Mail {
+    /// Messages waiting, oldest first.
+    pub messages: Vec<Delivered>,
+    /// The node said goodbye (its mailbox is then empty).
+    pub gone: bool,
+}
+
+/// Calls waiting on `/apply` for their reply.
+///
+/// The reply goes to the HTTP request holding the call, so the waiting end is always in
+/// the proxy that took the request: a networked store shares which proxy waits for which
+/// ack and passes replies along, but keeps the [`oneshot`] locally.
+pub trait ApplyWaiters: Send + Sync + 'static {
+    /// Waits for the reply to the call acknowledged as `ack`, accepted only from
+    /// `callee`. In one step: refused with [`ProxyError::TooMany`] past
+    /// [`Config::max_applies`](crate::Config::max_applies) waiting calls, and with
+    /// [`ProxyError::Malformed`] if a call with this ack already waits.
+    fn expect_reply(
+        &self,
+        ack: [u8; 16],
+        callee: &str,
+    ) -> impl Future<Output = Result<oneshot::Receiver<Vec<u8>>, ProxyError>> + Send;
+
+    /// Hands a reply from `from` to the call waiting for `ack`, if `from` is its callee.
+    /// `None` when taken (each waiter takes one reply); otherwise the bytes come back, to
+    /// be queued like any message.
+    fn answer(
+        &self,
+        ack: [u8; 16],
+        from: &str,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Option<Vec<u8>>> + Send;
+
+    /// Stops waiting for `ack` (answered, timed out, or its client left). Not async: it
+    /// runs in a destructor.
+    fn forget_reply(&self, ack: &[u8; 16]);
+}
