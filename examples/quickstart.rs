@@ -1,17 +1,20 @@
 //! Quickstart: a proxy and three nodes on your machine, and the story of who may call
 //! what.
 //!
-//! Alice serves mission `demo` and grants Bob a key for it; Mallory has no grant. Every
-//! step prints what happened and why.
+//! A *mission* is a named group of exported functions: the unit of permission. Alice
+//! serves missions `demo`, `admin` and `lab`, and grants Bob a key for `demo`; Mallory
+//! has no grant. Every step prints what happened and why, and every kind of refusal
+//! shows once: Denied, WrongMission, RateLimited, Revoked, Expired, BadArguments,
+//! Timeout, NodeDown.
 //!
 //! ```text
 //! cargo run --example quickstart
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use wtd::prelude::*;
-use wtd_examples::{admin, demo};
+use wtd_examples::{admin, demo, lab};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -43,7 +46,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // 2. Three nodes. Each has its own folder for its key and grants.
     let alice = Node::start(
-        NodeConfig::new("alice", &url, dir.path().join("alice")).serve(&["demo", "admin"]),
+        NodeConfig::new("alice", &url, dir.path().join("alice")).serve(&["demo", "admin", "lab"]),
     )
     .await?;
     let bob =
@@ -52,7 +55,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Node::start(NodeConfig::new("mallory", &url, dir.path().join("mallory")).serve_nothing())
             .await?;
     println!(
-        "Nodes alice, bob and mallory are online. Alice serves missions `demo` and `admin`.\n"
+        "Nodes alice, bob and mallory are online. Alice serves missions `demo`, `admin` and \
+         `lab` (a mission is a named group of functions: what a key is granted).\n"
     );
 
     // 3. Alice mints a key for Bob: mission `demo` only, at most 3 calls per second.
@@ -88,7 +92,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         admin::reset::call(&alice_for_bob).await,
     );
 
-    // 7. Bob calls faster than 3 per second.
+    // 7. Arguments are checked by the compiler in typed calls; a script sends JSON, and
+    //    the callee says when it does not fit.
+    step(
+        "Bob calls demo/add with the JSON arguments [\"two\", 3]",
+        alice_for_bob
+            .call_json("demo/demo/add", r#"["two", 3]"#)
+            .await,
+    );
+
+    // 8. Bob calls faster than 3 per second.
     println!("Bob calls demo::incr six times in a row:");
     let mut wait = Duration::ZERO;
     for _ in 0..6 {
@@ -114,11 +127,51 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    // 8. Alice revokes Bob's key while her node runs. It applies to the very next call.
+    // 9. A grant can end by itself: this one lasts one second.
+    let brief = alice
+        .grant("bob")
+        .mission("lab")
+        .expires_at(SystemTime::now() + Duration::from_secs(1))
+        .mint()?;
+    let lab_for_bob = bob.peer(&brief)?.with_timeout(Duration::from_millis(500));
+    println!(
+        "Alice grants Bob mission `lab` for one second; Bob calls lab::sleep_ms(2000), timeout 0.5 s:"
+    );
+    step(
+        "  lab::sleep_ms(2000)",
+        lab::sleep_ms::call(&lab_for_bob, 2000).await,
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    step(
+        "A second later, Bob calls lab::nop(1)",
+        lab::nop::call(&lab_for_bob, 1).await,
+    );
+
+    // 10. Alice revokes Bob's key while her node runs. It applies to the very next call.
     alice.revoke("bob")?;
-    println!("Alice revokes Bob's key.");
+    println!("Alice revokes Bob's keys.");
     step(
         "Bob calls demo::add(2, 3) again",
+        demo::add::call(&alice_for_bob, 2, 3).await,
+    );
+
+    // 11. Trust is not reciprocal: Bob holding Alice's key gives Alice nothing on Bob's
+    //     machine. Alice points her own key at Bob: Bob serves nothing and granted nothing.
+    let at_bob = KeyFile {
+        node: "bob".into(),
+        node_public_key: hex_key(bob.public_key()),
+        ..key.clone()
+    };
+    step(
+        "Alice tries her own key on Bob's node",
+        demo::add::call(&alice.peer(&at_bob)?, 2, 3).await,
+    );
+
+    // 12. A node that stops leaves the directory at once: calls to it fail fast.
+    alice.clone().stop().await;
+    println!("Alice stops her node.");
+    step(
+        "Bob calls demo::add(2, 3)",
         demo::add::call(&alice_for_bob, 2, 3).await,
     );
 
@@ -126,8 +179,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         node.stop().await;
     }
     proxy.stop().await;
-    println!("\nEverything is stopped. Next: examples/README.md, then docs/ARCHITECTURE.md.");
+    println!("Everything is stopped. Next: examples/README.md, then docs/ARCHITECTURE.md.");
     Ok(())
+}
+
+/// A public key as key files write it.
+fn hex_key(key: [u8; 32]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Prints a step whose call should be refused, with the reason in plain words.

@@ -8,6 +8,7 @@ mod calls;
 mod faults;
 mod limits;
 mod proxy;
+mod quickstart;
 mod refusals;
 mod replay;
 mod restart;
