@@ -233,6 +233,30 @@ async fn calls_dated_far_from_now_are_refused_as_clock_skew() {
     cluster.stop(vec![alice, bob]).await;
 }
 
+/// The all-zero ack is what a version refusal carries; a `/apply` waiting on it could be
+/// handed another call's refusal, so the proxy refuses such a call outright.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_call_with_the_reserved_all_zero_ack_is_refused() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (key, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+
+    let capability = key.signing_key().expect("capability key");
+    let mut call: Call = dated_call(&key, bob.name(), now_ms())
+        .peek()
+        .expect("a call");
+    call.ack = [0; 16];
+    let signed = Signed::sign(domain::CALL, &call, &capability);
+    let url = format!("{}/apply/{}/{}", cluster.url(), alice.name(), call.path());
+    let (status, body) = send("PUT", url, signed.to_bytes()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("all-zero ack is reserved"), "{body}");
+
+    assert_eq!(demo::count::call(&peer).await.expect("count"), 0);
+    cluster.stop(vec![alice, bob]).await;
+}
+
 /// Garbage at every route, outside and inside a well-signed hop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_bodies_are_refused_at_every_route() {

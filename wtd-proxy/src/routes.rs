@@ -234,6 +234,13 @@ async fn apply<S: Store>(
             "/apply waits for a reply: sign the call with want_reply = true".into(),
         ));
     }
+    if call.ack == [0; 16] {
+        // The all-zero ack is what a version refusal carries (it cannot know the ack of a
+        // call it cannot read): a waiter on it could be handed someone else's refusal.
+        return Err(ProxyError::Malformed(
+            "the ack must be random: the all-zero ack is reserved".into(),
+        ));
+    }
     let span = tracing::debug_span!("apply", callee = %call.callee, ack = %hex::encode(call.ack), path = %call.path());
     let reply = state.apply(&call, body.to_vec()).instrument(span).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())

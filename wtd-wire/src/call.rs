@@ -16,9 +16,11 @@ pub enum Encoding {
 
 /// What a call is for, on the callee.
 ///
-/// Today an exported function. The enum leaves room for what comes next without a new
-/// wire version: a behaviour instance (a gen_server started under a mission) and a
-/// billet-doux (a process reached through a token its owner handed out).
+/// Today an exported function. The enum leaves room for what comes next — a behaviour
+/// instance (a gen_server started under a mission) and a billet-doux (a process reached
+/// through a token its owner handed out) — as new variants. A node that does not know a
+/// variant cannot read the call at all, so adding one is a new wire version: the older
+/// node then answers with a [`VersionRefusal`] instead of leaving the caller to time out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Target {
     /// A function exported with `#[wtd_export(mission)]`.

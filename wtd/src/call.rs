@@ -297,10 +297,15 @@ pub fn open_reply(
         who: "this node".into(),
     };
     let r: wire::Reply = reply.open(domain::REPLY, callee_key).map_err(|_| bad())?;
-    if r.call_hash != call.envelope_hash() || r.callee != callee {
+    let sent: Call = call.peek()?;
+    let answers_this_call = r.call_hash == call.envelope_hash()
+        && r.callee == callee
+        && r.caller == sent.caller
+        && r.ack == sent.ack;
+    if !answers_this_call {
         return Err(bad());
     }
-    let path = call.peek::<Call>().map(|c| c.path()).unwrap_or_default();
+    let path = sent.path();
     match r.outcome {
         wire::Outcome::Ok(bytes) => Ok(bytes),
         wire::Outcome::Refused(refusal) => Err(Error::from_refusal(refusal, callee, &path)),
