@@ -1,24 +1,32 @@
 //! The audit log: one line per incoming call, accepted or refused, so a node's owner can
 //! see who used their machine and what was refused.
 //!
-//! `audit.log` in the home folder holds JSON lines; when it passes 1 MiB it becomes
-//! `audit.log.1` (replacing the previous one) and a new file starts, so the log never
-//! takes more than about 2 MiB.
+//! Two files in the home folder hold JSON lines: `audit.log` the calls whose function ran
+//! (accepted, or that panicked or answered too much), `refusals.log` the calls refused
+//! before they ran. Each becomes `….1` (replacing the previous one) when it passes
+//! 1 MiB, so the log never takes more than about 4 MiB, and **refusals can never push a
+//! call that ran out of the log**: anyone can send junk calls, only a grantee can make
+//! calls run, and a grant's rate bounds those.
 //!
-//! Refusals are logged at most [`REFUSALS_PER_SECOND`] a second (after a burst of
-//! [`REFUSAL_BURST`]): anyone can send junk calls, and they must not push the real history
-//! out of the log. What is left out is counted in one `NotLogged` line (written before the
-//! next line, or when the log is dropped). Calls whose function ran are always logged,
-//! accepted or not (`RemotePanic`, `ResultTooLarge`): a grant's rate already bounds them.
+//! Refusals are also logged at most [`REFUSALS_PER_SECOND`] a second (after a burst of
+//! [`REFUSAL_BURST`]); what is left out is counted in a `NotLogged` line, written at most
+//! every [`SUMMARY_EVERY`] (and when the log is dropped), so a flood writes a few lines a
+//! second, not one per refusal.
+//!
+//! Neither file is opened through a symbolic link: in a home another user could write
+//! to, a link planted as `audit.log` would send the lines elsewhere (the home itself is
+//! checked to be the user's own, see `home.rs`).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-/// Size at which the log is rotated.
+/// Size at which each file is rotated.
 pub const MAX_LOG_BYTES: u64 = 1024 * 1024;
 
 /// Refusals logged per second, once the burst is spent.
@@ -26,6 +34,9 @@ pub const REFUSALS_PER_SECOND: f64 = 20.0;
 
 /// Refusals that may be logged at once before the rate applies.
 pub const REFUSAL_BURST: f64 = 200.0;
+
+/// Shortest time between two `NotLogged` lines.
+pub const SUMMARY_EVERY: Duration = Duration::from_secs(5);
 
 /// One incoming call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,23 +77,24 @@ impl AuditEntry {
     }
 }
 
-/// How many refusals may be logged now, and how many were left out since the last line.
+/// How many refusals may be logged now, and how many were left out since the last
+/// `NotLogged` line.
 #[derive(Debug)]
 struct Budget {
     tokens: f64,
-    refilled: std::time::Instant,
+    refilled: Instant,
     skipped: u64,
+    /// When the last `NotLogged` line was written.
+    summarized: Option<Instant>,
 }
 
-/// The append-only, size-bounded log file.
+/// The node's audit log: calls that ran, and refusals, each in a file of its own.
 #[derive(Debug)]
 pub struct AuditLog {
-    path: PathBuf,
-    /// The open file and its size (kept here, so a write needs no `stat`).
-    file: Mutex<Option<(File, u64)>>,
-    /// The last write failed (full or read-only disk): warn once, and start the next
-    /// line on a fresh line in case half of the last one was written.
-    failing: std::sync::atomic::AtomicBool,
+    /// `audit.log`: calls whose function ran.
+    calls: LogFile,
+    /// `refusals.log`: calls refused before they ran, and `NotLogged` counts.
+    refusals: LogFile,
     /// The refusal rate (see the module's docs).
     budget: Mutex<Budget>,
 }
@@ -101,65 +113,150 @@ impl Drop for AuditLog {
             .map(|b| std::mem::take(&mut b.skipped))
             .unwrap_or(0);
         if skipped > 0 {
-            self.write(&AuditEntry::not_logged(skipped));
+            self.refusals.write(&AuditEntry::not_logged(skipped));
         }
     }
 }
 
-/// Where `wtd log --follow` stopped reading: the file (by inode) and the byte offset.
+/// Where `wtd log --follow` stopped reading, in each file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    inode: u64,
-    offset: u64,
+    calls: FileCursor,
+    refusals: FileCursor,
 }
 
 impl AuditLog {
-    /// The log in `home`; the file is opened on the first entry.
+    /// The log in `home`; the files are opened on the first entry.
     pub fn new(home: &Path) -> AuditLog {
         AuditLog {
-            path: home.join("audit.log"),
-            file: Mutex::new(None),
-            failing: std::sync::atomic::AtomicBool::new(false),
+            calls: LogFile::new(home.join("audit.log")),
+            refusals: LogFile::new(home.join("refusals.log")),
             budget: Mutex::new(Budget {
                 tokens: REFUSAL_BURST,
-                refilled: std::time::Instant::now(),
+                refilled: Instant::now(),
                 skipped: 0,
+                summarized: None,
             }),
         }
     }
 
-    /// Where the log is.
+    /// Where the calls that ran are logged (`audit.log`).
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.calls.path
     }
 
-    /// Appends one entry, unless it is a refusal over the refusal rate (then it is
-    /// counted, and the count logged before the next line). A log that cannot be written
-    /// is reported, never fatal: the node goes on serving.
+    /// Where refusals are logged (`refusals.log`).
+    pub fn refusals_path(&self) -> &Path {
+        &self.refusals.path
+    }
+
+    /// Appends one entry to its file, unless it is a refusal over the refusal rate (then
+    /// it is counted, and the count logged in a `NotLogged` line at most every
+    /// [`SUMMARY_EVERY`]). A log that cannot be written is reported, never fatal: the node
+    /// goes on serving.
     pub fn record(&self, entry: &AuditEntry) {
-        let skipped = {
+        if function_ran(&entry.outcome) {
+            self.calls.write(entry);
+            return;
+        }
+        let (log_it, summary) = {
             let mut budget = self.budget.lock().unwrap_or_else(|p| p.into_inner());
-            let now = std::time::Instant::now();
+            let now = Instant::now();
             let elapsed = now.duration_since(budget.refilled).as_secs_f64();
             budget.tokens = (budget.tokens + elapsed * REFUSALS_PER_SECOND).min(REFUSAL_BURST);
             budget.refilled = now;
-            if !function_ran(&entry.outcome) {
-                if budget.tokens < 1.0 {
-                    budget.skipped += 1;
-                    return;
-                }
+            let log_it = budget.tokens >= 1.0;
+            if log_it {
                 budget.tokens -= 1.0;
+            } else {
+                budget.skipped += 1;
             }
-            std::mem::take(&mut budget.skipped)
+            let summary_due = budget.skipped > 0
+                && budget
+                    .summarized
+                    .is_none_or(|at| now.duration_since(at) >= SUMMARY_EVERY);
+            let summary = summary_due.then(|| {
+                budget.summarized = Some(now);
+                std::mem::take(&mut budget.skipped)
+            });
+            (log_it, summary)
         };
-        if skipped > 0 {
-            self.write(&AuditEntry::not_logged(skipped));
+        if let Some(skipped) = summary {
+            self.refusals.write(&AuditEntry::not_logged(skipped));
         }
-        self.write(entry);
+        if log_it {
+            self.refusals.write(entry);
+        }
+    }
+
+    /// Every entry kept, in both files (each one's rotated file first), oldest first;
+    /// lines that do not parse (a line cut short by a full disk, say) are skipped.
+    pub fn read(&self) -> Vec<AuditEntry> {
+        merge(self.calls.read(), self.refusals.read())
+    }
+
+    /// A cursor at the end of the log as it is now.
+    pub fn end(&self) -> Cursor {
+        Cursor {
+            calls: self.calls.end(),
+            refusals: self.refusals.end(),
+        }
+    }
+
+    /// The entries written since `cursor`, across a rotation, oldest first; moves the
+    /// cursor.
+    pub fn read_since(&self, cursor: &mut Cursor) -> Vec<AuditEntry> {
+        merge(
+            self.calls.read_since(&mut cursor.calls),
+            self.refusals.read_since(&mut cursor.refusals),
+        )
+    }
+}
+
+/// Two lists each in time order, as one in time order (RFC 3339 UTC times of one
+/// format compare as text); on equal times the first list's entry comes first.
+fn merge(a: Vec<AuditEntry>, b: Vec<AuditEntry>) -> Vec<AuditEntry> {
+    let mut merged = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.time <= y.time,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return merged,
+        };
+        merged.extend(if take_a { a.next() } else { b.next() });
+    }
+}
+
+/// One append-only file of JSON lines, rotated at [`MAX_LOG_BYTES`].
+#[derive(Debug)]
+struct LogFile {
+    path: PathBuf,
+    /// The open file and its size (kept here, so a write needs no `stat`).
+    file: Mutex<Option<(File, u64)>>,
+    /// The last write failed (full or read-only disk): warn once, and start the next
+    /// line on a fresh line in case half of the last one was written.
+    failing: AtomicBool,
+}
+
+/// Where a reader stopped in one [`LogFile`]: the file (by inode) and the byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileCursor {
+    inode: u64,
+    offset: u64,
+}
+
+impl LogFile {
+    fn new(path: PathBuf) -> LogFile {
+        LogFile {
+            path,
+            file: Mutex::new(None),
+            failing: AtomicBool::new(false),
+        }
     }
 
     fn write(&self, entry: &AuditEntry) {
-        use std::sync::atomic::Ordering;
         let failing = self.failing.load(Ordering::Relaxed);
         let mut line = if failing {
             "\n".to_string()
@@ -192,17 +289,10 @@ impl AuditLog {
         };
         if size + line.len() as u64 > MAX_LOG_BYTES {
             *file = None;
-            std::fs::rename(&self.path, self.path.with_extension("log.1"))?;
+            std::fs::rename(&self.path, self.rotated())?;
         }
         if file.is_none() {
-            let mut options = OpenOptions::new();
-            options.create(true).append(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let opened = options.open(&self.path)?;
+            let opened = open_no_link(&self.path)?;
             let size = opened.metadata()?.len();
             *file = Some((opened, size));
         }
@@ -220,22 +310,18 @@ impl AuditLog {
         self.path.with_extension("log.1")
     }
 
-    /// Every entry kept, the rotated file's first, oldest first; lines that do not parse
-    /// (a line cut short by a full disk, say) are skipped.
-    pub fn read(&self) -> Vec<AuditEntry> {
+    fn read(&self) -> Vec<AuditEntry> {
         let mut entries = parse(&std::fs::read(self.rotated()).unwrap_or_default());
         entries.extend(parse(&std::fs::read(&self.path).unwrap_or_default()));
         entries
     }
 
-    /// A cursor at the end of the log as it is now.
-    pub fn end(&self) -> Cursor {
+    fn end(&self) -> FileCursor {
         let (inode, len) = identity(&self.path).unwrap_or((0, 0));
-        Cursor { inode, offset: len }
+        FileCursor { inode, offset: len }
     }
 
-    /// The entries written since `cursor`, across a rotation; moves the cursor.
-    pub fn read_since(&self, cursor: &mut Cursor) -> Vec<AuditEntry> {
+    fn read_since(&self, cursor: &mut FileCursor) -> Vec<AuditEntry> {
         let mut entries = Vec::new();
         let Some((inode, _)) = identity(&self.path) else {
             return entries;
@@ -246,13 +332,35 @@ impl AuditLog {
                 let (found, _) = read_lines_from(&self.rotated(), cursor.offset);
                 entries.extend(found);
             }
-            *cursor = Cursor { inode, offset: 0 };
+            *cursor = FileCursor { inode, offset: 0 };
         }
         let (found, consumed) = read_lines_from(&self.path, cursor.offset);
         entries.extend(found);
         cursor.offset += consumed;
         entries
     }
+}
+
+/// Opens `path` for appending (created 0600), refusing a symbolic link: the line must go
+/// into this home, never to a file a link planted here points at.
+fn open_no_link(path: &Path) -> std::io::Result<File> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is a symbolic link; the audit log is never written through one (remove it)",
+                path.display()
+            ),
+        ));
+    }
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 fn parse(bytes: &[u8]) -> Vec<AuditEntry> {
@@ -329,27 +437,64 @@ mod tests {
             (REFUSAL_BURST as u64..REFUSAL_BURST as u64 + 100).contains(&logged),
             "{logged} refusals logged"
         );
-        // The count comes first, then the call that ran (and panicked), then the next.
-        let summary = &lines[lines.len() - 3];
-        assert_eq!(summary.outcome, "NotLogged");
-        assert_eq!(summary.skipped, Some(flood - logged));
-        assert_eq!(lines[lines.len() - 2], panicked);
-        assert_eq!(lines.last(), Some(&entry(7)));
+        // The calls that ran are all there, in order.
+        let ran: Vec<&AuditEntry> = lines.iter().filter(|e| function_ran(&e.outcome)).collect();
+        assert_eq!(ran, [&panicked, &entry(7)]);
+        // At most one count line while the flood lasted (they are written every few
+        // seconds, not per refusal); the rest is counted when the log drops.
+        let summaries = |lines: &[AuditEntry]| -> Vec<u64> {
+            lines
+                .iter()
+                .filter(|e| e.outcome == "NotLogged")
+                .filter_map(|e| e.skipped)
+                .collect()
+        };
+        assert!(summaries(&lines).len() <= 1, "{:?}", summaries(&lines));
+        assert!(std::fs::metadata(log.refusals_path()).expect("log").len() < 64 * 1024);
 
-        assert!(std::fs::metadata(log.path()).expect("log").len() < 64 * 1024);
-
-        // Refusals left out just before the node stops are counted when the log drops.
         for _ in 0..10 {
             log.record(&refused);
         }
-        let path = log.path().to_path_buf();
         drop(log);
-        let last = AuditLog::new(path.parent().expect("home")).read();
-        let last = last.last().expect("a line");
+        let after = AuditLog::new(dir.path()).read();
+        let counted: u64 = summaries(&after).iter().sum();
+        assert_eq!(counted, flood + 10 - logged, "every refusal left out is counted");
+        assert_eq!(after.iter().filter(|e| e.outcome == "NotLogged").count(), 2);
+    }
+
+    #[test]
+    fn refusals_never_push_a_call_that_ran_out_of_the_log() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::new(dir.path());
+        log.record(&entry(1));
+        // More refusals than both refusal files hold (the rate limit is bypassed here: a
+        // patient stranger gets the same in a few minutes).
+        let refused = AuditEntry {
+            outcome: "Denied".into(),
+            ..entry(0)
+        };
+        let line = serde_json::to_string(&refused).expect("json").len() as u64 + 1;
+        for _ in 0..(3 * MAX_LOG_BYTES / line) {
+            log.refusals.write(&refused);
+        }
+        assert!(dir.path().join("refusals.log.1").exists(), "refusals rotated");
+        let kept = log.read();
         assert_eq!(
-            (last.outcome.as_str(), last.skipped),
-            ("NotLogged", Some(10))
+            kept.iter().filter(|e| e.outcome == "ok").collect::<Vec<_>>(),
+            [&entry(1)],
+            "the call that ran is still in the log"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_log_is_never_written_through_a_symbolic_link() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let elsewhere = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("audit.log")).expect("link");
+        let log = AuditLog::new(dir.path());
+        log.record(&entry(1));
+        assert!(!elsewhere.exists(), "the line went through the link");
     }
 
     #[test]
