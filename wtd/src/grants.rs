@@ -83,24 +83,31 @@ struct LiveGrant {
     rate: Rate,
 }
 
-/// Identity of the grants file, to notice changes by other programs.
+/// Identity of the grants file, to notice changes by other programs: its content's, and
+/// its owner's and mode's (a file others can write grants nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FileStamp {
     len: u64,
     modified: Option<SystemTime>,
     inode: u64,
+    /// Owner and permission bits.
+    access: (u32, u32),
 }
 
 fn stamp(path: &Path) -> Option<FileStamp> {
     let meta = std::fs::metadata(path).ok()?;
     #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    let (inode, access) = {
+        use std::os::unix::fs::MetadataExt;
+        (meta.ino(), (meta.uid(), meta.mode()))
+    };
     #[cfg(not(unix))]
-    let inode = 0;
+    let (inode, access) = (0, (0, 0));
     Some(FileStamp {
         len: meta.len(),
         modified: meta.modified().ok(),
         inode,
+        access,
     })
 }
 
@@ -206,6 +213,8 @@ impl GrantTable {
     }
 
     fn read_file(&self) -> Result<GrantsFile> {
+        // A grants file another user wrote or can change is no grant of this node's.
+        home::check_not_shared(&self.path)?;
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(GrantsFile::default()),
@@ -430,6 +439,28 @@ mod tests {
         assert!("0/s".parse::<Rate>().is_err());
         assert!("ten/s".parse::<Rate>().is_err());
         assert!("10/fortnight".parse::<Rate>().is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_grants_file_other_users_can_write_grants_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = GrantTable::open(dir.path().join("grants.toml"));
+        let key = keys::generate();
+        table.add(grant(&key, "10/s")).expect("add");
+        let public = key.verifying_key().to_bytes();
+        assert_eq!(table.check(&public, "demo"), Decision::Allow);
+
+        let path = dir.path().join("grants.toml");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        assert_ne!(
+            table.check(&public, "demo"),
+            Decision::Allow,
+            "a file anyone could have written is no grant"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert_eq!(table.check(&public, "demo"), Decision::Allow);
     }
 
     #[test]

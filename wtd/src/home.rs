@@ -38,6 +38,50 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
         // Best effort: a folder someone else owns keeps its mode.
         let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
     }
+    check_not_shared(dir)
+}
+
+/// Refuses a folder or file that another local user could have planted or can change:
+/// one owned by another user, or writable by its group or by others. A home in a shared
+/// place (`/tmp/alice`) could otherwise come with grants someone else wrote. A missing
+/// path is fine (it will be created, as this user's).
+///
+/// The owner is compared with this process's user as Linux reports it
+/// (`/proc/self`); where that cannot be read, only the write bits are checked.
+pub fn check_not_shared(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = match fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::file(path, format!("cannot read its permissions ({e})"))),
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o022 != 0 {
+            return Err(Error::file(
+                path,
+                format!(
+                    "other users can write here (mode {:o}), so they could plant grants or keys: \
+                     run `chmod go-w {}`, or use a home in your own folder (e.g. ~/.wtd)",
+                    mode & 0o7777,
+                    path.display()
+                ),
+            ));
+        }
+        if let Some(me) = fs::metadata("/proc/self").ok().map(|m| m.uid())
+            && meta.uid() != me
+        {
+            return Err(Error::file(
+                path,
+                format!(
+                    "this belongs to another user (uid {}), who could have planted grants or keys \
+                     here: use a home in your own folder (e.g. ~/.wtd)",
+                    meta.uid()
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -131,5 +175,39 @@ pub fn lock(home: &Path) -> Result<std::fs::File> {
             &path,
             format!("cannot lock the home folder ({e})"),
         )),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_home_another_user_owns_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("alice");
+        fs::create_dir(&home).expect("mkdir");
+        // Only root can give a folder away; elsewhere this case cannot be set up.
+        if std::os::unix::fs::chown(&home, Some(4242), Some(4242)).is_err() {
+            eprintln!("SKIPPED a_home_another_user_owns_is_refused: needs root to chown");
+            return;
+        }
+        let err = ensure_dir(&home).expect_err("refused");
+        assert!(err.to_string().contains("belongs to another user (uid 4242)"), "{err}");
+        assert!(lock(&home).is_err(), "no node starts on it");
+    }
+
+    #[test]
+    fn a_file_others_can_write_is_refused_and_a_missing_one_is_fine() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("grants.toml");
+        assert!(check_not_shared(&file).is_ok(), "missing");
+        fs::write(&file, "").expect("write");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o620)).expect("chmod");
+        let err = check_not_shared(&file).expect_err("group-writable");
+        assert!(err.to_string().contains("chmod go-w"), "{err}");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(check_not_shared(&file).is_ok());
     }
 }
