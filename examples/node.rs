@@ -59,11 +59,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    wtd::logging::init("info");
     let args = Args::parse();
     let home = args.home.clone().unwrap_or_else(wtd::home::default_home);
     let config = NodeConfig::new(&args.name, &args.proxy, home).email(&args.email);

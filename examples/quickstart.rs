@@ -30,11 +30,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Quiet by default so the story reads clearly; RUST_LOG=info shows the machinery.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    wtd::logging::init("warn");
     let dir = tempfile::tempdir()?;
 
     // 1. A proxy: the relay and directory every node talks to. Port 0 picks a free one.

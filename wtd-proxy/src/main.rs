@@ -62,7 +62,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Log lines go to stderr, in colour only for a person at a terminal: a log file or
+    // the journal gets plain text, and NO_COLOR (no-color.org) turns colours off.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )

@@ -21,6 +21,7 @@
 //!   sign the reply → audit.
 //! * [`call`]: [`Peer`] and calls to other nodes, typed and dynamic.
 //! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
+//! * [`logging`]: log lines on stderr, coloured only on a terminal and without `NO_COLOR`.
 //! * `cli` (feature `cli`, on by default): the `wtd` command.
 
 #![warn(missing_docs)]
@@ -33,6 +34,7 @@ pub mod error;
 pub mod grants;
 pub mod home;
 pub mod keys;
+pub mod logging;
 pub mod nesting;
 pub mod node;
 pub mod registry;

@@ -86,12 +86,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    crate::logging::init("warn");
     let home = cli.home.clone().unwrap_or_else(home::default_home);
     match run(&cli, &home) {
         Ok(()) => ExitCode::SUCCESS,
