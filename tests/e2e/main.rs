@@ -4,6 +4,7 @@
 mod harness;
 
 mod adversarial;
+mod backpressure;
 mod calls;
 mod faults;
 mod limits;

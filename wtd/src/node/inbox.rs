@@ -2,13 +2,57 @@
 //! messages arrive. Each call is handed to its own tokio task, which runs it through
 //! the callee's checks (`serve.rs`) and queues the signed reply; each reply goes to the
 //! call waiting for it (`pending.rs`). The next poll acknowledges the last batch.
+//!
+//! **Backpressure.** At most [`CALLS_RUNNING`] calls run at once; the others wait their
+//! turn in memory, and while more than [`CALLS_WAITING`] calls (or [`BYTES_WAITING`]
+//! bytes of them) wait, the receive thread stops polling. The calls then wait at the
+//! proxy, whose bounded mailbox refuses new ones as full: a flood of calls costs a slow
+//! node (a Pi) bounded memory, never a task per message. Replies keep their own path and
+//! are never queued behind calls.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use super::outbox::{OnStatus, OutboxItem};
-use super::{Backoff, NodeInner};
+use super::{Backoff, NodeInner, pause};
 use crate::transport::{RX_WAIT, TransportError};
 use crate::wire::{Delivered, Kind, RxPoll};
+
+/// Most calls running at once on one node.
+pub const CALLS_RUNNING: usize = 128;
+/// Most calls waiting for a turn before the receive thread stops polling.
+pub const CALLS_WAITING: usize = 1024;
+/// Most bytes of calls waiting for a turn before the receive thread stops polling.
+pub const BYTES_WAITING: usize = 8 * 1024 * 1024;
+
+/// The calls received and not yet finished.
+pub(crate) struct Backlog {
+    /// One permit per call allowed to run now.
+    running: Arc<Semaphore>,
+    /// Calls received that wait for a permit.
+    waiting: AtomicUsize,
+    /// Their bytes.
+    waiting_bytes: AtomicUsize,
+}
+
+impl Backlog {
+    pub(crate) fn new() -> Backlog {
+        Backlog {
+            running: Arc::new(Semaphore::new(CALLS_RUNNING)),
+            waiting: AtomicUsize::new(0),
+            waiting_bytes: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether so much waits that the receive thread should not fetch more.
+    fn full(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) >= CALLS_WAITING
+            || self.waiting_bytes.load(Ordering::Relaxed) >= BYTES_WAITING
+    }
+}
 
 /// The receive thread: polls until the node stops.
 pub(crate) fn receive_loop(node: &Arc<NodeInner>) {
@@ -16,6 +60,13 @@ pub(crate) fn receive_loop(node: &Arc<NodeInner>) {
     let mut last_seq = 0u64;
     let mut backoff = Backoff::new();
     while !node.is_stopped() {
+        if node.backlog.full() {
+            tracing::warn!(node = %node.name, "{CALLS_WAITING} calls wait to run: receiving nothing more until they do");
+            while node.backlog.full() && !node.is_stopped() {
+                pause(node, Duration::from_millis(20));
+            }
+            continue;
+        }
         let poll = RxPoll {
             epoch,
             ack_seq: last_seq,
@@ -63,7 +114,20 @@ fn dispatch(node: &Arc<NodeInner>, message: Delivered) {
     match message.kind {
         Kind::Call => {
             let node = node.clone();
+            let size = message.bytes.len();
+            node.backlog.waiting.fetch_add(1, Ordering::Relaxed);
+            node.backlog
+                .waiting_bytes
+                .fetch_add(size, Ordering::Relaxed);
+            let running = node.backlog.running.clone();
             node.runtime.clone().spawn(async move {
+                // The semaphore is never closed, so this waits for a turn.
+                let turn = running.acquire_owned().await;
+                node.backlog.waiting.fetch_sub(1, Ordering::Relaxed);
+                node.backlog
+                    .waiting_bytes
+                    .fetch_sub(size, Ordering::Relaxed);
+                let _turn = turn;
                 let send_reply = |envelope| {
                     let item = OutboxItem {
                         envelope,

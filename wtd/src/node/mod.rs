@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use config::NodeConfig;
+pub use inbox::{BYTES_WAITING, CALLS_RUNNING, CALLS_WAITING};
 
 use crate::audit::AuditLog;
 use crate::error::{Error, Result};
@@ -64,6 +65,8 @@ pub(crate) struct NodeInner {
     pub(crate) pending: PendingCalls,
     /// Checks, runs and answers calls made to this node.
     pub(crate) callee: Callee,
+    /// Calls received and not finished: at most so many run, and so many wait.
+    backlog: inbox::Backlog,
     /// What the node tells the proxy every second, and the directory it hears back.
     presence: Presence,
     /// Watches the send and receive threads' requests.
@@ -130,6 +133,7 @@ impl Node {
                 AuditLog::new(&config.home),
                 served,
             ),
+            backlog: inbox::Backlog::new(),
             presence: Presence::new(config.email, offers),
             watchdog: Watchdog::new(),
             home: config.home,
