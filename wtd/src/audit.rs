@@ -458,7 +458,11 @@ mod tests {
         drop(log);
         let after = AuditLog::new(dir.path()).read();
         let counted: u64 = summaries(&after).iter().sum();
-        assert_eq!(counted, flood + 10 - logged, "every refusal left out is counted");
+        assert_eq!(
+            counted,
+            flood + 10 - logged,
+            "every refusal left out is counted"
+        );
         assert_eq!(after.iter().filter(|e| e.outcome == "NotLogged").count(), 2);
     }
 
@@ -477,10 +481,15 @@ mod tests {
         for _ in 0..(3 * MAX_LOG_BYTES / line) {
             log.refusals.write(&refused);
         }
-        assert!(dir.path().join("refusals.log.1").exists(), "refusals rotated");
+        assert!(
+            dir.path().join("refusals.log.1").exists(),
+            "refusals rotated"
+        );
         let kept = log.read();
         assert_eq!(
-            kept.iter().filter(|e| e.outcome == "ok").collect::<Vec<_>>(),
+            kept.iter()
+                .filter(|e| e.outcome == "ok")
+                .collect::<Vec<_>>(),
             [&entry(1)],
             "the call that ran is still in the log"
         );

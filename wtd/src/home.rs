@@ -55,7 +55,12 @@ pub fn check_not_shared(path: &Path) -> Result<()> {
         let meta = match fs::metadata(path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::file(path, format!("cannot read its permissions ({e})"))),
+            Err(e) => {
+                return Err(Error::file(
+                    path,
+                    format!("cannot read its permissions ({e})"),
+                ));
+            }
         };
         let mode = meta.permissions().mode();
         if mode & 0o022 != 0 {
@@ -193,7 +198,11 @@ mod tests {
             return;
         }
         let err = ensure_dir(&home).expect_err("refused");
-        assert!(err.to_string().contains("belongs to another user (uid 4242)"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("belongs to another user (uid 4242)"),
+            "{err}"
+        );
         assert!(lock(&home).is_err(), "no node starts on it");
     }
 
