@@ -63,26 +63,64 @@ pub fn wire_module(module_path: &str) -> &str {
     }
 }
 
-/// The index, keyed by `mission/module/function`.
-fn index() -> &'static HashMap<String, &'static ExportedFn> {
-    static INDEX: OnceLock<HashMap<String, &'static ExportedFn>> = OnceLock::new();
-    INDEX.get_or_init(|| {
-        let mut index = HashMap::new();
-        for f in inventory::iter::<ExportedFn> {
+/// What the program exports, indexed once.
+struct Index {
+    /// Keyed by `mission/module/function`.
+    by_path: HashMap<String, &'static ExportedFn>,
+    /// Paths exported more than once (by different crates that share a module name),
+    /// with the Rust module paths exporting each: a node serving their mission refuses to
+    /// start, since a call could reach either.
+    twice: Vec<(String, Vec<&'static str>)>,
+}
+
+impl Index {
+    fn build(entries: impl IntoIterator<Item = &'static ExportedFn>) -> Index {
+        let mut by_path: HashMap<String, &'static ExportedFn> = HashMap::new();
+        let mut twice: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+        for f in entries {
             let path = format!("{}/{}/{}", f.mission, wire_module(f.module_path), f.name);
-            if index.contains_key(&path) {
-                tracing::warn!("{path} is exported twice; calls reach only the first");
-                continue;
+            match by_path.get(&path) {
+                Some(first) => twice
+                    .entry(path)
+                    .or_insert_with(|| vec![first.module_path])
+                    .push(f.module_path),
+                None => {
+                    by_path.insert(path, f);
+                }
             }
-            index.insert(path, f);
         }
-        index
-    })
+        Index {
+            by_path,
+            twice: twice.into_iter().collect(),
+        }
+    }
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| Index::build(inventory::iter::<ExportedFn>))
+}
+
+/// The `mission/module/function` paths of `mission` that more than one crate exports, each
+/// with the Rust module paths that export it (empty when none is).
+pub fn exported_twice(mission: &str) -> Vec<(String, Vec<&'static str>)> {
+    twice_in(index(), mission)
+}
+
+fn twice_in(index: &Index, mission: &str) -> Vec<(String, Vec<&'static str>)> {
+    let prefix = format!("{mission}/");
+    index
+        .twice
+        .iter()
+        .filter(|(path, _)| path.starts_with(&prefix))
+        .cloned()
+        .collect()
 }
 
 /// Finds an exported function by mission, wire module and name.
 pub fn lookup(mission: &str, module: &str, function: &str) -> Option<&'static ExportedFn> {
     index()
+        .by_path
         .get(&format!("{mission}/{module}/{function}"))
         .copied()
 }
@@ -91,7 +129,7 @@ pub fn lookup(mission: &str, module: &str, function: &str) -> Option<&'static Ex
 /// sorted.
 pub fn offers() -> Vec<Offer> {
     let mut missions: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for f in index().values() {
+    for f in index().by_path.values() {
         missions.entry(f.mission).or_default().push(format!(
             "{}/{}",
             wire_module(f.module_path),
@@ -300,6 +338,39 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Remote for T {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn nothing(_: Encoding, _: Vec<u8>) -> ApplyFuture {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// `add` of mission `demo`, exported from the Rust module `module_path`.
+    fn add_in(module_path: &'static str) -> &'static ExportedFn {
+        Box::leak(Box::new(ExportedFn {
+            mission: "demo",
+            module_path,
+            name: "add",
+            arity: 2,
+            apply: nothing,
+        }))
+    }
+
+    #[test]
+    fn a_path_two_crates_export_is_found_and_the_first_is_not_picked_silently() {
+        let index = Index::build([
+            add_in("crate_a::demo"),
+            add_in("crate_b::demo"),
+            add_in("crate_a::other"),
+        ]);
+        assert_eq!(
+            twice_in(&index, "demo"),
+            [(
+                "demo/demo/add".to_string(),
+                vec!["crate_a::demo", "crate_b::demo"]
+            )]
+        );
+        assert!(twice_in(&index, "dem").is_empty(), "missions match whole");
+        assert_eq!(index.by_path.len(), 2);
+    }
 
     #[test]
     fn wire_module_drops_the_crate_name() {

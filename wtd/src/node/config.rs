@@ -77,6 +77,21 @@ impl NodeConfig {
     /// those named with [`NodeConfig::serve`] (each must exist in the program).
     pub(crate) fn offers(&self) -> Result<Vec<Offer>> {
         let all = registry::offers();
+        let offers = self.chosen(all)?;
+        for offer in &offers {
+            if let Some((path, modules)) = registry::exported_twice(&offer.mission).first() {
+                return Err(Error::Invalid(format!(
+                    "`{path}` is exported twice, by `{}`: a call could reach either, so this node \
+                     does not start; rename one of the functions or modules, or put one in \
+                     another mission",
+                    modules.join("` and `")
+                )));
+            }
+        }
+        Ok(offers)
+    }
+
+    fn chosen(&self, all: Vec<Offer>) -> Result<Vec<Offer>> {
         let Some(wanted) = &self.missions else {
             return Ok(all);
         };
