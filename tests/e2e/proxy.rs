@@ -182,3 +182,45 @@ fn hex_public(key: &wtd::KeyFile) -> String {
     let secret = key.signing_key().expect("key");
     hex32(&secret.verifying_key().to_bytes())
 }
+
+/// The page a beginner opens: every column says what it means, and an empty list says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_page_explains_what_it_shows() {
+    let cluster = Cluster::start().await;
+    let page = |url: String| async move {
+        tokio::task::spawn_blocking(move || {
+            let mut response = ureq::get(&url).call().expect("the page answers");
+            response.body_mut().read_to_string().expect("text")
+        })
+        .await
+        .expect("joined")
+    };
+    let empty = page(format!("{}/", cluster.url())).await;
+    assert!(empty.contains("No node is online right now"), "{empty}");
+
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let _ = cluster.grant(&alice, &bob, &["demo"], "10/s");
+    let listed = eventually(Duration::from_secs(5), || {
+        let url = format!("{}/", cluster.url());
+        async move {
+            let text = page(url).await;
+            text.contains("<tr><td>alice").then_some(text)
+        }
+    })
+    .await
+    .expect("alice is listed");
+    for explained in [
+        "<dt>node key</dt>",
+        "<dt>missions</dt>",
+        "<dt>keys accepted</dt>",
+    ] {
+        assert!(
+            listed.contains(explained),
+            "{explained} is not explained: {listed}"
+        );
+    }
+    assert!(!listed.contains("No node is online"), "{listed}");
+
+    cluster.stop(vec![alice, bob]).await;
+}

@@ -279,10 +279,30 @@ async fn dashboard<S: Store>(Axum(state): Axum<Shared<S>>) -> Html<String> {
             node.accepts.len()
         ));
     }
+    let empty = if rows.is_empty() {
+        "<tr><td colspan=4>No node is online right now. A node appears here while its \
+         program runs (it says so once a second), and leaves when it stops.</td></tr>"
+    } else {
+        ""
+    };
     Html(format!(
         "<!doctype html><meta charset=utf-8><title>WTD proxy</title>\
-         <h1>WTD proxy</h1><p>Nodes online now (JSON: <a href=/api/directory>/api/directory</a>).</p>\
-         <table border=1 cellpadding=4><tr><th>node</th><th>key</th><th>missions</th><th>keys accepted</th></tr>\n{rows}</table>"
+         <h1>WTD proxy</h1>\
+         <p>Nodes online now: a node is listed while its program runs and talks to this proxy \
+         (at least once a second); it leaves the list a few seconds after it stops. \
+         The same list as JSON, for scripts: <a href=/api/directory>/api/directory</a>.</p>\
+         <table border=1 cellpadding=4><tr><th>node</th>\
+         <th title=\"the first digits of the node's public key: check them with its owner\">node key</th>\
+         <th title=\"groups of functions others may be granted\">missions (functions)</th>\
+         <th title=\"how many keys its owner has granted and not revoked\">keys accepted</th></tr>\n\
+         {rows}{empty}</table>\
+         <dl><dt>node key</dt><dd>The first 16 hex digits of the node's public key. A key file \
+         pins the whole key; compare these digits with the node's owner once.</dd>\
+         <dt>missions</dt><dd>A mission is a named group of functions; the node's owner grants \
+         keys for missions, never for the whole node.</dd>\
+         <dt>keys accepted</dt><dd>How many keys the node's owner has granted and not revoked: \
+         how many people (or programs) may call it. Who they are is the owner's business; the \
+         proxy shows only the count.</dd></dl>"
     ))
 }
 
