@@ -123,12 +123,12 @@ pub enum Error {
 
     /// The callee does not export this function in this mission.
     #[error(
-        "node `{node}` has no function `{path}`: check the spelling, and that both programs use the same module (the proxy's /api/directory lists what each node offers)"
+        "node `{node}` has no function `{path}`: check the spelling, and that both programs use the same module (`wtd nodes` lists what each node offers)"
     )]
     NoSuchFunction {
         /// The node called.
         node: String,
-        /// mission/module/function.
+        /// The path as shown to people ([`crate::path::shown`]).
         path: String,
     },
 
@@ -338,7 +338,7 @@ impl Error {
             Refusal::Replayed => Error::Replayed { node },
             Refusal::NoSuchFunction => Error::NoSuchFunction {
                 node,
-                path: path.to_string(),
+                path: crate::path::shown(path),
             },
             Refusal::BadArguments(detail) => Error::BadArguments { node, detail },
             Refusal::RemotePanic(message) => Error::RemotePanic { node, message },
