@@ -123,12 +123,13 @@ pub enum Error {
 
     /// The callee does not export this function in this mission.
     #[error(
-        "node `{node}` has no function `{path}`: check the spelling, and that both programs use the same module (`wtd nodes` lists what each node offers)"
+        "node `{node}` has no function `{}`: check the spelling, and that both programs use the same module (`wtd nodes` lists what each node offers)",
+        crate::path::shown(path)
     )]
     NoSuchFunction {
         /// The node called.
         node: String,
-        /// The path as shown to people ([`crate::path::shown`]).
+        /// mission/module/function (the message shows it as [`crate::path::shown`] does).
         path: String,
     },
 
@@ -338,7 +339,7 @@ impl Error {
             Refusal::Replayed => Error::Replayed { node },
             Refusal::NoSuchFunction => Error::NoSuchFunction {
                 node,
-                path: crate::path::shown(path),
+                path: path.to_string(),
             },
             Refusal::BadArguments(detail) => Error::BadArguments { node, detail },
             Refusal::RemotePanic(message) => Error::RemotePanic { node, message },
