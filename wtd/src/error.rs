@@ -123,12 +123,13 @@ pub enum Error {
 
     /// The callee does not export this function in this mission.
     #[error(
-        "node `{node}` has no function `{path}`: check the spelling, and that both programs use the same module (the proxy's /api/directory lists what each node offers)"
+        "node `{node}` has no function `{}`: check the spelling, and that both programs use the same module (`wtd nodes` lists what each node offers)",
+        crate::path::shown(path)
     )]
     NoSuchFunction {
         /// The node called.
         node: String,
-        /// mission/module/function.
+        /// mission/module/function (the message shows it as [`crate::path::shown`] does).
         path: String,
     },
 

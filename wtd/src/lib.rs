@@ -7,6 +7,8 @@
 //!   the versioned envelope, message types, the postcard codec, domain-separated ed25519
 //!   signatures, replay protection and size limits.
 //! * [`nesting`]: decoding arguments and results with a bound on nesting depth.
+//! * [`path`]: function paths as people read and type them (`demo/add` for
+//!   `demo/demo/add`).
 //! * [`registry`]: what `#[wtd_export]` registers into `inventory`, and lookup by
 //!   mission/module/function.
 //! * [`keys`]: node keys, capability keys and the key files that carry them.
@@ -15,7 +17,8 @@
 //! * [`home`]: the node's folder on disk, and atomic writes.
 //! * [`transport`]: the blocking HTTP client a node uses to talk to the proxy.
 //! * [`node`]: the runtime, one concept per file: config, outbox and send threads,
-//!   inbox and receive thread, presence, pending calls, watchdog.
+//!   inbox and receive thread, presence, pending calls, watchdog, and `node.toml`, the
+//!   record of its name and proxy that it shares with the `wtd` command.
 //! * `serve`: the callee's checks as one ordered pipeline, read top to bottom:
 //!   bounds → addressee → signature → clock → grant → replay → rate → lookup → run →
 //!   sign the reply → audit.
@@ -37,6 +40,7 @@ pub mod keys;
 pub mod logging;
 pub mod nesting;
 pub mod node;
+pub mod path;
 pub mod registry;
 mod serve;
 pub mod transport;

@@ -255,9 +255,14 @@ async fn the_audit_log_shows_accepted_and_refused_calls() {
     }
     let text = alice.wtd(&["log"]).await;
     let lines: Vec<&str> = text.ok().lines().collect();
-    assert_eq!(lines.len(), 3, "{text:#?}");
-    assert!(lines[1].contains("WrongMission"), "{text:#?}");
-    assert!(lines[2].contains("Revoked"), "{text:#?}");
+    // A line of column headings, then one line per call (issue 13 item 5).
+    assert_eq!(lines.len(), 4, "{text:#?}");
+    assert!(
+        lines[0].starts_with("time") && lines[0].contains("grantee") && lines[0].contains("caller"),
+        "{text:#?}"
+    );
+    assert!(lines[2].contains("WrongMission"), "{text:#?}");
+    assert!(lines[3].contains("Revoked"), "{text:#?}");
 
     cluster.stop().await;
 }
@@ -694,4 +699,372 @@ fn wtd_nodes_reports_what_the_proxy_said() {
     server.join().expect("fake proxy");
     let stderr = page.fails(1, "answered with a directory that cannot be read");
     assert!(stderr.contains("WTD proxy"), "{page:#?}");
+}
+
+/// Mission `garden`, written in a module of the same name: its paths are shown short
+/// (`garden/moisture` for `garden/garden/moisture`).
+pub mod garden {
+    use wtd::prelude::*;
+
+    /// The soil's moisture (`garden/garden/moisture`).
+    #[wtd_export(garden)]
+    pub fn moisture() -> u32 {
+        42
+    }
+}
+
+/// The JSON list of keys `user` holds.
+async fn key_list(user: &cli_support::User) -> Vec<Value> {
+    let list = user.wtd(&["--json", "key", "list"]).await.json();
+    list.as_array().expect("a JSON array").clone()
+}
+
+/// Issue 13 item 1: Alice grants Bob missions at different times; he keeps every key, and
+/// each call uses the one whose missions cover it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_keys_for_one_node_are_kept_and_each_call_picks_one_that_covers_it() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo", "admin"]).await;
+    let bob = cluster.joined("bob").await;
+    let demo = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &demo]).await.ok();
+    let admin = cluster.grant(&alice, "bob", &["--mission", "admin"]).await;
+    let second = bob.wtd(&["key", "add", &admin]).await;
+    let text = second.ok();
+    assert!(text.contains("You hold 2 keys for `alice`"), "{second:#?}");
+    assert!(!second.stderr.contains("kept as"), "{second:#?}");
+    let keys = key_list(&bob).await;
+    let mut missions: Vec<&Value> = keys.iter().map(|k| &k["missions"]).collect();
+    missions.sort_by_key(|m| m.to_string());
+    assert_eq!(missions, [&json!(["admin"]), &json!(["demo"])], "{keys:#?}");
+
+    let sum = bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+    assert_eq!(sum.ok().trim(), "5", "{sum:#?}");
+    let secret = bob.wtd(&["call", "alice", "admin/secret"]).await;
+    assert_eq!(secret.ok().trim(), "42", "{secret:#?}");
+
+    // A third key covering both: when more than one fits, the call says which it used.
+    let both = cluster
+        .grant(&alice, "bob", &["--mission", "demo", "--mission", "admin"])
+        .await;
+    bob.wtd(&["key", "add", &both]).await.ok();
+    let sum = bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+    assert_eq!(sum.ok().trim(), "5", "{sum:#?}");
+    assert!(
+        sum.stderr.contains("note: called `alice` with key")
+            && sum
+                .stderr
+                .contains("one of 2 keys you hold for `alice` that cover `demo`"),
+        "{sum:#?}"
+    );
+
+    // No key covers a mission: every key is refused, and the message names their missions.
+    let none = bob.wtd(&["call", "alice", "garden/cli/moisture"]).await;
+    let stderr = none.fails(
+        3,
+        "none of your 3 keys for `alice` may run mission `garden`",
+    );
+    assert!(
+        stderr.contains("missions demo") && stderr.contains("missions admin"),
+        "{none:#?}"
+    );
+
+    cluster.stop().await;
+}
+
+/// Issue 18 item 6, kept with several keys per node: a key file that pins another node
+/// key and proxy for a node already known is refused, both pins shown; `--replace` takes
+/// it and keeps the earlier key as a numbered backup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_file_pinning_another_node_key_is_refused_unless_replace() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let bob = cluster.joined("bob").await;
+    let genuine = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &genuine]).await.ok();
+    let alice_key = alice.wtd(&["--json", "init"]).await.json()["public_key"]
+        .as_str()
+        .expect("public key")
+        .to_string();
+
+    let attacker = wtd::keys::generate().verifying_key().to_bytes();
+    let forged_path = cluster.dir.path().join("forged.wtdkey");
+    KeyFile {
+        grantee: "bob".into(),
+        node: "alice".into(),
+        node_public_key: hex::encode(attacker),
+        proxy: "http://127.0.0.1:9".into(),
+        missions: vec!["demo".into()],
+        secret_key: wtd::keys::secret_hex(&wtd::keys::generate()),
+    }
+    .save(&forged_path)
+    .expect("forged key file");
+    let forged = forged_path.display().to_string();
+    let refused = bob.wtd(&["key", "add", &forged]).await;
+    let stderr = refused.fails(1, "--replace");
+    assert!(
+        stderr.contains(&alice_key[..16]) && stderr.contains(&hex::encode(attacker)[..16]),
+        "both fingerprints: {refused:#?}"
+    );
+    let sum = bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+    assert_eq!(
+        sum.ok().trim(),
+        "5",
+        "the genuine key still calls alice: {sum:#?}"
+    );
+
+    let replaced = bob.wtd(&["key", "add", &forged, "--replace"]).await;
+    assert!(replaced.ok().contains("Moved aside"), "{replaced:#?}");
+    let backups: Vec<String> = std::fs::read_dir(bob.home.join("keys").join("alice"))
+        .expect("alice's keys")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".bak.1"))
+        .collect();
+    assert_eq!(backups.len(), 1, "the genuine key is kept: {backups:?}");
+
+    cluster.stop().await;
+}
+
+/// Issue 18 item 11: `wtd key new` pins what the owner read out (`--node-key`), warns in
+/// its output when it pinned the directory's key unchecked, and running it again never
+/// moves a granted key aside. Issue 13 item 1: the key's missions fill in from the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_new_pins_what_the_owner_read_out_and_keeps_granted_keys() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let dan = cluster.joined("dan").await;
+    let alice_key = alice.wtd(&["--json", "init"]).await.json()["public_key"]
+        .as_str()
+        .expect("public key")
+        .to_string();
+
+    // No --node-key and no terminal: the output carries the warning, in JSON too.
+    let unchecked = dan.wtd(&["--json", "key", "new", "alice"]).await.json();
+    assert!(
+        unchecked["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("unchecked") && w.contains(&alice_key[..16])),
+        "{unchecked:#}"
+    );
+    let public = unchecked["public_key"]
+        .as_str()
+        .expect("public")
+        .to_string();
+    alice
+        .wtd(&[
+            "grant",
+            "add",
+            "dan",
+            "--public-key",
+            &public,
+            "--mission",
+            "demo",
+        ])
+        .await
+        .ok();
+
+    // Again, with the digits Alice read out: no warning, and the granted key stays.
+    let checked = dan
+        .wtd(&[
+            "--json",
+            "key",
+            "new",
+            "alice",
+            "--node-key",
+            &alice_key[..16],
+        ])
+        .await
+        .json();
+    assert!(checked.get("warning").is_none(), "{checked:#}");
+    assert_eq!(checked["node_key"], json!(alice_key));
+    let wrong = hex::encode(wtd::keys::generate().verifying_key().to_bytes());
+    dan.wtd(&["key", "new", "alice", "--node-key", &wrong])
+        .await
+        .fails(1, &format!("not the {}", &wrong[..16]));
+    let keys = key_list(&dan).await;
+    assert_eq!(keys.len(), 2, "both keys kept: {keys:#?}");
+
+    // The granted key calls; its missions, unknown until then, come from the node.
+    let sum = dan.wtd(&["call", "alice", "demo/add", "[1, 2]"]).await;
+    assert_eq!(sum.ok().trim(), "3", "{sum:#?}");
+    let dan_ref = &dan;
+    let public_ref = &public;
+    let row = eventually(Duration::from_secs(5), || async move {
+        let keys = key_list(dan_ref).await;
+        let row = keys
+            .into_iter()
+            .find(|k| public_ref.starts_with(k["key"].as_str().unwrap_or("-")))?;
+        (row["accepted"] == true).then_some(row)
+    })
+    .await
+    .expect("within 5 s the directory shows alice accepts dan's granted key");
+    assert_eq!(row["missions"], json!(["demo"]), "{row:#}");
+
+    cluster.stop().await;
+}
+
+/// Issue 13 item 2: a node a program started records its name and proxy in its home as
+/// `wtd register` does, so `wtd grant new` works there; a home naming another node is
+/// left as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_started_by_a_program_is_a_home_for_wtd() {
+    let mut cluster = Cluster::start().await;
+    let erin = cluster.started_by_a_program("erin", &["demo"]).await;
+    let bob = cluster.joined("bob").await;
+    let key = cluster.grant(&erin, "bob", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+    let sum = bob.wtd(&["call", "erin", "demo/add", "[2, 3]"]).await;
+    assert_eq!(sum.ok().trim(), "5", "{sum:#?}");
+
+    // A home whose node.toml names another node keeps it.
+    let shared = cluster.user("shared");
+    std::fs::create_dir_all(&shared.home).expect("home");
+    let named = format!(
+        "name = \"frank\"\nproxy = \"{}\"\nemail = \"\"\n",
+        cluster.url()
+    );
+    std::fs::write(shared.home.join("node.toml"), &named).expect("node.toml");
+    let node = Node::start(NodeConfig::new("gina", cluster.url(), &shared.home).serve(&["demo"]))
+        .await
+        .expect("starts");
+    let kept = std::fs::read_to_string(shared.home.join("node.toml")).expect("node.toml");
+    assert_eq!(kept, named);
+    node.stop().await;
+
+    cluster.stop().await;
+}
+
+/// Issue 13 item 4: messages that point the right way, and `--json` errors as JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_point_the_right_way() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    cluster.serving("carol", &["demo"]).await;
+    let bob = cluster.joined("bob").await;
+    let key = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+
+    // A typo'd node name: no such node online, and the close names.
+    let typo = bob.wtd(&["call", "alcie", "demo/add", "[1, 2]"]).await;
+    let stderr = typo.fails(6, "no node of that name is online");
+    assert!(stderr.contains("did you mean `alice`"), "{typo:#?}");
+    // The same with --json: one JSON object on stdout, and the same exit code.
+    let json = bob
+        .wtd(&["--json", "call", "alcie", "demo/add", "[1, 2]"])
+        .await;
+    assert_eq!(json.code, Some(6), "{json:#?}");
+    let error: Value = serde_json::from_str(&json.stdout).expect("a JSON error on stdout");
+    assert_eq!(error["error"], "NoSuchNode", "{error:#}");
+    assert_eq!(error["exit"], 6, "{error:#}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("alice")),
+        "{error:#}"
+    );
+    let usage = bob.wtd(&["--json", "call"]).await;
+    assert_eq!(usage.code, Some(2), "{usage:#?}");
+    let error: Value = serde_json::from_str(&usage.stdout).expect("a JSON error on stdout");
+    assert_eq!(error["error"], "Usage", "{error:#}");
+
+    // An unknown function points at `wtd nodes`.
+    bob.wtd(&["call", "alice", "demo/nope"])
+        .await
+        .fails(7, "`wtd nodes` lists what each node offers");
+
+    // A key file edited to name carol: carol refused it, and the message says so.
+    let mut edited = KeyFile::load(key.as_ref()).expect("bob's key");
+    edited.node = "carol".into();
+    let edited_path = cluster.dir.path().join("edited.wtdkey");
+    edited.save(&edited_path).expect("saved");
+    bob.wtd(&["key", "add", &edited_path.display().to_string()])
+        .await
+        .ok();
+    let wrong = bob.wtd(&["call", "carol", "demo/add", "[1, 2]"]).await;
+    let stderr = wrong.fails(
+        3,
+        "node `carol` answered, but not with the node key your key file pins",
+    );
+    assert!(
+        stderr.contains("made for another node") && stderr.contains("does not accept this key"),
+        "{wrong:#?}"
+    );
+
+    // Granting a mission the node does not serve: granted, with a warning.
+    let garden = alice
+        .wtd(&[
+            "grant",
+            "new",
+            "bob",
+            "--mission",
+            "garden",
+            "--out",
+            "g.wtdkey",
+        ])
+        .await;
+    assert!(
+        garden
+            .ok()
+            .contains("`alice` does not serve mission `garden`"),
+        "{garden:#?}"
+    );
+    // A key file made for another holder, kept in Bob's home: kept, with a warning.
+    let doras = cluster.grant(&alice, "dora", &["--mission", "demo"]).await;
+    let kept = bob.wtd(&["key", "add", &doras]).await;
+    assert!(
+        kept.ok()
+            .contains("Warning: this key file was made for `dora`"),
+        "{kept:#?}"
+    );
+
+    cluster.stop().await;
+}
+
+/// Issue 13 item 4: a call from a home never made says there is none and how to make one.
+#[test]
+fn a_call_from_a_home_never_made_says_how_to_make_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = dir.path().join("never-made").display().to_string();
+    let args: Vec<String> = ["--home", &home, "call", "alice", "demo/add", "[2, 3]"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let run = wtd_blocking(dir.path(), &args);
+    let stderr = run.fails(1, "there is no WTD home here");
+    assert!(stderr.contains("wtd init"), "{run:#?}");
+}
+
+/// Issue 13 item 5: one path form. `garden/moisture` is typed and shown for
+/// `garden/garden/moisture`; the full form is accepted too, and the JSON keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_short_path_is_shown_where_the_module_is_the_mission() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["garden"]).await;
+    let bob = cluster.joined("bob").await;
+    let key = cluster.grant(&alice, "bob", &["--mission", "garden"]).await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+
+    let nodes = bob.wtd(&["nodes"]).await;
+    assert!(nodes.ok().contains("garden: moisture"), "{nodes:#?}");
+    for path in ["garden/moisture", "garden/garden/moisture"] {
+        let run = bob.wtd(&["call", "alice", path]).await;
+        assert_eq!(run.ok().trim(), "42", "{run:#?}");
+    }
+    bob.wtd(&["call", "alice", "garden/garden/nope"])
+        .await
+        .fails(7, "has no function `garden/nope`");
+
+    let log = alice.wtd(&["log"]).await;
+    let text = log.ok();
+    assert!(
+        text.contains("garden/moisture") && !text.contains("garden/garden/"),
+        "{log:#?}"
+    );
+    let json = alice.wtd(&["--json", "log"]).await;
+    assert!(
+        json.ok().contains("\"garden/garden/moisture\""),
+        "{json:#?}"
+    );
+
+    cluster.stop().await;
 }

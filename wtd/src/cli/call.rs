@@ -12,21 +12,28 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::error::{CliError, ProxyError};
-use super::key;
-use super::node_config::NodeConfigFile;
+use ed25519_dalek::VerifyingKey;
+
+use super::error::{self, CliError, ProxyError};
+use super::key_choice;
+use super::key_store::{self, HeldKey};
 use super::output::Output;
 use super::proxy::Proxy;
+use super::suggest;
 use crate::call::{CallSpec, open_reply, sign_call};
 use crate::error::Error;
-use crate::wire::{self, Encoding};
+use crate::keys;
+use crate::node::record::NodeRecord;
+use crate::wire::{self, Encoding, JsonDirectory, Signed};
 
 /// `wtd call NODE PATH [ARGS] [--timeout T] [--proxy URL]`.
 #[derive(clap::Args, Debug)]
 pub(super) struct CallArgs {
     /// The node to call.
     node: String,
-    /// mission/module/function, or mission/function where that names one function.
+    /// mission/function (e.g. demo/add), or mission/module/function in full.
+    /// `demo/add` means `demo/demo/add` when the node has it, else the one `add` in
+    /// mission `demo`.
     path: String,
     /// The arguments as a JSON array, e.g. '[2, 3]'.
     #[arg(default_value = "[]")]
@@ -74,45 +81,270 @@ pub(super) fn run(out: &Output, home: &Path, args: &CallArgs) -> Result<(), CliE
     let timeout = Duration::from(args.timeout);
     super::check_node_name(node)?;
     check_arguments(&args.args)?;
-    let key = key::held_for(home, node).ok_or_else(|| Error::NoKey {
-        node: node.to_string(),
-    })?;
-    let proxy = match &args.proxy {
-        Some(url) => Proxy::given(url)?,
-        None => Proxy::recorded(key.proxy.clone()),
-    };
     if timeout > Duration::from_millis(wire::MAX_LIFETIME_MS) {
         return Err(CliError::Usage(format!(
             "--timeout can be at most {} s (a call lives at most that long)",
             wire::MAX_LIFETIME_MS / 1000
         )));
     }
-    let path = resolve_path(&proxy, node, &args.path)?;
+    let keys = key_store::held_for(home, node);
+    let Some(first) = keys.first() else {
+        return Err(no_key(home, node, args.proxy.as_deref()));
+    };
+    // Every key held for a node uses the same proxy (`key_store` refuses others).
+    let proxy = match &args.proxy {
+        Some(url) => Proxy::given(url)?,
+        None => Proxy::recorded(first.key.proxy.clone()),
+    };
+    let mut directory = DirectoryOnce::new(&proxy);
+    let path = resolve_path(&mut directory, node, &args.path)?;
+    // Which keys the node accepts matters only to choose among several.
+    let accepts = if keys.len() > 1 {
+        directory
+            .get()
+            .ok()
+            .and_then(|d| d.nodes.iter().find(|n| n.name == node))
+            .map(|n| n.accepts.clone())
+    } else {
+        None
+    };
+    let candidates = key_choice::rank(keys, &path.mission, accepts.as_deref());
+    let covering = candidates
+        .iter()
+        .filter(|c| c.cover == key_choice::Cover::Listed)
+        .count();
     // A caller with no registered name is still told apart in the callee's audit log.
-    let caller = NodeConfigFile::read(home)
+    let caller = NodeRecord::read(home)
         .map(|c| c.name)
         .unwrap_or_else(|_| "cli".to_string());
+    let mut refused: Vec<(String, CliError)> = Vec::new();
+    let last = candidates.len() - 1;
+    for (n, mut candidate) in candidates.into_iter().enumerate() {
+        let attempt = call_once(
+            &proxy,
+            &mut directory,
+            &candidate.held,
+            &caller,
+            node,
+            &path,
+            &args.args,
+            timeout,
+        );
+        match attempt {
+            Ok(result) => {
+                if !candidate.held.key.missions.contains(&path.mission) {
+                    let mut missions = candidate.held.key.missions.clone();
+                    missions.push(path.mission.clone());
+                    candidate.held.learn_missions(missions);
+                }
+                if n > 0 || covering > 1 {
+                    eprintln!(
+                        "{}",
+                        used_note(node, &candidate.held, &refused, covering, &path)
+                    );
+                }
+                out.print(&CallResult(result));
+                return Ok(());
+            }
+            Err(CliError::Wtd(e)) if key_choice::refused_the_key(&e) => {
+                if let Error::WrongMission { granted, .. } = &e {
+                    let granted = granted
+                        .split(", ")
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    candidate.held.learn_missions(granted);
+                }
+                let line = format!(
+                    "key {} ({}): {}",
+                    candidate.held.fingerprint,
+                    candidate.held.missions_text(),
+                    key_choice::why(&e)
+                );
+                if n == last && refused.is_empty() {
+                    // The one key held: the node's own words say it best.
+                    return Err(e.into());
+                }
+                refused.push((line, e.into()));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Err(CliError::NoKeyCovers {
+        node: node.to_string(),
+        mission: path.mission.clone(),
+        tried: refused.into_iter().map(|(line, _)| line).collect(),
+    })
+}
+
+/// One call signed with `held`: its decoded result, or why not.
+#[allow(clippy::too_many_arguments)]
+fn call_once(
+    proxy: &Proxy,
+    directory: &mut DirectoryOnce<'_>,
+    held: &HeldKey,
+    caller: &str,
+    node: &str,
+    path: &FunctionPath,
+    args: &str,
+    timeout: Duration,
+) -> Result<serde_json::Value, CliError> {
     let spec = CallSpec {
         mission: &path.mission,
         module: &path.module,
         function: &path.function,
         encoding: Encoding::Json,
-        args: args.args.as_bytes().to_vec(),
+        args: args.as_bytes().to_vec(),
         want_reply: true,
     };
-    let signed = sign_call(&key.signing_key()?, &caller, node, timeout, spec)?;
+    let signed = sign_call(&held.key.signing_key()?, caller, node, timeout, spec)?;
     // The proxy gives up at the call's expiry; the margin lets its answer arrive.
     let wait = timeout + Duration::from_secs(2);
     let reply = proxy
-        .apply(node, &path, &signed, wait)
+        .apply(node, path, &signed, wait)
         .map_err(|e| for_the_callee(e, node, timeout))?;
-    let result = open_reply(node, &key.node_key()?, &signed, &reply)?;
-    let value = serde_json::from_slice(&result).map_err(|e| Error::BadReply {
+    let pinned = held.key.node_key()?;
+    let result = match open_reply(node, &pinned, &signed, &reply) {
+        Ok(result) => result,
+        Err(Error::BadSignature { .. }) => {
+            return Err(signed_by_another(directory, node, &pinned, &signed, &reply));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    serde_json::from_slice(&result).map_err(|e| {
+        Error::BadReply {
+            node: node.to_string(),
+            detail: e.to_string(),
+        }
+        .into()
+    })
+}
+
+/// A reply that does not verify against the pinned node key. If it verifies against the
+/// key the directory lists for `node`, the node did answer, and the key file is the
+/// mistake: say what the node said, and that the file pins another node. Nothing in such
+/// a reply is used.
+fn signed_by_another(
+    directory: &mut DirectoryOnce<'_>,
+    node: &str,
+    pinned: &VerifyingKey,
+    call: &Signed,
+    reply: &Signed,
+) -> CliError {
+    let bad = CliError::from(Error::BadSignature {
+        who: "this command".into(),
+    });
+    let Some(listed) = directory
+        .get()
+        .ok()
+        .and_then(|d| d.nodes.iter().find(|n| n.name == node))
+        .and_then(|n| keys::parse_public_key("the directory's node key", &n.node_key).ok())
+    else {
+        return bad;
+    };
+    if listed == *pinned {
+        return bad;
+    }
+    let (said, exit) = match open_reply(node, &listed, call, reply) {
+        Ok(_) => (
+            "it ran the call, and its result is not shown, as it is not signed by the node your key file trusts".to_string(),
+            error::OTHER,
+        ),
+        Err(Error::BadSignature { .. }) => return bad,
+        Err(e) => (e.to_string(), error::exit_code(&e)),
+    };
+    CliError::NotThePinnedNode {
         node: node.to_string(),
-        detail: e.to_string(),
-    })?;
-    out.print(&CallResult(value));
-    Ok(())
+        pinned: keys::fingerprint(&pinned.to_bytes()),
+        listed: keys::fingerprint(&listed.to_bytes()),
+        said,
+        exit,
+    }
+}
+
+/// Why there is no key to call `node` with: no home at all, a node that is not online
+/// (a typo, most often: the close names online are listed), or no key held for it.
+fn no_key(home: &Path, node: &str, proxy: Option<&str>) -> CliError {
+    if !key_store::is_home(home) {
+        return Error::file(
+            home,
+            "there is no WTD home here: make one with `wtd init` (or pass --home DIR, or set WTD_HOME, to use the one you made), then keep the key file you were given with `wtd key add FILE`",
+        )
+        .into();
+    }
+    let no_key = CliError::from(Error::NoKey {
+        node: node.to_string(),
+    });
+    let proxy = match proxy {
+        Some(url) => Proxy::given(url).ok(),
+        None => NodeRecord::read(home)
+            .ok()
+            .map(|r| Proxy::recorded(r.proxy))
+            .or_else(|| {
+                key_store::held(home)
+                    .into_iter()
+                    .find_map(|(_, k)| k.ok())
+                    .map(|k| Proxy::recorded(k.proxy))
+            }),
+    };
+    let Some(directory) = proxy.as_ref().and_then(Proxy::glance) else {
+        return no_key;
+    };
+    if directory.nodes.iter().any(|n| n.name == node) {
+        return no_key;
+    }
+    CliError::NoSuchNode {
+        node: node.to_string(),
+        proxy: proxy.map(|p| p.url().to_string()).unwrap_or_default(),
+        close: suggest::close_names(node, directory.nodes.iter().map(|n| n.name.as_str())),
+    }
+}
+
+/// The note printed when a choice was made among several keys: which key ran the call.
+fn used_note(
+    node: &str,
+    used: &HeldKey,
+    refused: &[(String, CliError)],
+    covering: usize,
+    path: &FunctionPath,
+) -> String {
+    let mut note = format!(
+        "note: called `{node}` with key {} ({})",
+        used.fingerprint,
+        used.missions_text()
+    );
+    if covering > 1 {
+        note.push_str(&format!(
+            ", one of {covering} keys you hold for `{node}` that cover `{}`",
+            path.mission
+        ));
+    }
+    for (line, _) in refused {
+        note.push_str(&format!("; tried first: {line}"));
+    }
+    note
+}
+
+/// The directory, asked for at most once per command, and only if needed.
+struct DirectoryOnce<'a> {
+    proxy: &'a Proxy,
+    got: Option<JsonDirectory>,
+}
+
+impl<'a> DirectoryOnce<'a> {
+    fn new(proxy: &'a Proxy) -> Self {
+        DirectoryOnce { proxy, got: None }
+    }
+
+    fn get(&mut self) -> Result<&JsonDirectory, ProxyError> {
+        if self.got.is_none() {
+            self.got = Some(self.proxy.directory()?);
+        }
+        self.got.as_ref().ok_or_else(|| ProxyError::Unreachable {
+            url: self.proxy.url().to_string(),
+            detail: "no directory".into(),
+        })
+    }
 }
 
 /// The arguments as typed must be a JSON array; the callee checks that they fit.
@@ -146,8 +378,14 @@ fn for_the_callee(e: ProxyError, node: &str, timeout: Duration) -> CliError {
     }
 }
 
-/// `mission/module/function`, or `mission/function` resolved through the directory.
-fn resolve_path(proxy: &Proxy, node: &str, path: &str) -> Result<FunctionPath, CliError> {
+/// `mission/module/function`, or `mission/function` resolved through the directory:
+/// `mission/mission/function` if the node has it (the short form shown everywhere, see
+/// [`crate::path`]), else the one `function` of that name in the mission.
+fn resolve_path(
+    directory: &mut DirectoryOnce<'_>,
+    node: &str,
+    path: &str,
+) -> Result<FunctionPath, CliError> {
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
         [mission, module, function] => Ok(FunctionPath {
@@ -156,7 +394,7 @@ fn resolve_path(proxy: &Proxy, node: &str, path: &str) -> Result<FunctionPath, C
             function: function.to_string(),
         }),
         [mission, function] => {
-            let directory = proxy.directory()?;
+            let directory = directory.get()?;
             let offered = directory
                 .nodes
                 .iter()
@@ -171,6 +409,11 @@ fn resolve_path(proxy: &Proxy, node: &str, path: &str) -> Result<FunctionPath, C
                 .flat_map(|m| m.functions.iter())
                 .filter(|f| f.rsplit('/').next() == Some(*function))
                 .collect();
+            let own = format!("{mission}/{function}");
+            let matches = match matches.iter().find(|f| ***f == own) {
+                Some(own) => vec![*own],
+                None => matches,
+            };
             match matches.as_slice() {
                 [one] => {
                     let (module, function) = one.rsplit_once('/').unwrap_or(("", one));

@@ -69,6 +69,84 @@ pub enum CliError {
     /// function takes. They never left this machine.
     #[error("the arguments must be a JSON array, one element per argument, e.g. '[2, 3]' or '[]'")]
     ArgumentsNotArray,
+
+    /// Occurs when a node named on the command line is not in the proxy's directory, and
+    /// no key is held for it: most often a typo.
+    #[error(
+        "node `{node}` is not connected to the proxy at {proxy}: no node of that name is online there{}; check the name with `wtd nodes`",
+        match close.as_slice() {
+            [] => String::new(),
+            names => format!(" (did you mean {}?)", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")),
+        }
+    )]
+    NoSuchNode {
+        /// The name as typed.
+        node: String,
+        /// The proxy asked.
+        proxy: String,
+        /// Names online that are a small edit away.
+        close: Vec<String>,
+    },
+
+    /// Occurs when a key file for a node pins another node key or proxy than the keys
+    /// already held for that node. Taken quietly, a file claiming to be for `alice` could
+    /// send the next call elsewhere and make replies signed by another key trusted.
+    #[error(
+        "this key for `{node}` pins node key {new_node_key}… via {new_proxy}, but the keys you hold for `{node}` pin node key {held_node_key}… via {held_proxy}: nothing was kept. \
+         Check with `{node}`'s owner (`wtd init` shows their node key); if they really changed it, run again with --replace (your earlier keys are kept as backups)"
+    )]
+    PinDiffers {
+        /// The node.
+        node: String,
+        /// The first 16 hex digits of the node key the keys held pin.
+        held_node_key: String,
+        /// The proxy the keys held use.
+        held_proxy: String,
+        /// The first 16 hex digits of the node key the new key pins.
+        new_node_key: String,
+        /// The proxy the new key uses.
+        new_proxy: String,
+    },
+
+    /// Occurs when a reply does not verify against the node key a key file pins, but does
+    /// against the key the directory lists for that node: the key file was made for
+    /// another node, or edited. What the node said is reported; nothing it sent is used.
+    #[error(
+        "node `{node}` answered, but not with the node key your key file pins ({pinned}…; the proxy lists {listed}… for `{node}`): the key file was made for another node, or edited to name `{node}`. \
+         `{node}` said: {said}. Ask `{node}`'s owner for a key of its own"
+    )]
+    NotThePinnedNode {
+        /// The node called.
+        node: String,
+        /// The first 16 hex digits of the pinned node key.
+        pinned: String,
+        /// The first 16 hex digits of the node key the directory lists.
+        listed: String,
+        /// What the node answered, checked against the listed key.
+        said: String,
+        /// The exit code of what it answered.
+        exit: u8,
+    },
+
+    /// Occurs when every key held for a node was refused by it for this call.
+    #[error(
+        "none of your {} keys for `{node}` may run mission `{mission}`: {}; ask `{node}`'s owner to grant it (`wtd key list` shows your keys)",
+        tried.len(),
+        tried.join("; ")
+    )]
+    NoKeyCovers {
+        /// The node called.
+        node: String,
+        /// The mission called.
+        mission: String,
+        /// Each key tried, with its missions and what the node said.
+        tried: Vec<String>,
+    },
+
+    /// Occurs when the user answers no to a question the command asked before doing
+    /// something; nothing was changed.
+    #[error("{0}")]
+    Declined(String),
 }
 
 impl CliError {
@@ -81,6 +159,27 @@ impl CliError {
             // Arguments that do not fit the function, found before sending instead of by
             // the callee: the same class, so a script has one code to handle.
             CliError::ArgumentsNotJson { .. } | CliError::ArgumentsNotArray => BAD_ARGUMENTS,
+            CliError::NoSuchNode { .. } => NODE_DOWN,
+            CliError::PinDiffers { .. } | CliError::Declined(_) => OTHER,
+            CliError::NotThePinnedNode { exit, .. } => *exit,
+            CliError::NoKeyCovers { .. } => DENIED,
+        }
+    }
+
+    /// A stable word for this failure, for scripts (`--json` prints it as `error`): the
+    /// library's [`Error::kind`] for its errors, the variant's name for the others.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CliError::Wtd(e) => e.kind(),
+            CliError::Proxy(e) => e.kind(),
+            CliError::Usage(_) => "Usage",
+            CliError::ArgumentsNotJson { .. } => "ArgumentsNotJson",
+            CliError::ArgumentsNotArray => "ArgumentsNotArray",
+            CliError::NoSuchNode { .. } => "NoSuchNode",
+            CliError::PinDiffers { .. } => "PinDiffers",
+            CliError::NotThePinnedNode { .. } => "NotThePinnedNode",
+            CliError::NoKeyCovers { .. } => "NoKeyCovers",
+            CliError::Declined(_) => "Declined",
         }
     }
 }

@@ -11,12 +11,13 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::error::CliError;
-use super::node_config::NodeConfigFile;
 use super::output::Output;
+use super::proxy::Proxy;
 use crate::audit::AuditLog;
 use crate::error::Result;
 use crate::grants::{Grant, GrantBuilder, GrantTable, Issuer};
 use crate::keys;
+use crate::node::record::NodeRecord;
 
 /// What a grant allows: the same for a minted key and a key the grantee made.
 #[derive(clap::Args, Debug)]
@@ -76,6 +77,9 @@ struct GrantMinted {
     /// This node's name, as the key file names it.
     #[serde(skip)]
     node: String,
+    /// What to check: a mission the node does not serve, for instance.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 impl fmt::Display for GrantMinted {
@@ -88,7 +92,11 @@ impl fmt::Display for GrantMinted {
             self.missions.join(", "),
             self.node,
             self.file.display()
-        )
+        )?;
+        for warning in &self.warnings {
+            write!(f, "\nWarning: {warning}")?;
+        }
+        Ok(())
     }
 }
 
@@ -101,6 +109,9 @@ struct GrantAdded {
     key: String,
     #[serde(skip)]
     missions: Vec<String>,
+    /// What to check: a mission the node does not serve, for instance.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 impl fmt::Display for GrantAdded {
@@ -111,7 +122,11 @@ impl fmt::Display for GrantAdded {
             self.missions.join(", "),
             self.grantee,
             self.key
-        )
+        )?;
+        for warning in &self.warnings {
+            write!(f, "\nWarning: {warning}")?;
+        }
+        Ok(())
     }
 }
 
@@ -202,7 +217,7 @@ pub(super) fn run(out: &Output, home: &Path, command: &GrantCommand) -> Result<(
             out: file,
         } => {
             let builder = terms.apply(table.grant(grantee, issuer(home)?))?;
-            let node = NodeConfigFile::read(home)?.name;
+            let node = NodeRecord::read(home)?.name;
             let file = file
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(format!("{grantee}-for-{node}.wtdkey")));
@@ -212,6 +227,7 @@ pub(super) fn run(out: &Output, home: &Path, command: &GrantCommand) -> Result<(
                 grantee: grantee.clone(),
                 missions: terms.missions.clone(),
                 node: key.node,
+                warnings: unserved(home, &terms.missions),
             });
         }
         GrantCommand::Add {
@@ -227,6 +243,7 @@ pub(super) fn run(out: &Output, home: &Path, command: &GrantCommand) -> Result<(
                 grantee: grantee.clone(),
                 key: keys::fingerprint(&public),
                 missions: terms.missions.clone(),
+                warnings: unserved(home, &terms.missions),
             });
         }
         GrantCommand::List => {
@@ -288,9 +305,36 @@ impl GrantRow {
     }
 }
 
+/// A warning for each granted mission this node does not serve, as its directory entry
+/// says. A grant may come before the program that serves it, so this never refuses; and
+/// when the node is not online (or the proxy does not answer quickly) nothing is known.
+fn unserved(home: &Path, missions: &[String]) -> Vec<String> {
+    let Ok(me) = NodeRecord::read(home) else {
+        return Vec::new();
+    };
+    let Some(directory) = Proxy::recorded(me.proxy).glance() else {
+        return Vec::new();
+    };
+    let Some(entry) = directory.nodes.iter().find(|n| n.name == me.name) else {
+        return Vec::new();
+    };
+    let served: Vec<&str> = entry.missions.iter().map(|m| m.mission.as_str()).collect();
+    missions
+        .iter()
+        .filter(|m| !served.contains(&m.as_str()))
+        .map(|m| {
+            format!(
+                "`{}` does not serve mission `{m}` right now (it serves: {}): calls to it will be refused until a program serving `{m}` runs on this node; check the spelling",
+                me.name,
+                if served.is_empty() { "nothing".to_string() } else { served.join(", ") }
+            )
+        })
+        .collect()
+}
+
 /// This node, as the issuer a key file names: it must be registered.
 fn issuer(home: &Path) -> Result<Issuer> {
-    let config = NodeConfigFile::read(home)?;
+    let config = NodeRecord::read(home)?;
     let key = keys::load_or_create_node_key(home)?;
     Ok(Issuer {
         node: config.name,

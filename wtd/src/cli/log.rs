@@ -2,7 +2,8 @@
 //! refused.
 //!
 //! Callers choose their own names and paths, so each is printed through [`inert`]; with
-//! `--json` each entry is one JSON object per line, as it is stored.
+//! `--json` each entry is one JSON object per line, as it is stored. The text has column
+//! headings, and shows paths short where the module is the mission ([`crate::path`]).
 
 use std::fmt;
 use std::path::Path;
@@ -14,6 +15,7 @@ use super::error::CliError;
 use super::output::{Output, inert};
 use crate::audit::{self, AuditEntry, AuditLog};
 use crate::error::Error;
+use crate::path;
 
 /// How often `--follow` looks for new entries.
 const FOLLOW_EVERY: Duration = Duration::from_millis(500);
@@ -44,19 +46,26 @@ impl fmt::Display for LogLine<'_> {
         };
         write!(
             f,
-            "{}  {:<10} {:<12} {:<28} {:<14} {} ms",
+            "{:<24}  {:<10} {:<12} {:<28} {:<14} {} ms",
             e.time,
             e.grantee
                 .as_deref()
                 .map(inert)
                 .unwrap_or_else(|| "(no grant)".into()),
             inert(&e.caller),
-            inert(&e.path),
+            inert(&path::shown(&e.path)),
             outcome,
             e.millis
         )
     }
 }
+
+/// The column headings of the text form, aligned with [`LogLine`]. GRANTEE is whom the
+/// key was granted to (this node's grants), CALLER the name the calling node gave itself.
+const HEADINGS: &str = concat!(
+    "time                      grantee    caller       function                     ",
+    "outcome        took"
+);
 
 /// Prints the log of the node in `home`; with `--follow`, then every entry appended,
 /// until interrupted.
@@ -73,6 +82,8 @@ pub(super) fn run(out: &Output, home: &Path, args: &LogArgs) -> Result<(), CliEr
     let seen = audit.read();
     if seen.is_empty() && !args.follow && !out.is_json() {
         println!("No calls yet ({}).", audit.path().display());
+    } else if !out.is_json() {
+        println!("{HEADINGS}");
     }
     out.lines(seen.iter().map(LogLine));
     if !args.follow {

@@ -10,9 +10,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::error::CliError;
-use super::key;
+use super::key_store;
 use super::output::{Output, inert};
 use super::proxy::Proxy;
+use crate::path;
 use crate::wire::JsonMission;
 
 /// `wtd nodes [--proxy URL]`.
@@ -42,8 +43,14 @@ impl fmt::Display for NodeRow {
             "no key of yours"
         };
         write!(f, "{} ({key_note})", inert(&self.name))?;
+        // Functions in their shortest form (see `crate::path`): `add` in mission `demo`
+        // is typed `demo/add`.
         for m in &self.missions {
-            let functions: Vec<String> = m.functions.iter().map(|f| inert(f)).collect();
+            let functions: Vec<String> = m
+                .functions
+                .iter()
+                .map(|f| inert(&path::shown_in(&m.mission, f)))
+                .collect();
             write!(f, "\n  {}: {}", inert(&m.mission), functions.join(", "))?;
         }
         Ok(())
@@ -75,7 +82,7 @@ pub(super) fn run(out: &Output, home: &Path, args: &NodesArgs) -> Result<(), Cli
     let proxy = Proxy::given_or_registered(home, args.proxy.as_deref())?;
     let directory = proxy.directory()?;
     // The public half of each key held, by the node it calls.
-    let mine: Vec<(String, String)> = key::held(home)
+    let mine: Vec<(String, String)> = key_store::held(home)
         .into_iter()
         .filter_map(|(_, k)| k.ok())
         .filter_map(|k| {

@@ -14,7 +14,7 @@ use ed25519_dalek::SigningKey;
 
 use super::call::FunctionPath;
 use super::error::{self, CliError};
-use super::node_config::NodeConfigFile;
+use crate::node::record::NodeRecord;
 use crate::transport::{self, Transport, TransportError};
 use crate::wire::{JsonDirectory, Signed};
 
@@ -23,6 +23,10 @@ const DIRECTORY_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// How long the directory and a registration may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a look at the directory may take when it only adds to what a command prints
+/// (a warning, whether a key is accepted): not worth a long wait.
+const GLANCE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How a request of the `wtd` command to the proxy failed.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +101,19 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
+    /// The variant's name, a stable word for scripts (`--json` prints it as `error`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProxyError::Unreachable { .. } => "ProxyUnreachable",
+            ProxyError::NameTaken { .. } => "NameTaken",
+            ProxyError::TooMany { .. } => "TooMany",
+            ProxyError::Unavailable { .. } => "Unavailable",
+            ProxyError::NoReply { .. } => "NoReply",
+            ProxyError::Refused { .. } => "ProxyRefused",
+            ProxyError::Unreadable { .. } => "Unreadable",
+        }
+    }
+
     /// The exit code of this failure's class (see [`error::EXIT_CODES`]).
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -143,7 +160,7 @@ impl Proxy {
     pub(super) fn given_or_registered(home: &Path, given: Option<&str>) -> Result<Proxy, CliError> {
         match given {
             Some(url) => Proxy::given(url),
-            None => Ok(Proxy::recorded(NodeConfigFile::read(home)?.proxy)),
+            None => Ok(Proxy::recorded(NodeRecord::read(home)?.proxy)),
         }
     }
 
@@ -158,11 +175,20 @@ impl Proxy {
 
     /// `GET /api/directory`: who is online and what they offer.
     pub(super) fn directory(&self) -> Result<JsonDirectory, ProxyError> {
+        self.directory_within(REQUEST_TIMEOUT)
+    }
+
+    /// The directory, if it comes quickly: for what only adds to a command's output.
+    pub(super) fn glance(&self) -> Option<JsonDirectory> {
+        self.directory_within(GLANCE_TIMEOUT).ok()
+    }
+
+    fn directory_within(&self, timeout: Duration) -> Result<JsonDirectory, ProxyError> {
         let url = format!("{}/api/directory", self.base());
         let mut response = transport::agent()
             .get(&url)
             .config()
-            .timeout_global(Some(REQUEST_TIMEOUT))
+            .timeout_global(Some(timeout))
             .build()
             .call()
             .map_err(|e| self.unreachable(e))?;

@@ -7,10 +7,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::error::CliError;
-use super::node_config::NodeConfigFile;
 use super::output::Output;
 use super::proxy::Proxy;
 use crate::keys;
+use crate::node::record::NodeRecord;
 
 /// `wtd register --proxy URL --name NAME [--email EMAIL]`.
 #[derive(clap::Args, Debug)]
@@ -47,7 +47,7 @@ pub(super) fn run(out: &Output, home: &Path, args: &RegisterArgs) -> Result<(), 
     let proxy = Proxy::given(&args.proxy)?;
     let key = keys::load_or_create_node_key(home)?;
     proxy.register(&args.name, &args.email, key)?;
-    let config = NodeConfigFile {
+    let config = NodeRecord {
         name: args.name.clone(),
         proxy: proxy.url().trim_end_matches('/').to_string(),
         email: args.email.clone(),

@@ -13,6 +13,8 @@
 //!   accepted.
 //! * `presence`: the **ping** thread: once a second, presence and what the node offers;
 //!   brings back the directory when it changed.
+//! * [`record`]: `node.toml`, the node's name and proxy in its home, written on start as
+//!   `wtd register` writes it, so the `wtd` command can work on the home.
 //! * `watchdog`: interrupts a send or receive stuck far longer than the proxy ever takes.
 //!
 //! ureq is blocking, so the threads are OS threads, not tokio tasks. If the proxy goes
@@ -24,6 +26,7 @@ mod inbox;
 pub(crate) mod outbox;
 pub(crate) mod pending;
 mod presence;
+pub mod record;
 mod watchdog;
 
 use std::path::PathBuf;
@@ -120,6 +123,11 @@ impl Node {
         let home_lock = crate::home::lock(&config.home)?;
         let key = keys::load_or_create_node_key(&config.home)?;
         let served = offers.iter().map(|o| o.mission.clone()).collect();
+        let record = record::NodeRecord {
+            name: config.name.clone(),
+            proxy: config.proxy.clone(),
+            email: config.email.clone(),
+        };
         let inner = Arc::new(NodeInner {
             name: config.name.clone(),
             public_key: key.verifying_key().to_bytes(),
@@ -158,6 +166,7 @@ impl Node {
         })
         .await
         .map_err(|e| Error::Invalid(format!("node start-up failed: {e}")))??;
+        remember(&record, &inner.home);
 
         let missions: Vec<&str> = inner
             .presence
@@ -265,6 +274,23 @@ impl NodeInner {
         self.pending.fail_all_stopped();
         lock(&self.home_lock).take();
         tracing::info!(node = %self.name, "node stopped");
+    }
+}
+
+/// Records the node's name and proxy in its home, as `wtd register` does, once the proxy
+/// has accepted it. A home that cannot record it still serves: only the `wtd` command on
+/// it is worse off, and the log says why.
+fn remember(record: &record::NodeRecord, home: &std::path::Path) {
+    match record.record_start(home) {
+        Ok(record::Recorded::NamesAnother(other)) => tracing::warn!(
+            "{}/node.toml names node `{other}`, not `{}`: left as it is, so `wtd` commands on this home act as `{other}`; \
+             give this node its own --home, or run `wtd register` on it to make it `{}`'s",
+            home.display(),
+            record.name,
+            record.name
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot record this node in its home: {e}"),
     }
 }
 

@@ -283,6 +283,17 @@ impl Cluster {
         user
     }
 
+    /// Someone who never typed a `wtd` command: a program started a node serving
+    /// `missions` on a home of its own, and nothing else made the home.
+    pub async fn started_by_a_program(&mut self, name: &str, missions: &[&str]) -> User {
+        let user = self.user(name);
+        let node = Node::start(NodeConfig::new(name, self.url(), &user.home).serve(missions))
+            .await
+            .expect("node starts");
+        self.nodes.push(node);
+        user
+    }
+
     /// Stops the node serving as `name`; it says goodbye to the proxy on the way out.
     pub async fn stop_node(&mut self, name: &str) {
         let at = self
