@@ -1,11 +1,13 @@
-//! The tutorial, run literally: every command of section 1 of `docs/TUTORIAL.md` ("Three
-//! terminals on one machine"), read from the document at test time, so the tutorial
-//! cannot drift from the code.
+//! The tutorial, run literally: every command of `docs/TUTORIAL.md`, read from the
+//! document at test time, so the tutorial cannot drift from the code.
 //!
-//! The proxy and Alice's node run in-process (`cargo run …` lines), every `wtd …` line
-//! runs the built `wtd` binary. The tutorial's fixed values (the proxy's URL, `/tmp/…`
-//! paths) are mapped to this test's proxy and temp folder. A command this test does not
-//! know fails the test, so a new command in the tutorial gets covered here.
+//! Sections 1 and 3 run in one folder, one after the other, as a reader does them;
+//! section 2 ("two machines") runs on its own. Proxies and the example node run
+//! in-process (their `cargo run …` lines), the `garden` program of section 3 runs as
+//! built by cargo, every `wtd …` line runs the built `wtd` binary. The tutorial's fixed
+//! values (the proxies' URLs, `~/…` paths) are mapped to this test's proxy and temp
+//! folder. A command this test does not know fails the test, so a new command in the
+//! tutorial gets covered here.
 
 #![allow(dead_code)]
 
@@ -20,10 +22,10 @@ use wtd_proxy::{Config, Proxy};
 
 use cli_support::{Run, wtd_blocking};
 
-/// The proxy URL the tutorial types.
-const TUTORIAL_URL: &str = "http://127.0.0.1:14151";
-/// Where the tutorial keeps its folders and files.
-const TUTORIAL_TMP: &str = "/tmp/";
+/// The proxy URLs the tutorial types (on one machine, and across the internet).
+const TUTORIAL_URLS: [&str; 2] = ["http://127.0.0.1:14151", "http://proxy.example.org:14151"];
+/// Where the tutorial keeps its folders and files: the reader's own folder.
+const TUTORIAL_HOME: &str = "~/";
 /// The placeholder the tutorial uses for the public key `wtd key new` prints.
 const PUBLIC_KEY_PLACEHOLDER: &str = "PUBLIC_KEY_FROM_BOB";
 /// How long a node may take to show in the directory, or a grant to reach it.
@@ -41,10 +43,16 @@ pub fn echo(text: String) -> String {
     text
 }
 
-/// The `sh` lines of section 1, in order, with their line numbers in the document.
-fn tutorial_lines() -> Vec<(usize, String)> {
+/// The tutorial's text.
+fn tutorial_text() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/TUTORIAL.md");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
+/// The `sh` lines of section `section`, in order, with their line numbers in the document.
+fn tutorial_lines(section: u32) -> Vec<(usize, String)> {
+    let path = "docs/TUTORIAL.md";
+    let text = tutorial_text();
     let mut lines = Vec::new();
     let mut in_section = false;
     let mut in_sh = false;
@@ -52,11 +60,11 @@ fn tutorial_lines() -> Vec<(usize, String)> {
     for (number, line) in text.lines().enumerate() {
         let number = number + 1;
         if !in_sh && !in_other_block {
-            if line.starts_with("## 1.") {
+            if line.starts_with(&format!("## {section}.")) {
                 in_section = true;
                 continue;
             }
-            if line.starts_with("## 2.") {
+            if in_section && line.starts_with("## ") {
                 break;
             }
         }
@@ -82,11 +90,11 @@ fn tutorial_lines() -> Vec<(usize, String)> {
     }
     assert!(
         !in_sh && !in_other_block,
-        "a code block in section 1 of {path} is not closed"
+        "a code block in section {section} of {path} is not closed"
     );
     assert!(
         !lines.is_empty(),
-        "no ```sh lines found in section 1 (\"## 1.\" to \"## 2.\") of {path}"
+        "no ```sh lines found in section {section} of {path}"
     );
     lines
 }
@@ -160,146 +168,122 @@ async fn wtd(dir: &Path, args: Vec<String>) -> Run {
         .expect("the command thread")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tutorial_section_1_runs_as_written() {
-    let lines = tutorial_lines();
+/// A reader working through the tutorial in one folder, with one proxy.
+struct Reader {
+    /// The reader's own folder (`~`), removed when the test ends.
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    /// The proxy every section's URL is mapped to.
+    proxy: Proxy,
+    /// Nodes started by `cargo run --example node`, with their homes.
+    nodes: Vec<(String, Node)>,
+    /// The `garden` program, once started.
+    garden: Option<Garden>,
+    /// What `wtd key new` printed, for the `grant add` line.
+    public_key: Option<String>,
+    /// `wtd call` lines whose output was checked.
+    calls_checked: usize,
+}
 
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let dir = tmp.path().to_path_buf();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let proxy = Proxy::start(listener, Config::new(dir.join("wtd-proxy")))
-        .await
-        .expect("proxy starts");
-    let url = proxy.url();
+/// The `garden` example as cargo built it, running; killed when dropped.
+struct Garden(std::process::Child);
 
-    // The tutorial's values, mapped to this test's.
-    let map = |word: &str| -> String {
-        let word = word.replace(TUTORIAL_URL, &url);
-        match word.strip_prefix(TUTORIAL_TMP) {
-            Some(rest) => dir.join(rest).display().to_string(),
+impl Drop for Garden {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Reader {
+    async fn new() -> Reader {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let proxy = Proxy::start(listener, Config::new(dir.join("proxy-data")))
+            .await
+            .expect("proxy starts");
+        Reader {
+            _tmp: tmp,
+            dir,
+            proxy,
+            nodes: Vec::new(),
+            garden: None,
+            public_key: None,
+            calls_checked: 0,
+        }
+    }
+
+    /// The tutorial's values, mapped to this test's.
+    fn map(&self, word: &str) -> String {
+        let mut word = word.to_string();
+        for url in TUTORIAL_URLS {
+            word = word.replace(url, &self.proxy.url());
+        }
+        match word.strip_prefix(TUTORIAL_HOME) {
+            Some(rest) => self.dir.join(rest).display().to_string(),
             None => word,
         }
-    };
+    }
 
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut public_key: Option<String> = None;
-    let mut calls_checked = 0;
+    /// Runs every `sh` line of `section`, as written.
+    async fn section(&mut self, section: u32) {
+        for (number, line) in tutorial_lines(section) {
+            let at = format!("docs/TUTORIAL.md line {number}: `{line}`");
+            eprintln!("tutorial: {at}");
+            self.line(&at, &line).await;
+        }
+    }
 
-    for (number, line) in &lines {
-        let at = format!("docs/TUTORIAL.md line {number}: `{line}`");
-        eprintln!("tutorial: {at}");
+    async fn line(&mut self, at: &str, line: &str) {
         let (words, comment) = split_line(line);
-        let words: Vec<String> = words.iter().map(|w| map(w)).collect();
+        let words: Vec<String> = words.iter().map(|w| self.map(w)).collect();
         let words_str: Vec<&str> = words.iter().map(String::as_str).collect();
-
         match words_str.as_slice() {
-            ["cargo", "run", "-p", "wtd-proxy", ..] => {
+            ["cargo", "run", "-p", "wtd-proxy", ..] | ["wtd-proxy", ..] => {
                 // The proxy already runs in-process; check the line still asks for the
-                // tutorial's address, which the other lines use.
-                assert!(
-                    line.contains(TUTORIAL_URL.trim_start_matches("http://")),
-                    "{at}: the proxy line does not listen where the other lines connect"
-                );
+                // port the other lines connect to.
+                assert!(line.contains(":14151"), "{at}: the proxy listens elsewhere");
             }
-            ["cargo", "install", "--path", "wtd"] => {}
+            [
+                "cargo",
+                "install",
+                "--path",
+                "wtd" | "wtd-proxy",
+                "--locked",
+            ] => {}
             ["cargo", "run", "--example", "node", "--", rest @ ..] => {
                 let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
                 let name = flag(&rest, "--name").unwrap_or_else(|| panic!("{at}: no --name"));
                 let proxy_url =
                     flag(&rest, "--proxy").unwrap_or_else(|| panic!("{at}: no --proxy"));
                 let home = flag(&rest, "--home").unwrap_or_else(|| panic!("{at}: no --home"));
-                assert_eq!(proxy_url, url, "{at}: the node talks to another proxy");
+                assert_eq!(proxy_url, self.proxy.url(), "{at}: another proxy");
                 let node = Node::start(NodeConfig::new(name, proxy_url, home).serve(&["demo"]))
                     .await
                     .unwrap_or_else(|e| panic!("{at}: the node does not start: {e}"));
-                nodes.push(node);
-                // Wait until the directory lists it.
-                let deadline = Instant::now() + SETTLE_LIMIT;
-                loop {
-                    let args = vec![
-                        "--json".to_string(),
-                        "--home".to_string(),
-                        home.to_string(),
-                        "nodes".to_string(),
-                    ];
-                    let run = wtd(&dir, args).await;
-                    let listed = run.code == Some(0)
-                        && serde_json::from_str::<serde_json::Value>(&run.stdout)
-                            .ok()
-                            .and_then(|v| v.as_array().map(|a| a.iter().any(|n| n["name"] == name)))
-                            .unwrap_or(false);
-                    if listed {
-                        break;
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "{at}: node `{name}` is not in the directory after {SETTLE_LIMIT:?}: {run:#?}"
-                    );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                self.nodes.push((home.to_string(), node));
+                self.wait_listed(at, home, name).await;
             }
-            ["wtd", ..] => {
-                let expect = expected_exit(comment.as_deref());
-                let mut args: Vec<String> = words[1..].to_vec();
-                if let Some(w) = args.iter_mut().find(|w| *w == PUBLIC_KEY_PLACEHOLDER) {
-                    *w = public_key.clone().unwrap_or_else(|| {
-                        panic!("{at}: {PUBLIC_KEY_PLACEHOLDER} before any `wtd key new`")
-                    });
+            ["cargo", "run", "--example", "garden", "--", home] => {
+                // The reader stops the node that held this home (Ctrl-C) first.
+                let (held, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.nodes)
+                    .into_iter()
+                    .partition(|(h, _)| h == home);
+                self.nodes = others;
+                for (_, node) in held {
+                    node.stop().await;
                 }
-                let is_key_new = args.windows(2).any(|w| w[0] == "key" && w[1] == "new");
-                let is_nodes = args.last().is_some_and(|w| w == "nodes");
-                let is_add_2_3 = args
-                    .windows(3)
-                    .any(|w| w[0] == "call" && w[1] == "alice" && w[2] == "demo/add")
-                    && args.last().is_some_and(|w| w == "[2, 3]");
-                if is_key_new {
-                    args.insert(0, "--json".to_string());
-                }
-
-                let run = if is_nodes {
-                    // A new grant reaches the directory with the node's next ping.
-                    let deadline = Instant::now() + SETTLE_LIMIT;
-                    loop {
-                        let run = wtd(&dir, args.clone()).await;
-                        if run.code != Some(0)
-                            || run.stdout.contains("accepts your key")
-                            || Instant::now() >= deadline
-                        {
-                            break run;
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                } else {
-                    wtd(&dir, args.clone()).await
-                };
-
-                assert_eq!(
-                    run.code,
-                    Some(expect),
-                    "{at}: expected exit {expect} (ran `wtd {}`): {run:#?}",
-                    args.join(" ")
-                );
-                if is_nodes {
-                    assert!(
-                        run.stdout.contains("alice (accepts your key)"),
-                        "{at}: `wtd nodes` should show `alice (accepts your key)` within {SETTLE_LIMIT:?}: {run:#?}"
-                    );
-                }
-                if is_add_2_3 && expect == 0 {
-                    assert_eq!(run.stdout.trim(), "5", "{at}: the call should print 5");
-                    calls_checked += 1;
-                }
-                if is_key_new {
-                    let json: serde_json::Value = serde_json::from_str(&run.stdout)
-                        .unwrap_or_else(|e| panic!("{at}: `key new --json` ({e}): {run:#?}"));
-                    let key = json["public_key"]
-                        .as_str()
-                        .unwrap_or_else(|| panic!("{at}: no public_key in {json:#}"));
-                    public_key = Some(key.to_string());
-                }
+                let garden = start_garden(at, home).await;
+                self.garden = Some(garden);
+                let name = wtd::node::record::NodeRecord::read(Path::new(home))
+                    .unwrap_or_else(|e| panic!("{at}: {e}"))
+                    .name;
+                self.wait_listed(at, home, &name).await;
             }
+            ["wtd", ..] => self.wtd_line(at, &words, comment.as_deref()).await,
             _ => panic!(
                 "{at}: the tutorial has a command this test does not know; teach \
                  wtd/tests/tutorial.rs to run it"
@@ -307,19 +291,203 @@ async fn tutorial_section_1_runs_as_written() {
         }
     }
 
-    assert!(
-        !nodes.is_empty(),
-        "the tutorial starts no node (`cargo run --example node …`)"
-    );
-    assert!(
-        calls_checked >= 1,
-        "the tutorial never calls `demo/add '[2, 3]'` successfully"
-    );
-
-    for node in nodes {
-        node.stop().await;
+    /// Waits until the directory lists node `name` (asked with the home `home`).
+    async fn wait_listed(&self, at: &str, home: &str, name: &str) {
+        let deadline = Instant::now() + SETTLE_LIMIT;
+        loop {
+            let args = vec![
+                "--json".to_string(),
+                "--home".to_string(),
+                home.to_string(),
+                "nodes".to_string(),
+            ];
+            let run = wtd(&self.dir, args).await;
+            let listed = run.code == Some(0)
+                && serde_json::from_str::<serde_json::Value>(&run.stdout)
+                    .ok()
+                    .and_then(|v| v.as_array().map(|a| a.iter().any(|n| n["name"] == name)))
+                    .unwrap_or(false);
+            if listed {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{at}: node `{name}` is not in the directory after {SETTLE_LIMIT:?}: {run:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
-    proxy.stop().await;
+
+    async fn wtd_line(&mut self, at: &str, words: &[String], comment: Option<&str>) {
+        let expect = expected_exit(comment);
+        let mut args: Vec<String> = words[1..].to_vec();
+        if let Some(w) = args.iter_mut().find(|w| *w == PUBLIC_KEY_PLACEHOLDER) {
+            *w = self.public_key.clone().unwrap_or_else(|| {
+                panic!("{at}: {PUBLIC_KEY_PLACEHOLDER} before any `wtd key new`")
+            });
+        }
+        let is_key_new = args.windows(2).any(|w| w[0] == "key" && w[1] == "new");
+        let is_nodes = args.last().is_some_and(|w| w == "nodes");
+        let call = args
+            .iter()
+            .position(|w| w == "call")
+            .map(|at| args[at + 1..].to_vec());
+        if is_key_new {
+            args.insert(0, "--json".to_string());
+        }
+
+        let run = if is_nodes {
+            // A new grant reaches the directory with the node's next ping.
+            let deadline = Instant::now() + SETTLE_LIMIT;
+            loop {
+                let run = wtd(&self.dir, args.clone()).await;
+                if run.code != Some(0)
+                    || run.stdout.contains("accepts your key")
+                    || Instant::now() >= deadline
+                {
+                    break run;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        } else {
+            wtd(&self.dir, args.clone()).await
+        };
+
+        assert_eq!(
+            run.code,
+            Some(expect),
+            "{at}: expected exit {expect} (ran `wtd {}`): {run:#?}",
+            args.join(" ")
+        );
+        if is_nodes {
+            assert!(
+                run.stdout.contains("alice (accepts your key)"),
+                "{at}: `wtd nodes` should show `alice (accepts your key)` within {SETTLE_LIMIT:?}: {run:#?}"
+            );
+        }
+        if let (Some(call), 0) = (call, expect) {
+            // What the tutorial says each successful call prints.
+            let printed = match call.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                ["alice", "demo/add", "[2, 3]"] => Some("5"),
+                ["alice", "garden/moisture", "[]"] => Some("42"),
+                ["alice", "garden/water", "[5]"] => Some("\"watered for 5 s\""),
+                _ => None,
+            };
+            if let Some(printed) = printed {
+                assert_eq!(
+                    run.stdout.trim(),
+                    printed,
+                    "{at}: the call prints {printed}"
+                );
+                self.calls_checked += 1;
+            }
+        }
+        if is_key_new {
+            let json: serde_json::Value = serde_json::from_str(&run.stdout)
+                .unwrap_or_else(|e| panic!("{at}: `key new --json` ({e}): {run:#?}"));
+            let key = json["public_key"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{at}: no public_key in {json:#}"));
+            self.public_key = Some(key.to_string());
+        }
+    }
+
+    async fn finish(self) {
+        drop(self.garden);
+        for (_, node) in self.nodes {
+            node.stop().await;
+        }
+        self.proxy.stop().await;
+    }
+}
+
+/// Builds the `garden` example as a reader's `cargo run` would, starts it on `home`, and
+/// waits for it to say it serves.
+async fn start_garden(at: &str, home: &str) -> Garden {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(&cargo)
+        .args(["build", "--quiet", "--example", "garden"])
+        .current_dir(workspace)
+        .status()
+        .expect("cargo runs");
+    assert!(built.success(), "{at}: the garden example does not build");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let mut child = std::process::Command::new(target.join("debug/examples/garden"))
+        .arg(home)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{at}: the garden program does not start: {e}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let garden = Garden(child);
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    });
+    let first = tokio::time::timeout(Duration::from_secs(30), first)
+        .await
+        .unwrap_or_else(|_| panic!("{at}: the garden program said nothing in 30 s"))
+        .expect("joined")
+        .expect("read");
+    assert_eq!(
+        first.trim(),
+        "serving mission garden as alice (Ctrl-C stops)",
+        "{at}: what the tutorial says it prints"
+    );
+    garden
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tutorial_sections_1_and_3_run_as_written() {
+    let mut reader = Reader::new().await;
+    reader.section(1).await;
+    assert!(
+        !reader.nodes.is_empty(),
+        "section 1 starts no node (`cargo run --example node …`)"
+    );
+    assert!(
+        reader.calls_checked >= 1,
+        "section 1 never calls `demo/add '[2, 3]'`"
+    );
+    let before = reader.calls_checked;
+    reader.section(3).await;
+    assert!(reader.garden.is_some(), "section 3 runs no garden program");
+    assert!(
+        reader.calls_checked >= before + 2,
+        "section 3 calls both garden functions"
+    );
+    reader.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tutorial_section_2_runs_as_written() {
+    let mut reader = Reader::new().await;
+    reader.section(2).await;
+    assert_eq!(
+        reader.calls_checked, 1,
+        "section 2 calls `demo/add '[2, 3]'` once"
+    );
+    reader.finish().await;
+}
+
+#[test]
+fn the_garden_program_in_the_tutorial_is_examples_garden_rs() {
+    let text = tutorial_text();
+    let section = &text[text.find("## 3.").expect("section 3")..];
+    let start = section.find("```rust\n").expect("a rust block") + "```rust\n".len();
+    let end = start + section[start..].find("```").expect("closed");
+    let file = include_str!("../../examples/garden.rs");
+    assert_eq!(
+        &section[start..end],
+        file,
+        "docs/TUTORIAL.md section 3 shows examples/garden.rs whole: paste the file again"
+    );
 }
 
 #[test]

@@ -38,6 +38,14 @@ impl NodeConfig {
         }
     }
 
+    /// The node a home was registered as (`wtd register`, or an earlier start): its
+    /// name, proxy and email from `node.toml` in `home`.
+    pub fn registered(home: impl Into<PathBuf>) -> Result<NodeConfig> {
+        let home = home.into();
+        let record = super::record::NodeRecord::read(&home)?;
+        Ok(NodeConfig::new(&record.name, &record.proxy, home).email(&record.email))
+    }
+
     /// The owner's contact address, recorded by the proxy at registration.
     pub fn email(mut self, email: &str) -> Self {
         self.email = email.to_string();
