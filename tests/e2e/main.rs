@@ -5,6 +5,7 @@ mod harness;
 
 mod adversarial;
 mod calls;
+mod crowds;
 mod faults;
 mod limits;
 mod proxy;

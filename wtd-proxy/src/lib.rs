@@ -61,6 +61,12 @@ pub struct Config {
     pub mailbox_messages: usize,
     /// Bytes waiting per node.
     pub mailbox_bytes: usize,
+    /// Messages waiting per node from one sender (a node, or all `/apply` calls
+    /// together): a quarter of the mailbox, so one sender flooding a slow callee cannot
+    /// keep everyone else's calls out.
+    pub mailbox_messages_per_sender: usize,
+    /// Bytes waiting per node from one sender, a quarter of the mailbox likewise.
+    pub mailbox_bytes_per_sender: usize,
     /// Requests per second one node may make.
     pub node_rate: u32,
     /// Nodes that may register.
@@ -98,6 +104,8 @@ impl Config {
             polls_per_node: 2,
             mailbox_messages: 4096,
             mailbox_bytes: 16 * 1024 * 1024,
+            mailbox_messages_per_sender: 1024,
+            mailbox_bytes_per_sender: 4 * 1024 * 1024,
             node_rate: 2000,
             max_nodes: 10_000,
             max_applies: 1024,

@@ -18,7 +18,7 @@ use crate::Config;
 use crate::error::ProxyError;
 use crate::state::directory::{DirectoryFeed, Listing};
 use crate::state::limits::{self, Limiter};
-use crate::state::mailboxes::Mailbox;
+use crate::state::mailboxes::{Mailbox, MailboxBounds};
 use crate::state::presence::NodePresence;
 use crate::state::waiters::Waiters;
 
@@ -301,13 +301,9 @@ impl Mailboxes for EmbeddedStore {
         if !entry.presence.online(config.presence_timeout) {
             return Ok(TxStatus::NodeDown);
         }
-        Ok(entry.mailbox.push(
-            from,
-            kind,
-            bytes,
-            config.mailbox_messages,
-            config.mailbox_bytes,
-        ))
+        Ok(entry
+            .mailbox
+            .push(from, kind, bytes, MailboxBounds::of(config)))
     }
 
     async fn take(&self, node: &str, acked: Option<u64>) -> Result<Mail, ProxyError> {

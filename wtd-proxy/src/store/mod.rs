@@ -180,9 +180,14 @@ pub trait Mailboxes: Send + Sync + 'static {
     /// Queues a message for `to`, from `from` (`None` for an `/apply` call). In one step:
     /// [`TxStatus::NodeDown`] unless `to` is online, [`TxStatus::MailboxFull`] past
     /// [`Config::mailbox_messages`](crate::Config::mailbox_messages) or
-    /// [`Config::mailbox_bytes`](crate::Config::mailbox_bytes), else the message gets the
-    /// node's next sequence number (one more than the last) and the node's watchers are
-    /// woken.
+    /// [`Config::mailbox_bytes`](crate::Config::mailbox_bytes), and also when `from`'s
+    /// own messages waiting for `to` would pass
+    /// [`Config::mailbox_messages_per_sender`](crate::Config::mailbox_messages_per_sender)
+    /// or [`Config::mailbox_bytes_per_sender`](crate::Config::mailbox_bytes_per_sender)
+    /// (all `/apply` calls together are one sender; over all proxies, a sender's share is
+    /// counted once), else the message gets the node's next sequence number (one more
+    /// than the last) and the node's watchers are woken. A message leaves its sender's
+    /// share when it leaves the mailbox (acknowledged, cleared, or the node left).
     fn deliver(
         &self,
         to: &str,

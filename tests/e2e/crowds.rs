@@ -1,0 +1,152 @@
+//! The proxy crowded by strangers and key holders: a mailbox filled by one sender, names
+//! held by squatters, a directory made too big to read, and every connection slot taken
+//! by polite clients. Each test shows the bound, and that the others still get through.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use wtd::wire::{
+    Hop, Kind, Outgoing, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply, TxStatus, decode_exact,
+    domain, encode, now_ms,
+};
+
+use crate::harness::{Cluster, empty_ping, register_by_hand, unique};
+
+/// Mallory holds a name and floods Alice, a callee too slow to read her mailbox, with
+/// junk calls through `/tx`, 256 a request. Past her share of Alice's mailbox she is
+/// refused (`MailboxFull`); Bob's call still gets in, and Alice finds it when she reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sender_cannot_fill_a_slow_callees_mailbox() {
+    // Small bounds, the default proportions: a sender may hold a quarter of a mailbox.
+    let cluster = Cluster::start_with(|c| {
+        c.mailbox_messages = 1024;
+        c.mailbox_messages_per_sender = 256;
+        c.presence_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let url = cluster.url();
+    let (alice, bob, mallory) = (unique("alice"), unique("bob"), unique("mallory"));
+    let alice_key = register_by_hand(&url, &alice).await;
+    let bob_key = register_by_hand(&url, &bob).await;
+    let mallory_key = register_by_hand(&url, &mallory).await;
+    // Alice is online (she pinged) but never reads her mailbox.
+    let (status, _) = hop_by_hand(
+        &url,
+        "/ping",
+        &alice,
+        &alice_key,
+        Route::Ping,
+        encode(&empty_ping()),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let junk = |n: usize| TxBatch {
+        envelopes: (0..n)
+            .map(|i| Outgoing {
+                to: alice.clone(),
+                kind: Kind::Call,
+                ack: [i as u8; 16],
+                bytes: vec![0xA5; 64],
+            })
+            .collect(),
+    };
+    let mut queued = 0;
+    let mut refused = 0;
+    for _ in 0..8 {
+        let statuses = tx_by_hand(&url, &mallory, &mallory_key, &junk(256)).await;
+        queued += statuses.iter().filter(|s| **s == TxStatus::Queued).count();
+        refused += statuses
+            .iter()
+            .filter(|s| **s == TxStatus::MailboxFull)
+            .count();
+    }
+    assert_eq!(queued, 256, "Mallory got past her share");
+    assert_eq!(refused, 7 * 256);
+
+    // Bob's call still gets in, and it is what Alice reads after Mallory's junk.
+    let bob_call = TxBatch {
+        envelopes: vec![Outgoing {
+            to: alice.clone(),
+            kind: Kind::Call,
+            ack: [0xB0; 16],
+            bytes: b"bob's call".to_vec(),
+        }],
+    };
+    let statuses = tx_by_hand(&url, &bob, &bob_key, &bob_call).await;
+    assert_eq!(statuses, [TxStatus::Queued], "Bob was shut out");
+    let (mut epoch, mut ack_seq) = (0, 0);
+    let mut from_bob = Vec::new();
+    for _ in 0..8 {
+        let poll = RxPoll {
+            epoch,
+            ack_seq,
+            wait_ms: 0,
+        };
+        let path = format!("/rx/{alice}");
+        let (status, body) =
+            hop_by_hand(&url, &path, &alice, &alice_key, Route::Rx, encode(&poll)).await;
+        assert_eq!(status, 200);
+        let batch: RxBatch = decode_exact(&body).expect("a batch");
+        epoch = batch.epoch;
+        let Some(last) = batch.messages.last() else {
+            break;
+        };
+        ack_seq = last.seq;
+        from_bob.extend(
+            batch
+                .messages
+                .into_iter()
+                .filter(|m| m.from.as_deref() == Some(&bob)),
+        );
+    }
+    assert_eq!(from_bob.len(), 1);
+    assert_eq!(from_bob[0].bytes, b"bob's call");
+    cluster.stop(vec![]).await;
+}
+
+/// Sends one `/tx` batch signed by `node`; returns the status of each envelope.
+async fn tx_by_hand(url: &str, node: &str, key: &SigningKey, batch: &TxBatch) -> Vec<TxStatus> {
+    let path = format!("/tx/{node}");
+    let (status, body) = hop_by_hand(url, &path, node, key, Route::Tx, encode(batch)).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    decode_exact::<TxReply>(&body).expect("a tx reply").statuses
+}
+
+/// POSTs `body` to `path`, wrapped in a hop signed by `node`'s key; returns the status
+/// and the answer's bytes.
+async fn hop_by_hand(
+    url: &str,
+    path: &str,
+    node: &str,
+    key: &SigningKey,
+    route: Route,
+    body: Vec<u8>,
+) -> (u16, Vec<u8>) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let hop = Hop {
+        node: node.to_string(),
+        route,
+        counter: now_ms() * 1000 + NEXT.fetch_add(1, Ordering::Relaxed),
+        issued_at_ms: now_ms(),
+        body,
+    };
+    let body = Signed::sign(domain::HOP, &hop, key).to_bytes();
+    let url = format!("{url}{path}");
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut response = agent
+            .post(&url)
+            .send(&body[..])
+            .unwrap_or_else(|e| panic!("{url}: no answer: {e}"));
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_vec().expect("body"))
+    })
+    .await
+    .expect("joined")
+}
