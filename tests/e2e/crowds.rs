@@ -11,7 +11,11 @@ use wtd::wire::{
     domain, encode, now_ms,
 };
 
-use crate::harness::{Cluster, empty_ping, register_by_hand, unique};
+use wtd::{Node, NodeConfig};
+use wtd_examples::demo;
+use wtd_proxy::Config;
+
+use crate::harness::{Cluster, empty_ping, eventually, register_by_hand, unique};
 
 /// Mallory holds a name and floods Alice, a callee too slow to read her mailbox, with
 /// junk calls through `/tx`, 256 a request. Past her share of Alice's mailbox she is
@@ -104,6 +108,87 @@ async fn one_sender_cannot_fill_a_slow_callees_mailbox() {
     assert_eq!(from_bob.len(), 1);
     assert_eq!(from_bob[0].bytes, b"bob's call");
     cluster.stop(vec![]).await;
+}
+
+/// Names are never free for good: two squatters fill the proxy's names (three here, with
+/// Alice), and a newcomer is refused with a message that says when a name frees up. Once
+/// the squatters have been away for the expiry (2 s here) their names make room, while
+/// nodes that stay online keep theirs. An operator can release a name too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_left_idle_expire_and_an_operator_can_release_one() {
+    let expiry = Duration::from_secs(2);
+    let small = move |c: &mut Config| {
+        c.max_nodes = 3;
+        c.name_expiry = expiry;
+    };
+    let mut cluster = Cluster::start_with(small).await;
+    let url = cluster.url();
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    for _ in 0..2 {
+        register_by_hand(&url, &unique("squatter")).await;
+    }
+
+    let homes = cluster.dir.path().to_path_buf();
+    let start = |name: String| {
+        let config = NodeConfig::new(&name, &url, homes.join(&name));
+        Node::start(config)
+    };
+    let (carol, dave, erin) = (unique("carol"), unique("dave"), unique("erin"));
+    let refused = start(carol.clone())
+        .await
+        .expect_err("the names are all taken");
+    let text = refused.to_string();
+    assert!(
+        text.contains("maximum of 3 node names") && text.contains("offline for 2 s"),
+        "{text}"
+    );
+
+    // The squatters never come back: once they have been away for the expiry, their
+    // names make room, one per newcomer.
+    let carol = eventually(Duration::from_secs(15), || async {
+        start(carol.clone()).await.ok()
+    })
+    .await
+    .expect("a squatter's name expired");
+    let dave = eventually(Duration::from_secs(15), || async {
+        start(dave.clone()).await.ok()
+    })
+    .await
+    .expect("the other squatter's name expired");
+    // Alice, Carol and Dave are online: no name expires, and the refusal says so.
+    let text = start(erin.clone()).await.expect_err("full").to_string();
+    assert!(text.contains("every node is online"), "{text}");
+
+    // The operator releases Carol's name while the proxy is stopped, with names that
+    // would not expire for 90 days; Erin then gets in, and Alice still works.
+    let carol_name = carol.name().to_string();
+    carol.stop().await;
+    cluster.stop_proxy().await;
+    let operator = cluster.proxy_config(|c| c.max_nodes = 3);
+    assert!(
+        wtd_proxy::release(&operator, &carol_name)
+            .await
+            .expect("releases")
+    );
+    assert!(
+        !wtd_proxy::release(&operator, "nobody")
+            .await
+            .expect("reads")
+    );
+    cluster.start_proxy_again_with(|c| c.max_nodes = 3).await;
+    let erin = eventually(Duration::from_secs(15), || async {
+        start(erin.clone()).await.ok()
+    })
+    .await
+    .expect("the released name made room");
+    let (_, peer) = cluster.grant(&alice, &erin, &["demo"], "10/s");
+    // Alice comes back by herself after the restart.
+    let sum = eventually(Duration::from_secs(15), || async {
+        demo::add::call(&peer, 2, 3).await.ok()
+    })
+    .await;
+    assert_eq!(sum, Some(5), "Alice serves again");
+    cluster.stop(vec![alice, dave, erin]).await;
 }
 
 /// Sends one `/tx` batch signed by `node`; returns the status of each envelope.

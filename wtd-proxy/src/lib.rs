@@ -71,6 +71,10 @@ pub struct Config {
     pub node_rate: u32,
     /// Nodes that may register.
     pub max_nodes: usize,
+    /// A registration expires once its node has been offline this long (its name is then
+    /// free for another key, and makes room at `max_nodes`), so names taken and left
+    /// do not shut newcomers out for good.
+    pub name_expiry: Duration,
     /// Calls that may wait on `/apply` at once.
     pub max_applies: usize,
     /// Calls that one client address may have waiting on `/apply` at once.
@@ -108,6 +112,7 @@ impl Config {
             mailbox_bytes_per_sender: 4 * 1024 * 1024,
             node_rate: 2000,
             max_nodes: 10_000,
+            name_expiry: Duration::from_secs(90 * 24 * 60 * 60),
             max_applies: 1024,
             applies_per_client: 64,
             apply_rate_per_client: 100,
@@ -168,6 +173,18 @@ async fn serve<S: store::Store>(
     state.close();
     let _ = sweeper.await;
     Ok(())
+}
+
+/// Releases the node name `name` in the registry in `config`'s data folder, whoever
+/// holds it (`wtd-proxy release NAME`); `Ok(false)` if it was not registered. Run it while
+/// the proxy using that folder is stopped: the registry is one file, held by one process.
+pub async fn release(config: &Config, name: &str) -> Result<bool, ProxyError> {
+    use store::Registrations;
+    let opened = config.clone();
+    let store = tokio::task::spawn_blocking(move || store::EmbeddedStore::open(&opened))
+        .await
+        .map_err(|e| ProxyError::Storage(e.to_string()))??;
+    store.release(name).await
 }
 
 /// A proxy running inside this program, for examples and tests.

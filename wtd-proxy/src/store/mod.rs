@@ -51,7 +51,14 @@ impl<T> Store for T where
 {
 }
 
-/// Which key holds each node name. Registrations are permanent: nothing removes one.
+/// Which key holds each node name.
+///
+/// A registration lasts while its node keeps coming back: it *expires* once the node has
+/// not been online (see [`Presence`]) for [`Config::name_expiry`](crate::Config::name_expiry),
+/// and an operator may [release](Registrations::release) one. A node online now never
+/// expires. The store keeps each node's last-seen time across its own restarts to within
+/// an hour, never later than the truth, so a restart can only make a name expire sooner
+/// by that much, not keep it longer.
 pub trait Registrations: Send + Sync + 'static {
     /// The key `node` registered with, or `None` if the name is not registered.
     fn node_key(
@@ -70,11 +77,21 @@ pub trait Registrations: Send + Sync + 'static {
     ///   [`Config::max_nodes`](crate::Config::max_nodes) names or
     ///   [`Config::new_nodes_per_minute`](crate::Config::new_nodes_per_minute), counted
     ///   over all proxies. Registering again with the same key is never refused.
+    /// * Expiry: an expired registration counts as free. Its name goes to the next key
+    ///   that registers it; at `max_nodes`, the expired registration not seen for the
+    ///   longest is dropped to make room (one per new name, in the same step). With none
+    ///   expired, the refusal says when the next one will.
     fn register(
         &self,
         name: &str,
         record: NodeRecord,
     ) -> impl Future<Output = Result<Registered, ProxyError>> + Send;
+
+    /// Removes `name`'s registration, whoever holds it (the operator's release); `true`
+    /// if there was one. In one step and durably: the node is off the directory, its
+    /// mailbox is dropped, and its requests are refused as not registered from then on
+    /// (a node still running registers again, like any newcomer).
+    fn release(&self, name: &str) -> impl Future<Output = Result<bool, ProxyError>> + Send;
 
     /// Every registered name with its owner's contact address, sorted by name.
     fn registered(&self) -> impl Future<Output = Result<Vec<(String, String)>, ProxyError>> + Send;
