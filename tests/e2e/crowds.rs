@@ -2,13 +2,15 @@
 //! held by squatters, a directory made too big to read, and every connection slot taken
 //! by polite clients. Each test shows the bound, and that the others still get through.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wtd::wire::{
-    Hop, Kind, Outgoing, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply, TxStatus, decode_exact,
-    domain, encode, now_ms,
+    Hop, Kind, Outgoing, Ping, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply, TxStatus,
+    decode_exact, domain, encode, now_ms,
 };
 
 use wtd::{Node, NodeConfig};
@@ -189,6 +191,128 @@ async fn names_left_idle_expire_and_an_operator_can_release_one() {
     .await;
     assert_eq!(sum, Some(5), "Alice serves again");
     cluster.stop(vec![alice, dave, erin]).await;
+}
+
+/// 140 names each announce 511 junk keys (just under the 16 KiB a node's line may take),
+/// which once made the directory 2.3 MB in the form nodes read, past the 2 MiB a node
+/// reads: new nodes could not start. Now a node lists at most 256 keys and the directory
+/// at most 1 MiB; past that a node is listed by name and key only, and still starts,
+/// serves and calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_stuffed_with_junk_keys_stays_readable_and_nodes_still_start() {
+    let cluster = Cluster::start_with(|c| {
+        c.new_nodes_per_minute = 1000;
+        c.presence_timeout = Duration::from_secs(120);
+    })
+    .await;
+    let url = cluster.url();
+    let mut answers = Vec::new();
+    for i in 0..140u32 {
+        let name = unique("junk");
+        let key = register_by_hand(&url, &name).await;
+        for keys in [511u32, 256] {
+            let ping = Ping {
+                offers: vec![],
+                accepts: (0..keys).map(|k| junk_key(i, k)).collect(),
+                known_version: 0,
+            };
+            let (status, body) =
+                hop_by_hand(&url, "/ping", &name, &key, Route::Ping, encode(&ping)).await;
+            answers.push((keys, status, String::from_utf8_lossy(&body).into_owned()));
+        }
+    }
+
+    // New nodes start (Alice listed by name and key only), and Bob's call gets through.
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "10/s");
+    assert_eq!(demo::add::call(&peer, 2, 3).await.expect("alice serves"), 5);
+
+    // 511 keys are refused, naming the bound; past 1 MiB, the directory is full.
+    for (keys, status, text) in answers.iter().filter(|(keys, ..)| *keys == 511) {
+        assert_eq!(*status, 413, "{keys} keys: {text}");
+        assert!(text.contains("at most 256 are listed"), "{text}");
+    }
+    let full: Vec<_> = answers.iter().filter(|(keys, ..)| *keys == 256).collect();
+    let listed = full.iter().filter(|(_, status, _)| *status == 200).count();
+    assert!(listed > 80, "only {listed} nodes listed");
+    for (_, status, text) in full.iter().skip(listed) {
+        assert_eq!(*status, 413, "{text}");
+        assert!(text.contains("the directory is full"), "{text}");
+    }
+    // What a node reads stays within the bound.
+    let read = encode(&bob.directory()).len();
+    assert!(read <= 1024 * 1024, "bob holds a directory of {read} bytes");
+    let shown = bob.directory();
+    let alice_line = shown.nodes.iter().find(|n| n.name == alice.name());
+    assert!(
+        alice_line.is_some_and(|a| a.offers.is_empty()),
+        "alice listed bare"
+    );
+    cluster.stop(vec![alice, bob]).await;
+}
+
+/// A key for junk node `node`, number `k`.
+fn junk_key(node: u32, k: u32) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..4].copy_from_slice(&node.to_le_bytes());
+    key[4..8].copy_from_slice(&k.to_le_bytes());
+    key
+}
+
+/// Each `/api/directory` answer is the whole directory and needs no key: one address
+/// gets a few a second and then 429, while another address is still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_reads_are_limited_per_address() {
+    let cluster = Cluster::start().await;
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(get_from([127, 0, 0, 2], cluster.addr, "/api/directory").await);
+    }
+    assert_eq!(statuses[0].0, 200);
+    let limited: Vec<_> = statuses.iter().filter(|(s, _)| *s == 429).collect();
+    assert!(!limited.is_empty(), "never limited: {statuses:?}");
+    assert!(
+        limited[0]
+            .1
+            .contains("reads the directory more than 5 times a second"),
+        "{}",
+        limited[0].1
+    );
+    assert_eq!(
+        get_from([127, 0, 0, 3], cluster.addr, "/api/directory")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        get_from([127, 0, 0, 2], cluster.addr, "/").await.0,
+        429,
+        "the page too"
+    );
+    cluster.stop(vec![]).await;
+}
+
+/// `GET path` from the loopback address `from`, on a connection of its own; the status
+/// and the whole answer as text.
+async fn get_from(from: [u8; 4], addr: SocketAddr, path: &str) -> (u16, String) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from((from, 0)))
+        .expect("bind a loopback address");
+    let mut tcp = socket.connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: wtd\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("request");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer));
+    read.await.expect("answered in time").expect("read");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
 }
 
 /// Sends one `/tx` batch signed by `node`; returns the status of each envelope.

@@ -71,6 +71,19 @@ pub struct Config {
     pub node_rate: u32,
     /// Nodes that may register.
     pub max_nodes: usize,
+    /// Capability keys one node may list as accepted in the directory (each grant in use
+    /// is one). A club's Pi grants a key to each friend and program that calls it: a few
+    /// dozen; 256 leaves room, and keeps one node's part of the directory near 8 KiB.
+    pub accepts_per_node: usize,
+    /// The most bytes the whole directory may take, encoded as nodes read it. Every node
+    /// reads all of it in a ping answer of at most 2 MiB; 1 MiB leaves room for the
+    /// answer's framing, and holds a club of a few hundred Pis many times over (a node
+    /// offering a mission and accepting ten keys takes about 500 bytes). Past it a node is
+    /// listed by name and key only. Sending only what changed comes with issue 17.
+    pub directory_bytes: usize,
+    /// `GET /api/directory` and `GET /` per second from one client address (in bursts of
+    /// twice that): each answer is the whole directory.
+    pub directory_reads_per_client: u32,
     /// A registration expires once its node has been offline this long (its name is then
     /// free for another key, and makes room at `max_nodes`), so names taken and left
     /// do not shut newcomers out for good.
@@ -112,6 +125,9 @@ impl Config {
             mailbox_bytes_per_sender: 4 * 1024 * 1024,
             node_rate: 2000,
             max_nodes: 10_000,
+            accepts_per_node: 256,
+            directory_bytes: 1024 * 1024,
+            directory_reads_per_client: 5,
             name_expiry: Duration::from_secs(90 * 24 * 60 * 60),
             max_applies: 1024,
             applies_per_client: 64,

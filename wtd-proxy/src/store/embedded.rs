@@ -16,7 +16,7 @@ use super::{
 };
 use crate::Config;
 use crate::error::ProxyError;
-use crate::state::directory::{DirectoryFeed, Listing};
+use crate::state::directory::{self, DirectoryFeed, Listing};
 use crate::state::limits::{self, Limiter};
 use crate::state::mailboxes::{Mailbox, MailboxBounds};
 use crate::state::presence::NodePresence;
@@ -348,8 +348,16 @@ impl Presence for EmbeddedStore {
         entry
             .presence
             .hold_poll(node, self.shared.config.polls_per_node)?;
-        if !entry.presence.gone() && entry.listing.relist() {
-            self.publish(&nodes);
+        if !entry.presence.gone() && !entry.listing.listed() {
+            // Listed again as it was last, if that still fits; its next ping says if not.
+            let size = entry.listing.size_if_listed();
+            let others: usize = nodes.values().map(|n| n.listing.size()).sum();
+            if directory::fits(node, others, size, self.shared.config.directory_bytes) {
+                if let Some(entry) = nodes.get_mut(node) {
+                    entry.listing.relist();
+                }
+                self.publish(&nodes);
+            }
         }
         Ok(())
     }
@@ -412,11 +420,32 @@ impl Presence for EmbeddedStore {
         offers: Vec<Offer>,
         accepts: Vec<[u8; 32]>,
     ) -> Result<(), ProxyError> {
+        let bound = self.shared.config.directory_bytes;
         let mut nodes = self.nodes();
-        if entry(&mut nodes, node)?.listing.show(offers, accepts) {
+        let others: usize = nodes
+            .iter()
+            .filter(|(name, _)| *name != node)
+            .map(|(_, n)| n.listing.size())
+            .sum();
+        let size = directory::entry_size(node, &offers, &accepts);
+        let bare = directory::entry_size(node, &[], &[]);
+        let entry = entry(&mut nodes, node)?;
+        if directory::fits(node, others, size, bound) {
+            if entry.listing.show(offers, accepts, size) {
+                self.publish(&nodes);
+            }
+            return Ok(());
+        }
+        if directory::fits(node, others, bare, bound)
+            && entry.listing.show(Vec::new(), Vec::new(), bare)
+        {
             self.publish(&nodes);
         }
-        Ok(())
+        Err(ProxyError::TooLarge(format!(
+            "the directory is full ({others} of its {bound} bytes are taken): this node is \
+             online and can be called, but is listed by name and key only, without its \
+             missions and keys; list fewer keys or missions, or ask the proxy's operator"
+        )))
     }
 
     fn directory(&self) -> watch::Receiver<DirectoryView> {
@@ -682,6 +711,45 @@ mod tests {
         let swept = directory.borrow_and_update().clone();
         assert!(swept.version > listed.version);
         assert!(swept.directory.nodes.is_empty(), "silent past the timeout");
+    }
+
+    #[tokio::test]
+    async fn the_directory_stays_within_its_bound_and_a_node_past_it_is_listed_bare() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::new(dir.path());
+        config.directory_bytes = 4096;
+        let store = EmbeddedStore::open(&config).expect("opens");
+        let keys = |n: usize| vec![[1u8; 32]; n];
+        online(&store, "alice").await;
+        store
+            .list("alice", Vec::new(), keys(80))
+            .await
+            .expect("2.6 KB fits");
+        online(&store, "bob").await;
+        assert!(matches!(
+            store.list("bob", Vec::new(), keys(80)).await,
+            Err(ProxyError::TooLarge(text)) if text.contains("the directory is full")
+        ));
+        let view = store.directory().borrow().clone();
+        let bob = view.directory.nodes.iter().find(|n| n.name == "bob");
+        assert!(
+            bob.is_some_and(|b| b.accepts.is_empty()),
+            "listed by name and key"
+        );
+        assert!(
+            view.postcard().len() <= 4096,
+            "{} bytes",
+            view.postcard().len()
+        );
+        // Alice changing her own line is measured without her old one.
+        store
+            .list("alice", Vec::new(), keys(85))
+            .await
+            .expect("still fits");
+        store
+            .list("bob", Vec::new(), keys(2))
+            .await
+            .expect("a small line fits");
     }
 
     #[tokio::test]

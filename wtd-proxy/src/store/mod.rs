@@ -28,11 +28,12 @@
 mod embedded;
 mod registry;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use axum::body::Bytes;
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{oneshot, watch};
-use wtd_wire::{Delivered, Directory, Kind, Offer, Route, TxStatus};
+use wtd_wire::{Delivered, Directory, JsonDirectory, Kind, Offer, Route, TxStatus};
 
 use crate::error::ProxyError;
 
@@ -167,6 +168,14 @@ pub trait Presence: Send + Sync + 'static {
 
     /// Lists `node` in the directory with what it offers and accepts, publishing a new
     /// version if the directory changed.
+    ///
+    /// Bounded: the directory's encoded size stays within
+    /// [`Config::directory_bytes`](crate::Config::directory_bytes), over all proxies. A
+    /// listing that does not fit is refused with [`ProxyError::TooLarge`]; in the same
+    /// step the node is listed by name and key alone (no offers, no keys) if that fits,
+    /// so it can still be found. Full listings may fill three quarters of the bound; the
+    /// rest is kept for name-and-key listings. The node stays online and reachable either
+    /// way.
     fn list(
         &self,
         node: &str,
@@ -181,7 +190,9 @@ pub trait Presence: Send + Sync + 'static {
     fn directory(&self) -> watch::Receiver<DirectoryView>;
 }
 
-/// The directory at one version.
+/// The directory at one version, with its encodings, each made once for this version by
+/// the first reader that needs it and then shared by every answer (so a thousand pings,
+/// or a thousand `/api/directory` answers nobody reads, hold one copy, not a thousand).
 #[derive(Debug, Clone)]
 pub struct DirectoryView {
     /// Changes whenever the directory does. Starts at the clock (ms), not at 1, so a node
@@ -190,6 +201,48 @@ pub struct DirectoryView {
     pub version: u64,
     /// The nodes online, sorted by name. Shared, so every reader borrows one copy.
     pub directory: Arc<Directory>,
+    /// Its encodings, filled in on first use.
+    encoded: Arc<Encodings>,
+}
+
+/// The encodings of one version of the directory.
+#[derive(Debug, Default)]
+struct Encodings {
+    /// postcard, as nodes read it in their ping answers.
+    postcard: OnceLock<Bytes>,
+    /// JSON, as `/api/directory` serves it.
+    json: OnceLock<Bytes>,
+}
+
+impl DirectoryView {
+    /// The directory `directory` at `version`.
+    pub fn new(version: u64, directory: Arc<Directory>) -> DirectoryView {
+        DirectoryView {
+            version,
+            directory,
+            encoded: Arc::default(),
+        }
+    }
+
+    /// The postcard bytes of the directory (a [`Directory`], without the version).
+    pub fn postcard(&self) -> Bytes {
+        self.encoded
+            .postcard
+            .get_or_init(|| Bytes::from(wtd_wire::encode(&*self.directory)))
+            .clone()
+    }
+
+    /// The JSON bytes of the directory and its version ([`wtd_wire::JsonDirectory`]).
+    pub fn json(&self) -> Bytes {
+        self.encoded
+            .json
+            .get_or_init(|| {
+                let json = JsonDirectory::new(self.version, (*self.directory).clone());
+                // Plain strings, numbers and lists: serializing them cannot fail.
+                Bytes::from(serde_json::to_vec(&json).unwrap_or_default())
+            })
+            .clone()
+    }
 }
 
 /// Each node's mailbox: messages waiting until the node acknowledges them.
