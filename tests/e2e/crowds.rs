@@ -315,6 +315,63 @@ async fn get_from(from: [u8; 4], addr: SocketAddr, path: &str) -> (u16, String) 
     (status, text)
 }
 
+/// Mallory fills every connection slot (64 here) with polite keep-alive connections from
+/// four loopback addresses in two /24 networks, each sending a complete request and
+/// keeping the connection, as a browser would. Before the fix new connections then waited
+/// until hers timed out: a new node could not register. Now each new connection closes
+/// the idlest of the network holding the most, and Bob's call, Carol's registration and
+/// Carol's first call all go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polite_connections_filling_the_proxy_do_not_shut_out_nodes_or_newcomers() {
+    let cluster = Cluster::start_with(|c| {
+        c.max_connections = 64;
+        c.connections_per_client = 16;
+        c.connections_per_network = 32;
+    })
+    .await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let (_, peer) = cluster.grant(&alice, &bob, &["demo"], "100/s");
+    assert_eq!(demo::add::call(&peer, 1, 1).await.expect("before"), 2);
+
+    let mut mallory = Vec::new();
+    for from in [
+        [127, 0, 1, 1],
+        [127, 0, 1, 2],
+        [127, 0, 2, 1],
+        [127, 0, 2, 2],
+    ] {
+        for _ in 0..16 {
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket
+                .bind(SocketAddr::from((from, 0)))
+                .expect("bind a loopback address");
+            let mut tcp = socket.connect(cluster.addr).await.expect("connect");
+            // The proxy may already have closed it to make room for the next: fine.
+            let _ = tcp
+                .write_all(b"GET /polite HTTP/1.1\r\nHost: wtd\r\n\r\n")
+                .await;
+            mallory.push(tcp);
+        }
+    }
+
+    // Within the read timeout (20 s), while Mallory's connections are all still held:
+    let within = Duration::from_secs(15);
+    let sum = tokio::time::timeout(within, demo::add::call(&peer, 2, 3)).await;
+    assert_eq!(sum.expect("Bob's call in time").expect("Bob's call"), 5);
+    let carol = unique("carol");
+    let config = NodeConfig::new(&carol, &cluster.url(), cluster.dir.path().join(&carol));
+    let carol = tokio::time::timeout(within, Node::start(config))
+        .await
+        .expect("Carol registers and starts in time")
+        .expect("Carol starts");
+    let (_, carols_peer) = cluster.grant(&alice, &carol, &["demo"], "100/s");
+    let sum = tokio::time::timeout(within, demo::add::call(&carols_peer, 4, 5)).await;
+    assert_eq!(sum.expect("Carol's call in time").expect("Carol's call"), 9);
+    drop(mallory);
+    cluster.stop(vec![alice, bob, carol]).await;
+}
+
 /// Sends one `/tx` batch signed by `node`; returns the status of each envelope.
 async fn tx_by_hand(url: &str, node: &str, key: &SigningKey, batch: &TxBatch) -> Vec<TxStatus> {
     let path = format!("/tx/{node}");

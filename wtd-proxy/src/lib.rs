@@ -16,6 +16,8 @@
 //!   disk through `store/registry.rs`, redb). A networked store would be a new file there.
 //! * [`clients`]: what one client address may hold on `/apply`, which needs no key.
 //! * [`server`]: the accept loop, with a bound on connections and on slow clients.
+//! * [`connections`]: which connections are held, by whom, and which one to close when
+//!   the proxy is full (the idlest of the network holding the most).
 //! * [`error`]: every refusal, with its HTTP status and a helpful sentence.
 //!
 //! Run it with [`run`] (the binary does), or embed one with [`Proxy::start`] (the
@@ -26,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod clients;
+pub mod connections;
 pub mod error;
 pub mod routes;
 pub mod server;
@@ -96,12 +99,19 @@ pub struct Config {
     pub apply_rate_per_client: u32,
     /// New node names that may register per minute (registration is open to anyone).
     pub new_nodes_per_minute: u32,
-    /// Connections served at once (further ones wait). Lowered to fit the process's
-    /// open-file limit, if that is smaller.
+    /// Connections held at once. Past it a new connection is not made to wait: the
+    /// idlest connection of the network holding the most is closed instead. Lowered to
+    /// fit the process's open-file limit, if that is smaller.
     pub max_connections: usize,
     /// Connections one client (an IPv4 address, an IPv6 /64) may hold; more are closed.
     /// A node uses about five; many nodes behind one home router share an address.
     pub connections_per_client: usize,
+    /// Connections one network (an IPv4 /24, an IPv6 /48: one site, usually) may hold;
+    /// more are closed. Four clients' worth, so a school or an office still fits.
+    pub connections_per_network: usize,
+    /// A connection older than this is closed after its next answer (which says
+    /// `Connection: close`), so none is held for good.
+    pub connection_lifetime: Duration,
     /// Bytes of request bodies past their first 64 KiB that may be held at once, all
     /// requests together (see `read_body` in [`routes`]).
     pub large_bodies: usize,
@@ -135,6 +145,8 @@ impl Config {
             new_nodes_per_minute: 60,
             max_connections: 4096,
             connections_per_client: 256,
+            connections_per_network: 1024,
+            connection_lifetime: Duration::from_secs(5 * 60),
             read_timeout: Duration::from_secs(20),
             large_bodies: 64 * 1024 * 1024,
         }
@@ -175,6 +187,8 @@ async fn serve<S: store::Store>(
     let limits = server::Limits {
         max_connections: server::fit_to_open_files(state.config.max_connections),
         connections_per_client: state.config.connections_per_client,
+        connections_per_network: state.config.connections_per_network,
+        connection_lifetime: state.config.connection_lifetime,
         read_timeout: state.config.read_timeout,
         drain: Duration::from_secs(5),
     };
