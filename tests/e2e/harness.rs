@@ -96,11 +96,23 @@ impl Cluster {
 
     /// Starts a proxy again on the same address and data folder.
     pub async fn start_proxy_again(&mut self) {
+        self.start_proxy_again_with(|_| {}).await;
+    }
+
+    /// [`Cluster::start_proxy_again`], with the defaults changed by `adjust`.
+    pub async fn start_proxy_again_with(&mut self, adjust: impl FnOnce(&mut Config)) {
         let listener = bind_again(&self.addr.to_string()).await;
-        let proxy = Proxy::start(listener, Config::new(self.dir.path().join("proxy")))
+        let proxy = Proxy::start(listener, self.proxy_config(adjust))
             .await
             .expect("proxy starts again");
         self.proxy = Some(proxy);
+    }
+
+    /// The proxy's configuration: its data folder, the defaults changed by `adjust`.
+    pub fn proxy_config(&self, adjust: impl FnOnce(&mut Config)) -> Config {
+        let mut config = Config::new(self.dir.path().join("proxy"));
+        adjust(&mut config);
+        config
     }
 
     pub async fn stop(mut self, nodes: Vec<Node>) {

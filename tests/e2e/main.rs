@@ -6,6 +6,7 @@ mod harness;
 mod adversarial;
 mod backpressure;
 mod calls;
+mod crowds;
 mod faults;
 mod limits;
 mod proxy;

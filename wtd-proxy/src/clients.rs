@@ -134,6 +134,19 @@ pub fn client_of(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The network an address belongs to: its IPv4 /24 or IPv6 /48, what one site (a
+/// household, an office, a small hosting customer) usually holds. Connections are also
+/// counted per network, so many addresses of one network still count as one crowd.
+pub fn network_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 80) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & 0xffff_ff00).into()),
+    }
+}
+
 /// A request in flight for one address.
 #[derive(Debug)]
 pub struct Slot {
@@ -172,6 +185,16 @@ mod tests {
         let _held = clients.admit(a).expect("first");
         assert_eq!(clients.admit(b).err(), Some(Turned::Slots(1)));
         clients.admit(other).expect("another /64");
+    }
+
+    #[test]
+    fn a_network_is_an_ipv4_slash_24_or_an_ipv6_slash_48() {
+        let net = |ip: &str| network_of(ip.parse().expect("an address"));
+        assert_eq!(net("192.0.2.7"), net("192.0.2.200"));
+        assert_ne!(net("192.0.2.7"), net("192.0.3.7"));
+        assert_eq!(net("::ffff:192.0.2.7"), net("192.0.2.1"));
+        assert_eq!(net("2001:db8:1:2::1"), net("2001:db8:1:ffff::1"));
+        assert_ne!(net("2001:db8:1::1"), net("2001:db8:2::1"));
     }
 
     #[test]

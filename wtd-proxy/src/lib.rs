@@ -16,6 +16,8 @@
 //!   disk through `store/registry.rs`, redb). A networked store would be a new file there.
 //! * [`clients`]: what one client address may hold on `/apply`, which needs no key.
 //! * [`server`]: the accept loop, with a bound on connections and on slow clients.
+//! * [`connections`]: which connections are held, by whom, and which one to close when
+//!   the proxy is full (the idlest of the network holding the most).
 //! * [`error`]: every refusal, with its HTTP status and a helpful sentence.
 //!
 //! Run it with [`run`] (the binary does), or embed one with [`Proxy::start`] (the
@@ -26,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod clients;
+pub mod connections;
 pub mod error;
 pub mod routes;
 pub mod server;
@@ -61,10 +64,33 @@ pub struct Config {
     pub mailbox_messages: usize,
     /// Bytes waiting per node.
     pub mailbox_bytes: usize,
+    /// Messages waiting per node from one sender (a node, or all `/apply` calls
+    /// together): a quarter of the mailbox, so one sender flooding a slow callee cannot
+    /// keep everyone else's calls out.
+    pub mailbox_messages_per_sender: usize,
+    /// Bytes waiting per node from one sender, a quarter of the mailbox likewise.
+    pub mailbox_bytes_per_sender: usize,
     /// Requests per second one node may make.
     pub node_rate: u32,
     /// Nodes that may register.
     pub max_nodes: usize,
+    /// Capability keys one node may list as accepted in the directory (each grant in use
+    /// is one). A club's Pi grants a key to each friend and program that calls it: a few
+    /// dozen; 256 leaves room, and keeps one node's part of the directory near 8 KiB.
+    pub accepts_per_node: usize,
+    /// The most bytes the whole directory may take, encoded as nodes read it. Every node
+    /// reads all of it in a ping answer of at most 2 MiB; 1 MiB leaves room for the
+    /// answer's framing, and holds a club of a few hundred Pis many times over (a node
+    /// offering a mission and accepting ten keys takes about 500 bytes). Past it a node is
+    /// listed by name and key only. Sending only what changed comes with issue 17.
+    pub directory_bytes: usize,
+    /// `GET /api/directory` and `GET /` per second from one client address (in bursts of
+    /// twice that): each answer is the whole directory.
+    pub directory_reads_per_client: u32,
+    /// A registration expires once its node has been offline this long (its name is then
+    /// free for another key, and makes room at `max_nodes`), so names taken and left
+    /// do not shut newcomers out for good.
+    pub name_expiry: Duration,
     /// Calls that may wait on `/apply` at once.
     pub max_applies: usize,
     /// Calls that one client address may have waiting on `/apply` at once.
@@ -73,12 +99,19 @@ pub struct Config {
     pub apply_rate_per_client: u32,
     /// New node names that may register per minute (registration is open to anyone).
     pub new_nodes_per_minute: u32,
-    /// Connections served at once (further ones wait). Lowered to fit the process's
-    /// open-file limit, if that is smaller.
+    /// Connections held at once. Past it a new connection is not made to wait: the
+    /// idlest connection of the network holding the most is closed instead. Lowered to
+    /// fit the process's open-file limit, if that is smaller.
     pub max_connections: usize,
     /// Connections one client (an IPv4 address, an IPv6 /64) may hold; more are closed.
     /// A node uses about five; many nodes behind one home router share an address.
     pub connections_per_client: usize,
+    /// Connections one network (an IPv4 /24, an IPv6 /48: one site, usually) may hold;
+    /// more are closed. Four clients' worth, so a school or an office still fits.
+    pub connections_per_network: usize,
+    /// A connection older than this is closed after its next answer (which says
+    /// `Connection: close`), so none is held for good.
+    pub connection_lifetime: Duration,
     /// Bytes of request bodies past their first 64 KiB that may be held at once, all
     /// requests together (see `read_body` in [`routes`]).
     pub large_bodies: usize,
@@ -98,14 +131,22 @@ impl Config {
             polls_per_node: 2,
             mailbox_messages: 4096,
             mailbox_bytes: 16 * 1024 * 1024,
+            mailbox_messages_per_sender: 1024,
+            mailbox_bytes_per_sender: 4 * 1024 * 1024,
             node_rate: 2000,
             max_nodes: 10_000,
+            accepts_per_node: 256,
+            directory_bytes: 1024 * 1024,
+            directory_reads_per_client: 5,
+            name_expiry: Duration::from_secs(90 * 24 * 60 * 60),
             max_applies: 1024,
             applies_per_client: 64,
             apply_rate_per_client: 100,
             new_nodes_per_minute: 60,
             max_connections: 4096,
             connections_per_client: 256,
+            connections_per_network: 1024,
+            connection_lifetime: Duration::from_secs(5 * 60),
             read_timeout: Duration::from_secs(20),
             large_bodies: 64 * 1024 * 1024,
         }
@@ -146,6 +187,8 @@ async fn serve<S: store::Store>(
     let limits = server::Limits {
         max_connections: server::fit_to_open_files(state.config.max_connections),
         connections_per_client: state.config.connections_per_client,
+        connections_per_network: state.config.connections_per_network,
+        connection_lifetime: state.config.connection_lifetime,
         read_timeout: state.config.read_timeout,
         drain: Duration::from_secs(5),
     };
@@ -160,6 +203,18 @@ async fn serve<S: store::Store>(
     state.close();
     let _ = sweeper.await;
     Ok(())
+}
+
+/// Releases the node name `name` in the registry in `config`'s data folder, whoever
+/// holds it (`wtd-proxy release NAME`); `Ok(false)` if it was not registered. Run it while
+/// the proxy using that folder is stopped: the registry is one file, held by one process.
+pub async fn release(config: &Config, name: &str) -> Result<bool, ProxyError> {
+    use store::Registrations;
+    let opened = config.clone();
+    let store = tokio::task::spawn_blocking(move || store::EmbeddedStore::open(&opened))
+        .await
+        .map_err(|e| ProxyError::Storage(e.to_string()))??;
+    store.release(name).await
 }
 
 /// A proxy running inside this program, for examples and tests.

@@ -1,4 +1,5 @@
-//! The `wtd-proxy` binary: `wtd-proxy --listen 127.0.0.1:14151 --data DIR`.
+//! The `wtd-proxy` binary: `wtd-proxy --listen 127.0.0.1:14151 --data DIR`, and
+//! `wtd-proxy release NAME --data DIR` for the operator.
 
 use std::path::PathBuf;
 
@@ -6,21 +7,32 @@ const HELP: &str = "\
 The WTD relay and directory: nodes register here, find each other, and exchange signed
 calls through it. It cannot forge, alter or replay a call a node accepts.
 
-Usage: wtd-proxy [--listen ADDRESS] [--data FOLDER]
+Usage: wtd-proxy [--listen ADDRESS] [--data FOLDER] [--expire-names-after DAYS]
+       wtd-proxy release NAME [--data FOLDER]
+
+Commands:
+  release NAME      free the node name NAME, whoever registered it, so that another key may
+                    take it. Run it while the proxy using FOLDER is stopped.
 
 Options:
   --listen ADDRESS  address to listen on [default: 127.0.0.1:14151]
   --data FOLDER     folder for the node registry, created if missing [default: wtd-proxy-data]
+  --expire-names-after DAYS
+                    a name whose node has been offline this many days is free again
+                    [default: 90]
   -h, --help        print this help
   -V, --version     print the version
 ";
 
-/// What the command line asked for. Two flags do not need an argument-parsing crate, and
-/// the proxy stays small on a Pi.
+/// What the command line asked for. A few flags do not need an argument-parsing crate,
+/// and the proxy stays small on a Pi.
 #[derive(Debug)]
 struct Args {
     listen: String,
     data: PathBuf,
+    expire_days: u64,
+    /// `release NAME`: free a name instead of serving.
+    release: Option<String>,
 }
 
 /// Reads the flags; `Err` is what to print and the exit code.
@@ -28,6 +40,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u
     let mut parsed = Args {
         listen: "127.0.0.1:14151".into(),
         data: PathBuf::from("wtd-proxy-data"),
+        expire_days: 90,
+        release: None,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -45,6 +59,28 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u
         match flag.as_str() {
             "--listen" => parsed.listen = value("--listen")?,
             "--data" => parsed.data = PathBuf::from(value("--data")?),
+            "--expire-names-after" => {
+                let days = value("--expire-names-after")?;
+                parsed.expire_days = match days.parse() {
+                    Ok(days) if days > 0 => days,
+                    _ => {
+                        return Err((
+                            format!(
+                                "wtd-proxy: --expire-names-after takes a whole number of days above 0, not {days:?}"
+                            ),
+                            2,
+                        ));
+                    }
+                };
+            }
+            "release" if parsed.release.is_none() => {
+                parsed.release = Some(args.next().ok_or_else(|| {
+                    (
+                        format!("wtd-proxy: release needs the NAME to free\n\n{HELP}"),
+                        2,
+                    )
+                })?);
+            }
             "-h" | "--help" => return Err((HELP.to_string(), 0)),
             "-V" | "--version" => {
                 return Err((format!("wtd-proxy {}", env!("CARGO_PKG_VERSION")), 0));
@@ -84,6 +120,27 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(code);
         }
     };
+    let mut config = wtd_proxy::Config::new(&args.data);
+    config.name_expiry = std::time::Duration::from_secs(args.expire_days * 24 * 60 * 60);
+    if let Some(name) = &args.release {
+        return match wtd_proxy::release(&config, name).await {
+            Ok(true) => {
+                println!("released `{name}`: another key may register it now");
+                std::process::ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                eprintln!(
+                    "wtd-proxy: `{name}` is not registered in {}",
+                    args.data.display()
+                );
+                std::process::ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("wtd-proxy: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -116,7 +173,7 @@ async fn main() -> std::process::ExitCode {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("stopping");
     };
-    match wtd_proxy::run(listener, wtd_proxy::Config::new(args.data), shutdown).await {
+    match wtd_proxy::run(listener, config, shutdown).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("wtd-proxy: {e}");
@@ -140,6 +197,23 @@ mod tests {
         assert_eq!(args.data, PathBuf::from("/tmp/x"));
         let args = parse(&[]).expect("defaults");
         assert_eq!(args.listen, "127.0.0.1:14151");
+        assert_eq!((args.expire_days, args.release), (90, None));
+    }
+
+    #[test]
+    fn release_names_the_name_to_free() {
+        let args = parse(&["release", "squatter", "--data", "/tmp/x"]).expect("parses");
+        assert_eq!(args.release.as_deref(), Some("squatter"));
+        assert_eq!(args.data, PathBuf::from("/tmp/x"));
+        let (text, code) = parse(&["release"]).expect_err("no name");
+        assert_eq!(code, 2);
+        assert!(text.contains("release needs the NAME"), "{text}");
+        let args = parse(&["--expire-names-after=30"]).expect("parses");
+        assert_eq!(args.expire_days, 30);
+        assert_eq!(
+            parse(&["--expire-names-after", "0"]).expect_err("zero").1,
+            2
+        );
     }
 
     #[test]

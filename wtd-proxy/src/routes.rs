@@ -20,6 +20,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 use wtd_wire::{self as wire, JsonDirectory, Route, RxBatch, Signed, TxBatch, TxReply};
 
+use crate::clients::Turned;
 use crate::error::ProxyError;
 use crate::server::ClientAddr;
 use crate::state::State;
@@ -153,7 +154,8 @@ async fn register<S: Store>(
 async fn ping<S: Store>(Axum(state): Axum<Shared<S>>, body: Bytes) -> Result<Response, ProxyError> {
     let (node, body) = state.authenticate(Route::Ping, None, &body).await?;
     let ping: wire::Ping = decode(&body)?;
-    Ok(postcard(&state.ping(&node, ping).await?))
+    let reply = state.ping(&node, ping).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())
 }
 
 async fn bye<S: Store>(Axum(state): Axum<Shared<S>>, body: Bytes) -> Result<Response, ProxyError> {
@@ -246,8 +248,31 @@ async fn apply<S: Store>(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())
 }
 
-async fn directory_json<S: Store>(Axum(state): Axum<Shared<S>>) -> impl IntoResponse {
-    axum::Json(json_directory(&state))
+async fn directory_json<S: Store>(
+    Axum(state): Axum<Shared<S>>,
+    client: Option<Extension<ClientAddr>>,
+) -> Result<Response, ProxyError> {
+    let _slot = admit_reader(&state, client)?;
+    let json = state.directory().json();
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+/// Each directory read sends the whole directory, and needs no key: so one address may
+/// make a few a second ([`crate::Config::directory_reads_per_client`]).
+fn admit_reader<S: Store>(
+    state: &State<S>,
+    client: Option<Extension<ClientAddr>>,
+) -> Result<crate::clients::Slot, ProxyError> {
+    let ip = client.map_or(IpAddr::from([0, 0, 0, 0]), |Extension(ClientAddr(ip))| ip);
+    state.directory_readers.admit(ip).map_err(|turned| {
+        ProxyError::TooMany(match turned {
+            Turned::Rate(n) => format!(
+                "this address reads the directory more than {n} times a second: read it less often"
+            ),
+            Turned::Slots(n) => format!("this address is already reading the directory {n} times"),
+            Turned::Crowded => turned.to_string(),
+        })
+    })
 }
 
 fn json_directory<S: Store>(state: &State<S>) -> JsonDirectory {
@@ -257,7 +282,11 @@ fn json_directory<S: Store>(state: &State<S>) -> JsonDirectory {
 
 /// A page for people: who is online and what they offer. Names are validated to
 /// `[a-z0-9_-]` at registration, and everything is escaped anyway.
-async fn dashboard<S: Store>(Axum(state): Axum<Shared<S>>) -> Html<String> {
+async fn dashboard<S: Store>(
+    Axum(state): Axum<Shared<S>>,
+    client: Option<Extension<ClientAddr>>,
+) -> Result<Html<String>, ProxyError> {
+    let _slot = admit_reader(&state, client)?;
     let mut rows = String::new();
     for node in json_directory(&state).nodes {
         let missions: Vec<String> = node
@@ -285,7 +314,7 @@ async fn dashboard<S: Store>(Axum(state): Axum<Shared<S>>) -> Html<String> {
     } else {
         ""
     };
-    Html(format!(
+    Ok(Html(format!(
         "<!doctype html><meta charset=utf-8><title>WTD proxy</title>\
          <h1>WTD proxy</h1>\
          <p>Nodes online now: a node is listed while its program runs and talks to this proxy \
@@ -303,7 +332,7 @@ async fn dashboard<S: Store>(Axum(state): Axum<Shared<S>>) -> Html<String> {
          <dt>keys accepted</dt><dd>How many keys the node's owner has granted and not revoked: \
          how many people (or programs) may call it. Who they are is the owner's business; the \
          proxy shows only the count.</dd></dl>"
-    ))
+    )))
 }
 
 fn escape(text: &str) -> String {

@@ -1,49 +1,55 @@
 //! The accept loop: HTTP/1.1 over TCP, with the bounds a server open to strangers needs.
 //!
 //! A relay on the internet meets clients that open connections and never finish a request
-//! (slowloris), or hold thousands of them idle. Two bounds keep that from hurting anyone
-//! else:
+//! (slowloris), hold thousands of them idle, or hold thousands of polite ones. These bounds
+//! keep that from hurting anyone else:
 //!
-//! * at most [`Config::max_connections`] connections are served at once; past that, new
-//!   ones wait in the kernel's accept queue instead of using up file descriptors. One
-//!   client (an IPv4 address, an IPv6 /64) may hold [`Config::connections_per_client`] of
-//!   them; a connection past that is closed at once;
+//! * at most [`Config::max_connections`] connections are held at once; past that, a new
+//!   one is not made to wait: the idlest connection of the network holding the most is
+//!   closed to make room (see [`crate::connections`], which also keeps signed node traffic
+//!   longest). One client (an IPv4 address, an IPv6 /64) may hold
+//!   [`Config::connections_per_client`] of them, one network (an IPv4 /24, an IPv6 /48)
+//!   [`Config::connections_per_network`]; a connection past either is closed at once;
 //! * a connection must deliver a request's headers within [`Config::read_timeout`], both
 //!   when it opens and while it waits idle between requests, or it is closed. Nodes close
 //!   their idle connections sooner than that (ureq drops them after 15 s), so they never
 //!   race the proxy's close;
 //! * an answer that the client does not read (its receive window stays full) for
 //!   [`Config::read_timeout`] ends the connection: otherwise a client that pipelines
-//!   requests and never reads would hold its connection forever.
+//!   requests and never reads would hold its connection forever;
+//! * a connection older than [`Config::connection_lifetime`] is closed after its next
+//!   answer, which says `Connection: close` (so the client does not race the close), and
+//!   no connection is held for good.
 //!
 //! The body has the same time again, and a size bound: see `read_body` in [`crate::routes`].
 //!
 //! [`Config::max_connections`]: crate::Config::max_connections
 //! [`Config::read_timeout`]: crate::Config::read_timeout
 //! [`Config::connections_per_client`]: crate::Config::connections_per_client
+//! [`Config::connections_per_network`]: crate::Config::connections_per_network
+//! [`Config::connection_lifetime`]: crate::Config::connection_lifetime
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use hyper::Request;
 use hyper::body::Incoming;
+use hyper::header::{CONNECTION, HeaderValue};
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tower_service::Service;
 
 use crate::clients::client_of;
+use crate::connections::{ConnectionBounds, ConnectionTable, Refused};
 
 /// The address a request came from, as a request extension. The proxy itself is meant to
 /// face the internet directly; behind a reverse proxy every client shares its address.
@@ -57,6 +63,10 @@ pub struct Limits {
     pub max_connections: usize,
     /// Connections one client may hold at once.
     pub connections_per_client: usize,
+    /// Connections one network (IPv4 /24, IPv6 /48) may hold at once.
+    pub connections_per_network: usize,
+    /// A connection older than this is closed after its next answer.
+    pub connection_lifetime: Duration,
     /// Longest wait for a request's headers, idle time included.
     pub read_timeout: Duration,
     /// How long a stop waits for requests in progress.
@@ -71,8 +81,11 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let per_client = Arc::new(Mutex::new(HashMap::<IpAddr, usize>::new()));
+    let table = ConnectionTable::new(ConnectionBounds {
+        max: limits.max_connections,
+        per_client: limits.connections_per_client,
+        per_network: limits.connections_per_network,
+    });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.read_timeout)
@@ -85,14 +98,6 @@ pub async fn serve(
     loop {
         // Reap finished connection tasks as we go, so the set stays small.
         while connections.try_join_next().is_some() {}
-        // Take a slot before accepting: at the bound, new clients wait in the backlog.
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-            _ = &mut shutdown => break,
-        };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = &mut shutdown => break,
@@ -109,15 +114,23 @@ pub async fn serve(
                 continue;
             }
         };
-        let Some(held) = ClientConnection::open(&per_client, peer.ip(), limits) else {
-            tracing::debug!(client = %client_of(peer.ip()), "too many connections from one client; closing");
-            continue;
+        let held = match table.open(peer.ip()) {
+            Ok(held) => Arc::new(held),
+            Err(refused) => {
+                let share = match refused {
+                    Refused::Client => "client",
+                    Refused::Network => "network",
+                };
+                tracing::debug!(client = %client_of(peer.ip()), "too many connections from one {share}; closing");
+                continue;
+            }
         };
-        if slots.available_permits() == 0 {
+        if table.len() > limits.max_connections {
             let now = tokio::time::Instant::now();
             if warned_full.is_none_or(|t| now.duration_since(t) > Duration::from_secs(60)) {
                 tracing::warn!(
-                    "serving {} connections, the most allowed; new ones wait",
+                    "holding {} connections, the most allowed: closing the idlest of the \
+                     network that holds the most, for each new one",
                     limits.max_connections
                 );
                 warned_full = Some(now);
@@ -127,20 +140,41 @@ pub async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
-        // Every request learns the address it came from (see [`ClientAddr`]).
+        // Every request learns the address it came from (see [`ClientAddr`]); the table
+        // learns when the connection is busy, and whether it carries a node's traffic.
         let app = app.clone();
+        let opened = Instant::now();
+        let tracked = held.clone();
         let service = service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ClientAddr(peer.ip()));
-            // A Router is always ready, so it may be called without `poll_ready`.
-            app.clone().call(request)
+            let node_route = is_node_route(request.uri().path());
+            let (app, tracked) = (app.clone(), tracked.clone());
+            tracked.request_started();
+            async move {
+                // A Router is always ready, so it may be called without `poll_ready`.
+                let mut response: Response<_> = app.clone().call(request).await?;
+                tracked.request_ended(node_route && response.status().is_success());
+                if opened.elapsed() >= limits.connection_lifetime {
+                    response
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
         let io = TokioIo::new(WriteDeadline::new(tcp, limits.read_timeout));
         let connection = graceful.watch(http.serve_connection(io, service));
         connections.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("connection ended: {e}");
+            tokio::select! {
+                ended = connection => {
+                    if let Err(e) = ended {
+                        tracing::debug!("connection ended: {e}");
+                    }
+                }
+                // Dropping the connection closes it, whatever it was doing.
+                _ = held.evicted() => {}
             }
-            drop((slot, held));
+            drop(held);
         });
     }
 
@@ -160,42 +194,10 @@ pub async fn serve(
     connections.shutdown().await;
 }
 
-/// One client's share of the connections, given back when dropped.
-struct ClientConnection {
-    table: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    client: IpAddr,
-}
-
-impl ClientConnection {
-    fn open(
-        table: &Arc<Mutex<HashMap<IpAddr, usize>>>,
-        ip: IpAddr,
-        limits: Limits,
-    ) -> Option<ClientConnection> {
-        let client = client_of(ip);
-        let mut counts = table.lock().unwrap_or_else(|p| p.into_inner());
-        let count = counts.entry(client).or_insert(0);
-        if *count >= limits.connections_per_client.max(1) {
-            return None;
-        }
-        *count += 1;
-        Some(ClientConnection {
-            table: table.clone(),
-            client,
-        })
-    }
-}
-
-impl Drop for ClientConnection {
-    fn drop(&mut self) {
-        let mut counts = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = counts.get_mut(&self.client) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.client);
-            }
-        }
-    }
+/// The routes a node uses with a signed hop: their successful requests are node traffic,
+/// whose connections are closed last when the proxy is full.
+fn is_node_route(path: &str) -> bool {
+    path == "/ping" || path == "/bye" || path.starts_with("/tx/") || path.starts_with("/rx/")
 }
 
 /// A connection whose writes must make progress: a write that stays blocked (the client

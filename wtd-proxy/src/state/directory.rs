@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::watch;
 use wtd_wire::{self as wire, Directory, DirectoryEntry, Offer, Ping};
@@ -18,8 +19,22 @@ use crate::store::DirectoryView;
 /// Most bytes one node's offers and accepted keys may take in the directory.
 pub const MAX_DIRECTORY_ENTRY_BYTES: usize = 16 * 1024;
 
-/// Checks what a ping asks to list: its size, and every mission, module and function name.
-pub(crate) fn check_ping(ping: &Ping) -> Result<(), ProxyError> {
+/// About the bytes one node's line takes in the encoded directory: its name, key, offers
+/// and keys, and a few bytes of lengths (never fewer than postcard uses).
+pub(crate) fn entry_size(name: &str, offers: &[Offer], accepts: &[[u8; 32]]) -> usize {
+    name.len() + 32 + wire::encode(&offers).len() + 32 * accepts.len() + 16
+}
+
+/// Checks what a ping asks to list: its size, the number of keys, and every mission,
+/// module and function name.
+pub(crate) fn check_ping(ping: &Ping, max_accepts: usize) -> Result<(), ProxyError> {
+    if ping.accepts.len() > max_accepts {
+        return Err(ProxyError::TooLarge(format!(
+            "a node lists {} accepted keys; at most {max_accepts} are listed (every node \
+             receives the directory: keep the keys of grants in use, revoke the rest)",
+            ping.accepts.len()
+        )));
+    }
     let size = wire::encode(&ping.offers).len() + 32 * ping.accepts.len();
     if size > MAX_DIRECTORY_ENTRY_BYTES {
         return Err(ProxyError::TooLarge(format!(
@@ -39,6 +54,36 @@ pub(crate) fn check_ping(ping: &Ping) -> Result<(), ProxyError> {
     Ok(())
 }
 
+/// Whether `node`'s line of `size` bytes fits a directory of at most `bound` bytes whose
+/// other lines take `others`. Full lines (with offers and keys) may fill three quarters
+/// of it; the last quarter is kept for lines of a name and key alone, so that once full
+/// lines have filled theirs (junk, say), a newcomer can still be found by name.
+pub(crate) fn fits(node: &str, others: usize, size: usize, bound: usize) -> bool {
+    let bare = entry_size(node, &[], &[]);
+    let room = if size <= bare {
+        bound
+    } else {
+        bound - bound / 4
+    };
+    others + size <= room
+}
+
+/// The postcard bytes of a [`wire::PingReply`] for a node that has `known_version`, put
+/// together from the directory's one encoding for this version rather than encoded again.
+pub(crate) fn ping_reply(view: &DirectoryView, known_version: u64) -> Bytes {
+    // A PingReply is its version, then an Option: 0, or 1 and the directory.
+    let mut reply = wire::encode(&view.version);
+    if known_version == view.version {
+        reply.push(0);
+        return Bytes::from(reply);
+    }
+    let directory = view.postcard();
+    reply.reserve(1 + directory.len());
+    reply.push(1);
+    reply.extend_from_slice(&directory);
+    Bytes::from(reply)
+}
+
 /// What the directory shows for one node.
 #[derive(Debug, Default)]
 pub(crate) struct Listing {
@@ -48,18 +93,32 @@ pub(crate) struct Listing {
     accepts: Vec<[u8; 32]>,
     /// Whether the directory lists the node now.
     listed: bool,
+    /// About its bytes in the encoded directory ([`entry_size`]).
+    size: usize,
 }
 
 impl Listing {
-    /// Lists the node with these offers; `true` if the directory changed.
-    pub(crate) fn show(&mut self, offers: Vec<Offer>, accepts: Vec<[u8; 32]>) -> bool {
+    /// Lists the node with these offers, taking `size` bytes; `true` if the directory
+    /// changed.
+    pub(crate) fn show(&mut self, offers: Vec<Offer>, accepts: Vec<[u8; 32]>, size: usize) -> bool {
         if self.offers == offers && self.accepts == accepts && self.listed {
             return false;
         }
         self.offers = offers;
         self.accepts = accepts;
         self.listed = true;
+        self.size = size;
         true
+    }
+
+    /// About the bytes it takes in the directory while listed, else 0.
+    pub(crate) fn size(&self) -> usize {
+        if self.listed { self.size } else { 0 }
+    }
+
+    /// About the bytes it would take if listed again with what it offered last.
+    pub(crate) fn size_if_listed(&self) -> usize {
+        self.size
     }
 
     /// Lists the node with what it offered last; `true` if it was not listed.
@@ -100,10 +159,10 @@ impl DirectoryFeed {
     /// [`DirectoryView::version`]).
     pub(crate) fn new() -> DirectoryFeed {
         DirectoryFeed {
-            sender: watch::Sender::new(DirectoryView {
-                version: wire::now_ms(),
-                directory: Arc::new(Directory::default()),
-            }),
+            sender: watch::Sender::new(DirectoryView::new(
+                wire::now_ms(),
+                Arc::new(Directory::default()),
+            )),
         }
     }
 
@@ -114,13 +173,46 @@ impl DirectoryFeed {
         let directory = Arc::new(Directory { nodes });
         // `send_modify` publishes even while no one is subscribed.
         self.sender.send_modify(|view| {
-            view.version += 1;
-            view.directory = directory;
+            *view = DirectoryView::new(view.version + 1, directory);
         });
     }
 
     /// A receiver holding the newest version.
     pub(crate) fn subscribe(&self) -> watch::Receiver<DirectoryView> {
         self.sender.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ping_answer_is_a_ping_reply_built_from_one_shared_encoding() {
+        let directory = Directory {
+            nodes: vec![DirectoryEntry {
+                name: "alice".into(),
+                node_key: [7; 32],
+                offers: vec![Offer {
+                    mission: "demo".into(),
+                    functions: vec!["demo/add".into()],
+                }],
+                accepts: vec![[9; 32]; 3],
+            }],
+        };
+        let view = DirectoryView::new(1_700_000_000_123, Arc::new(directory.clone()));
+        let full = ping_reply(&view, 0);
+        let decoded: wire::PingReply = wire::decode_exact(&full).expect("a ping reply");
+        assert_eq!(decoded.version, view.version);
+        assert_eq!(decoded.directory, Some(directory));
+        let same: wire::PingReply =
+            wire::decode_exact(&ping_reply(&view, view.version)).expect("a ping reply");
+        assert_eq!(same.directory, None);
+        // Every reader of this version, and its clones, share one copy of each encoding.
+        let other_reader = view.clone();
+        assert_eq!(view.postcard().as_ptr(), other_reader.postcard().as_ptr());
+        assert_eq!(view.json().as_ptr(), other_reader.json().as_ptr());
+        let json: wire::JsonDirectory = serde_json::from_slice(&view.json()).expect("json");
+        assert_eq!(json.version, view.version);
     }
 }

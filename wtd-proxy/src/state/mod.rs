@@ -27,7 +27,9 @@ pub(crate) mod waiters;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use tokio::sync::{Semaphore, watch};
+
 use wtd_wire::{self as wire, Delivered, Kind, Route, TxStatus};
 
 use crate::Config;
@@ -42,6 +44,9 @@ use mailboxes::long_poll;
 use presence::PollHold;
 use waiters::WaiterHold;
 
+/// Directory reads one client address may have in progress at once.
+const DIRECTORY_READS_AT_ONCE: usize = 4;
+
 /// Shared by every request handler. `S` is where the nodes' state is kept (see
 /// [`crate::store`] for why it is a type parameter).
 pub struct State<S: Store = EmbeddedStore> {
@@ -55,6 +60,8 @@ pub struct State<S: Store = EmbeddedStore> {
     hops: HopCheck,
     /// `/apply` slots and rate per client address.
     pub(crate) clients: Arc<Clients>,
+    /// Directory reads (`/api/directory`, the page) per client address.
+    pub(crate) directory_readers: Arc<Clients>,
     /// The shared budget for large request bodies, in KiB.
     pub(crate) large_bodies: Arc<Semaphore>,
     /// Turns true when the proxy stops: held requests then answer at once.
@@ -78,6 +85,10 @@ impl<S: Store> State<S> {
         getrandom::fill(&mut epoch).map_err(|e| ProxyError::Storage(e.to_string()))?;
         Ok(State {
             clients: Clients::new(config.applies_per_client, config.apply_rate_per_client),
+            directory_readers: Clients::new(
+                DIRECTORY_READS_AT_ONCE,
+                config.directory_reads_per_client,
+            ),
             large_bodies: limits::large_body_budget(&config),
             hops: HopCheck {
                 started,
@@ -116,14 +127,12 @@ impl<S: Store> State<S> {
     }
 
     /// `POST /ping`: record presence and offers; answer with the directory if it changed.
-    pub async fn ping(&self, node: &str, ping: wire::Ping) -> Result<wire::PingReply, ProxyError> {
-        directory::check_ping(&ping)?;
+    /// The answer is the postcard bytes of a [`wire::PingReply`], put together from the
+    /// directory's one encoding for this version rather than encoded again.
+    pub async fn ping(&self, node: &str, ping: wire::Ping) -> Result<Bytes, ProxyError> {
+        directory::check_ping(&ping, self.config.accepts_per_node)?;
         self.store.list(node, ping.offers, ping.accepts).await?;
-        let view = self.directory();
-        Ok(wire::PingReply {
-            version: view.version,
-            directory: (ping.known_version != view.version).then(|| (*view.directory).clone()),
-        })
+        Ok(directory::ping_reply(&self.directory(), ping.known_version))
     }
 
     /// The directory now: the nodes online, sorted by name, and its version.
@@ -139,6 +148,7 @@ impl<S: Store> State<S> {
     /// Takes nodes that stopped talking off the directory, and forgets idle clients.
     pub async fn sweep(&self) {
         self.clients.sweep();
+        self.directory_readers.sweep();
         self.store.sweep().await;
     }
 

@@ -16,9 +16,9 @@ use super::{
 };
 use crate::Config;
 use crate::error::ProxyError;
-use crate::state::directory::{DirectoryFeed, Listing};
+use crate::state::directory::{self, DirectoryFeed, Listing};
 use crate::state::limits::{self, Limiter};
-use crate::state::mailboxes::Mailbox;
+use crate::state::mailboxes::{Mailbox, MailboxBounds};
 use crate::state::presence::NodePresence;
 use crate::state::waiters::Waiters;
 
@@ -67,11 +67,24 @@ struct NodeEntry {
     limiter: Limiter,
     /// Messages waiting for it.
     mailbox: Mailbox,
+    /// When it was last online, ms since the Unix epoch: its registration expires once
+    /// this is [`Config::name_expiry`] ago.
+    last_seen_ms: u64,
+    /// The last of those times saved on disk (the registry keeps it to within
+    /// [`SEEN_SAVED_EVERY_MS`]).
+    saved_seen_ms: u64,
 }
 
+/// How often a node's last-seen time is saved to disk while it stays online: often enough
+/// for an expiry measured in days, rarely enough to cost nothing (one small write per
+/// online node an hour).
+const SEEN_SAVED_EVERY_MS: u64 = 60 * 60 * 1000;
+
 impl NodeEntry {
-    fn new(record: NodeRecord, key: VerifyingKey, config: &Config) -> NodeEntry {
+    fn new(record: NodeRecord, key: VerifyingKey, config: &Config, seen_ms: u64) -> NodeEntry {
         NodeEntry {
+            last_seen_ms: seen_ms,
+            saved_seen_ms: seen_ms,
             key,
             email: record.email,
             presence: NodePresence::default(),
@@ -80,6 +93,24 @@ impl NodeEntry {
             limiter: limits::per_second(config.node_rate),
             mailbox: Mailbox::new(),
         }
+    }
+
+    /// Marks the node online now.
+    fn seen_now(&mut self) {
+        self.last_seen_ms = self.last_seen_ms.max(wire::now_ms());
+    }
+
+    /// How long until its registration expires (zero: it has), unless it is online.
+    fn expires_in(&self, config: &Config, now_ms: u64) -> Option<u64> {
+        if self.presence.online(config.presence_timeout) {
+            return None;
+        }
+        let expiry = u64::try_from(config.name_expiry.as_millis()).unwrap_or(u64::MAX);
+        Some(
+            self.last_seen_ms
+                .saturating_add(expiry)
+                .saturating_sub(now_ms),
+        )
     }
 }
 
@@ -103,11 +134,14 @@ impl EmbeddedStore {
     /// registration. Blocks.
     pub fn open(config: &Config) -> Result<EmbeddedStore, ProxyError> {
         let registry = Registry::open(&config.data_dir)?;
+        let last_seen = registry.last_seen()?;
         let mut nodes = HashMap::new();
         for (name, record) in registry.all()? {
             match wire::verifying_key(&record.node_key) {
                 Ok(key) => {
-                    nodes.insert(name, NodeEntry::new(record, key, config));
+                    let seen = last_seen.get(&name).copied().unwrap_or(0);
+                    let seen = seen.max(record.registered_at_ms);
+                    nodes.insert(name, NodeEntry::new(record, key, config, seen));
                 }
                 Err(e) => tracing::error!(%name, "skipping a registration with a bad key: {e}"),
             }
@@ -146,32 +180,110 @@ impl Shared {
         let key = wire::verifying_key(&record.node_key)
             .map_err(|_| ProxyError::Malformed("the node key is not a valid ed25519 key".into()))?;
         let _one_at_a_time = lock(&self.registering);
-        {
+        // An expired registration this one replaces: the name's own, or, at the bound on
+        // names, the one not seen for the longest.
+        let instead = {
             let nodes = lock(&self.nodes);
-            if let Some(existing) = nodes.get(&name) {
-                return if existing.key == key {
-                    Ok(Registered::Again)
-                } else {
-                    Err(ProxyError::NameTaken(name))
-                };
+            let now = wire::now_ms();
+            match nodes.get(&name) {
+                Some(existing) if existing.key == key => return Ok(Registered::Again),
+                Some(existing) => match existing.expires_in(&self.config, now) {
+                    Some(0) => Some(name.clone()),
+                    _ => return Err(ProxyError::NameTaken(name)),
+                },
+                None if nodes.len() >= self.config.max_nodes => {
+                    Some(self.longest_expired(&nodes, now)?)
+                }
+                None => None,
             }
-            if nodes.len() >= self.config.max_nodes {
-                return Err(ProxyError::TooMany(format!(
-                    "this proxy holds its maximum of {} nodes",
-                    self.config.max_nodes
-                )));
-            }
-        }
+        };
         if self.new_names.check().is_err() {
             return Err(ProxyError::TooMany(
                 "too many new nodes are registering right now: try again in a minute".into(),
             ));
         }
-        self.registry.put(&name, &record)?;
+        // Memory first, then disk: a request from the expired node meanwhile finds it
+        // unregistered, and its node registers again after this one (and is refused, or
+        // gets its name back, like any newcomer).
+        if let Some(old) = &instead {
+            self.forget(&mut lock(&self.nodes), old);
+            tracing::info!(node = %old, "released a registration not seen for {:?}", self.config.name_expiry);
+        }
+        self.registry.put(&name, &record, instead.as_deref())?;
         tracing::info!(node = %name, "registered a new node");
-        let entry = NodeEntry::new(record, key, &self.config);
+        let entry = NodeEntry::new(record, key, &self.config, wire::now_ms());
         lock(&self.nodes).insert(name, entry);
         Ok(Registered::New)
+    }
+
+    /// At the bound on names: the expired registration not seen for the longest, or the
+    /// refusal, saying when the next one expires.
+    fn longest_expired(
+        &self,
+        nodes: &HashMap<String, NodeEntry>,
+        now: u64,
+    ) -> Result<String, ProxyError> {
+        let expired = nodes
+            .iter()
+            .filter(|(_, n)| n.expires_in(&self.config, now) == Some(0))
+            .min_by_key(|(_, n)| n.last_seen_ms);
+        if let Some((name, _)) = expired {
+            return Ok(name.clone());
+        }
+        let next = nodes
+            .values()
+            .filter_map(|n| n.expires_in(&self.config, now))
+            .min();
+        let when = match next {
+            Some(ms) => format!("the next name expires in {}", human(ms)),
+            None => "every node is online".to_string(),
+        };
+        Err(ProxyError::TooMany(format!(
+            "this proxy holds its maximum of {} node names, and a name is released only once \
+             its node has been offline for {}; {when}. Try again then, or ask the proxy's \
+             operator to release a name (`wtd-proxy release NAME`)",
+            self.config.max_nodes,
+            human(self.config.name_expiry.as_millis() as u64)
+        )))
+    }
+
+    /// [`Registrations::release`], on a blocking thread.
+    fn release(&self, name: &str) -> Result<bool, ProxyError> {
+        let _one_at_a_time = lock(&self.registering);
+        self.forget(&mut lock(&self.nodes), name);
+        let removed = self.registry.remove(name)?;
+        if removed {
+            tracing::info!(node = %name, "released the name");
+        }
+        Ok(removed)
+    }
+}
+
+impl Shared {
+    /// Takes `name` out of memory: off the directory, its held polls woken (they find it
+    /// unregistered, and its node registers again).
+    fn forget(&self, nodes: &mut HashMap<String, NodeEntry>, name: &str) {
+        if let Some(gone) = nodes.remove(name) {
+            gone.mailbox.wake();
+            if gone.listing.listed() {
+                self.directory.publish(
+                    nodes
+                        .iter()
+                        .filter_map(|(name, n)| n.listing.entry(name, &n.key)),
+                );
+            }
+        }
+    }
+}
+
+/// A duration for people: "90 days", "5 h", "2 min", "3 s".
+fn human(ms: u64) -> String {
+    let s = ms.div_ceil(1000);
+    match s {
+        s if s >= 2 * 86_400 => format!("{} days", s / 86_400),
+        s if s >= 2 * 3_600 => format!("{} h", s / 3_600),
+        s if s >= 120 => format!("{} min", s / 60),
+        s => format!("{s} s"),
     }
 }
 
@@ -188,6 +300,14 @@ impl Registrations for EmbeddedStore {
         tokio::task::spawn_blocking(move || shared.register(name, record))
             .await
             .map_err(|_| ProxyError::Storage("the registration task failed".into()))?
+    }
+
+    async fn release(&self, name: &str) -> Result<bool, ProxyError> {
+        let shared = self.shared.clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || shared.release(&name))
+            .await
+            .map_err(|_| ProxyError::Storage("the release task failed".into()))?
     }
 
     async fn registered(&self) -> Result<Vec<(String, String)>, ProxyError> {
@@ -215,9 +335,10 @@ impl RequestRates for EmbeddedStore {
 
 impl Presence for EmbeddedStore {
     async fn seen(&self, node: &str, route: Route, counter: u64) -> Result<(), ProxyError> {
-        entry(&mut self.nodes(), node)?
-            .presence
-            .seen(route, counter);
+        let mut nodes = self.nodes();
+        let entry = entry(&mut nodes, node)?;
+        entry.presence.seen(route, counter);
+        entry.seen_now();
         Ok(())
     }
 
@@ -227,8 +348,16 @@ impl Presence for EmbeddedStore {
         entry
             .presence
             .hold_poll(node, self.shared.config.polls_per_node)?;
-        if !entry.presence.gone() && entry.listing.relist() {
-            self.publish(&nodes);
+        if !entry.presence.gone() && !entry.listing.listed() {
+            // Listed again as it was last, if that still fits; its next ping says if not.
+            let size = entry.listing.size_if_listed();
+            let others: usize = nodes.values().map(|n| n.listing.size()).sum();
+            if directory::fits(node, others, size, self.shared.config.directory_bytes) {
+                if let Some(entry) = nodes.get_mut(node) {
+                    entry.listing.relist();
+                }
+                self.publish(&nodes);
+            }
         }
         Ok(())
     }
@@ -236,6 +365,7 @@ impl Presence for EmbeddedStore {
     fn release_poll(&self, node: &str) {
         if let Some(entry) = self.nodes().get_mut(node) {
             entry.presence.release_poll();
+            entry.seen_now();
         }
     }
 
@@ -265,6 +395,23 @@ impl Presence for EmbeddedStore {
         if changed {
             self.publish(&nodes);
         }
+        // Last-seen times go to disk now and then, off this lock and this task.
+        let mut due = Vec::new();
+        for (name, entry) in nodes.iter_mut() {
+            if entry.last_seen_ms >= entry.saved_seen_ms + SEEN_SAVED_EVERY_MS {
+                entry.saved_seen_ms = entry.last_seen_ms;
+                due.push((name.clone(), entry.last_seen_ms));
+            }
+        }
+        drop(nodes);
+        if !due.is_empty() {
+            let shared = self.shared.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = shared.registry.save_seen(&due) {
+                    tracing::warn!("cannot save when nodes were last seen: {e}");
+                }
+            });
+        }
     }
 
     async fn list(
@@ -273,11 +420,32 @@ impl Presence for EmbeddedStore {
         offers: Vec<Offer>,
         accepts: Vec<[u8; 32]>,
     ) -> Result<(), ProxyError> {
+        let bound = self.shared.config.directory_bytes;
         let mut nodes = self.nodes();
-        if entry(&mut nodes, node)?.listing.show(offers, accepts) {
+        let others: usize = nodes
+            .iter()
+            .filter(|(name, _)| *name != node)
+            .map(|(_, n)| n.listing.size())
+            .sum();
+        let size = directory::entry_size(node, &offers, &accepts);
+        let bare = directory::entry_size(node, &[], &[]);
+        let entry = entry(&mut nodes, node)?;
+        if directory::fits(node, others, size, bound) {
+            if entry.listing.show(offers, accepts, size) {
+                self.publish(&nodes);
+            }
+            return Ok(());
+        }
+        if directory::fits(node, others, bare, bound)
+            && entry.listing.show(Vec::new(), Vec::new(), bare)
+        {
             self.publish(&nodes);
         }
-        Ok(())
+        Err(ProxyError::TooLarge(format!(
+            "the directory is full ({others} of its {bound} bytes are taken): this node is \
+             online and can be called, but is listed by name and key only, without its \
+             missions and keys; list fewer keys or missions, or ask the proxy's operator"
+        )))
     }
 
     fn directory(&self) -> watch::Receiver<DirectoryView> {
@@ -301,13 +469,9 @@ impl Mailboxes for EmbeddedStore {
         if !entry.presence.online(config.presence_timeout) {
             return Ok(TxStatus::NodeDown);
         }
-        Ok(entry.mailbox.push(
-            from,
-            kind,
-            bytes,
-            config.mailbox_messages,
-            config.mailbox_bytes,
-        ))
+        Ok(entry
+            .mailbox
+            .push(from, kind, bytes, MailboxBounds::of(config)))
     }
 
     async fn take(&self, node: &str, acked: Option<u64>) -> Result<Mail, ProxyError> {
@@ -405,6 +569,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_name_left_offline_past_the_expiry_is_free_and_one_online_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::new(dir.path());
+        config.presence_timeout = Duration::from_millis(50);
+        config.name_expiry = Duration::from_millis(100);
+        config.max_nodes = 2;
+        let store = EmbeddedStore::open(&config).expect("opens");
+        online(&store, "alice").await;
+        store
+            .register("squatter", record(2))
+            .await
+            .expect("registers");
+        assert!(matches!(
+            store.register("carol", record(3)).await,
+            Err(ProxyError::TooMany(text)) if text.contains("next name expires in")
+        ));
+        assert!(matches!(
+            store.register("squatter", record(3)).await,
+            Err(ProxyError::NameTaken(_))
+        ));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        store
+            .seen("alice", Route::Ping, 2)
+            .await
+            .expect("still online");
+        // The squatter's name goes to another key; at the bound, Alice's stays hers.
+        assert_eq!(
+            store.register("squatter", record(3)).await.ok(),
+            Some(Registered::New)
+        );
+        let key = store.node_key("squatter").await.expect("reads");
+        assert_eq!(key.map(|k| k.to_bytes()), Some(record(3).node_key));
+        assert!(matches!(
+            store.register("carol", record(4)).await,
+            Err(ProxyError::TooMany(_))
+        ));
+        // The operator releases a name: it is gone, on disk too.
+        assert!(store.release("squatter").await.expect("releases"));
+        assert_eq!(store.node_key("squatter").await.expect("reads"), None);
+        drop(store);
+        let store = EmbeddedStore::open(&config).expect("reopens");
+        let names: Vec<String> = store
+            .registered()
+            .await
+            .expect("reads")
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names, ["alice"]);
+    }
+
+    #[tokio::test]
     async fn a_counter_is_accepted_once() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store(&dir);
@@ -495,6 +711,45 @@ mod tests {
         let swept = directory.borrow_and_update().clone();
         assert!(swept.version > listed.version);
         assert!(swept.directory.nodes.is_empty(), "silent past the timeout");
+    }
+
+    #[tokio::test]
+    async fn the_directory_stays_within_its_bound_and_a_node_past_it_is_listed_bare() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::new(dir.path());
+        config.directory_bytes = 4096;
+        let store = EmbeddedStore::open(&config).expect("opens");
+        let keys = |n: usize| vec![[1u8; 32]; n];
+        online(&store, "alice").await;
+        store
+            .list("alice", Vec::new(), keys(80))
+            .await
+            .expect("2.6 KB fits");
+        online(&store, "bob").await;
+        assert!(matches!(
+            store.list("bob", Vec::new(), keys(80)).await,
+            Err(ProxyError::TooLarge(text)) if text.contains("the directory is full")
+        ));
+        let view = store.directory().borrow().clone();
+        let bob = view.directory.nodes.iter().find(|n| n.name == "bob");
+        assert!(
+            bob.is_some_and(|b| b.accepts.is_empty()),
+            "listed by name and key"
+        );
+        assert!(
+            view.postcard().len() <= 4096,
+            "{} bytes",
+            view.postcard().len()
+        );
+        // Alice changing her own line is measured without her old one.
+        store
+            .list("alice", Vec::new(), keys(85))
+            .await
+            .expect("still fits");
+        store
+            .list("bob", Vec::new(), keys(2))
+            .await
+            .expect("a small line fits");
     }
 
     #[tokio::test]

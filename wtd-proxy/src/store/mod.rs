@@ -28,11 +28,12 @@
 mod embedded;
 mod registry;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use axum::body::Bytes;
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{oneshot, watch};
-use wtd_wire::{Delivered, Directory, Kind, Offer, Route, TxStatus};
+use wtd_wire::{Delivered, Directory, JsonDirectory, Kind, Offer, Route, TxStatus};
 
 use crate::error::ProxyError;
 
@@ -51,7 +52,14 @@ impl<T> Store for T where
 {
 }
 
-/// Which key holds each node name. Registrations are permanent: nothing removes one.
+/// Which key holds each node name.
+///
+/// A registration lasts while its node keeps coming back: it *expires* once the node has
+/// not been online (see [`Presence`]) for [`Config::name_expiry`](crate::Config::name_expiry),
+/// and an operator may [release](Registrations::release) one. A node online now never
+/// expires. The store keeps each node's last-seen time across its own restarts to within
+/// an hour, never later than the truth, so a restart can only make a name expire sooner
+/// by that much, not keep it longer.
 pub trait Registrations: Send + Sync + 'static {
     /// The key `node` registered with, or `None` if the name is not registered.
     fn node_key(
@@ -70,11 +78,21 @@ pub trait Registrations: Send + Sync + 'static {
     ///   [`Config::max_nodes`](crate::Config::max_nodes) names or
     ///   [`Config::new_nodes_per_minute`](crate::Config::new_nodes_per_minute), counted
     ///   over all proxies. Registering again with the same key is never refused.
+    /// * Expiry: an expired registration counts as free. Its name goes to the next key
+    ///   that registers it; at `max_nodes`, the expired registration not seen for the
+    ///   longest is dropped to make room (one per new name, in the same step). With none
+    ///   expired, the refusal says when the next one will.
     fn register(
         &self,
         name: &str,
         record: NodeRecord,
     ) -> impl Future<Output = Result<Registered, ProxyError>> + Send;
+
+    /// Removes `name`'s registration, whoever holds it (the operator's release); `true`
+    /// if there was one. In one step and durably: the node is off the directory, its
+    /// mailbox is dropped, and its requests are refused as not registered from then on
+    /// (a node still running registers again, like any newcomer).
+    fn release(&self, name: &str) -> impl Future<Output = Result<bool, ProxyError>> + Send;
 
     /// Every registered name with its owner's contact address, sorted by name.
     fn registered(&self) -> impl Future<Output = Result<Vec<(String, String)>, ProxyError>> + Send;
@@ -150,6 +168,14 @@ pub trait Presence: Send + Sync + 'static {
 
     /// Lists `node` in the directory with what it offers and accepts, publishing a new
     /// version if the directory changed.
+    ///
+    /// Bounded: the directory's encoded size stays within
+    /// [`Config::directory_bytes`](crate::Config::directory_bytes), over all proxies. A
+    /// listing that does not fit is refused with [`ProxyError::TooLarge`]; in the same
+    /// step the node is listed by name and key alone (no offers, no keys) if that fits,
+    /// so it can still be found. Full listings may fill three quarters of the bound; the
+    /// rest is kept for name-and-key listings. The node stays online and reachable either
+    /// way.
     fn list(
         &self,
         node: &str,
@@ -164,7 +190,9 @@ pub trait Presence: Send + Sync + 'static {
     fn directory(&self) -> watch::Receiver<DirectoryView>;
 }
 
-/// The directory at one version.
+/// The directory at one version, with its encodings, each made once for this version by
+/// the first reader that needs it and then shared by every answer (so a thousand pings,
+/// or a thousand `/api/directory` answers nobody reads, hold one copy, not a thousand).
 #[derive(Debug, Clone)]
 pub struct DirectoryView {
     /// Changes whenever the directory does. Starts at the clock (ms), not at 1, so a node
@@ -173,6 +201,48 @@ pub struct DirectoryView {
     pub version: u64,
     /// The nodes online, sorted by name. Shared, so every reader borrows one copy.
     pub directory: Arc<Directory>,
+    /// Its encodings, filled in on first use.
+    encoded: Arc<Encodings>,
+}
+
+/// The encodings of one version of the directory.
+#[derive(Debug, Default)]
+struct Encodings {
+    /// postcard, as nodes read it in their ping answers.
+    postcard: OnceLock<Bytes>,
+    /// JSON, as `/api/directory` serves it.
+    json: OnceLock<Bytes>,
+}
+
+impl DirectoryView {
+    /// The directory `directory` at `version`.
+    pub fn new(version: u64, directory: Arc<Directory>) -> DirectoryView {
+        DirectoryView {
+            version,
+            directory,
+            encoded: Arc::default(),
+        }
+    }
+
+    /// The postcard bytes of the directory (a [`Directory`], without the version).
+    pub fn postcard(&self) -> Bytes {
+        self.encoded
+            .postcard
+            .get_or_init(|| Bytes::from(wtd_wire::encode(&*self.directory)))
+            .clone()
+    }
+
+    /// The JSON bytes of the directory and its version ([`wtd_wire::JsonDirectory`]).
+    pub fn json(&self) -> Bytes {
+        self.encoded
+            .json
+            .get_or_init(|| {
+                let json = JsonDirectory::new(self.version, (*self.directory).clone());
+                // Plain strings, numbers and lists: serializing them cannot fail.
+                Bytes::from(serde_json::to_vec(&json).unwrap_or_default())
+            })
+            .clone()
+    }
 }
 
 /// Each node's mailbox: messages waiting until the node acknowledges them.
@@ -180,9 +250,14 @@ pub trait Mailboxes: Send + Sync + 'static {
     /// Queues a message for `to`, from `from` (`None` for an `/apply` call). In one step:
     /// [`TxStatus::NodeDown`] unless `to` is online, [`TxStatus::MailboxFull`] past
     /// [`Config::mailbox_messages`](crate::Config::mailbox_messages) or
-    /// [`Config::mailbox_bytes`](crate::Config::mailbox_bytes), else the message gets the
-    /// node's next sequence number (one more than the last) and the node's watchers are
-    /// woken.
+    /// [`Config::mailbox_bytes`](crate::Config::mailbox_bytes), and also when `from`'s
+    /// own messages waiting for `to` would pass
+    /// [`Config::mailbox_messages_per_sender`](crate::Config::mailbox_messages_per_sender)
+    /// or [`Config::mailbox_bytes_per_sender`](crate::Config::mailbox_bytes_per_sender)
+    /// (all `/apply` calls together are one sender; over all proxies, a sender's share is
+    /// counted once), else the message gets the node's next sequence number (one more
+    /// than the last) and the node's watchers are woken. A message leaves its sender's
+    /// share when it leaves the mailbox (acknowledged, cleared, or the node left).
     fn deliver(
         &self,
         to: &str,

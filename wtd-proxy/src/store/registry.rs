@@ -4,6 +4,7 @@
 //! Only [`EmbeddedStore`](super::EmbeddedStore) uses it; the rest of the proxy sees
 //! registrations through [`Registrations`](super::Registrations).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,6 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::ProxyError;
 
 const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
+/// When each node was last online, ms since the Unix epoch, saved now and then (see
+/// [`Registry::save_seen`]). A table of its own: the records in `nodes` stay as they were
+/// written, and a node missing here was last seen when it registered.
+const LAST_SEEN: TableDefinition<&str, u64> = TableDefinition::new("last_seen");
 
 /// One registered node, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,20 +64,24 @@ impl Registry {
             }
         };
         let registry = Registry { db };
-        // Create the table, so that reading an empty database works.
-        registry.write(|_| Ok(()))?;
+        // Create the tables, so that reading an empty database works.
+        registry.write(|_, _| Ok(()))?;
         Ok(registry)
     }
 
     fn write(
         &self,
-        change: impl FnOnce(&mut redb::Table<&str, &[u8]>) -> Result<(), redb::Error>,
+        change: impl FnOnce(
+            &mut redb::Table<&str, &[u8]>,
+            &mut redb::Table<&str, u64>,
+        ) -> Result<(), redb::Error>,
     ) -> Result<(), ProxyError> {
         let result = (|| -> Result<(), redb::Error> {
             let txn = self.db.begin_write()?;
             {
-                let mut table = txn.open_table(NODES)?;
-                change(&mut table)?;
+                let mut nodes = txn.open_table(NODES)?;
+                let mut seen = txn.open_table(LAST_SEEN)?;
+                change(&mut nodes, &mut seen)?;
             }
             txn.commit()?;
             Ok(())
@@ -80,13 +89,64 @@ impl Registry {
         result.map_err(|e| ProxyError::Storage(format!("cannot write the node registry: {e}")))
     }
 
-    /// Records a node (durably: the transaction is committed before this returns).
-    pub fn put(&self, name: &str, record: &NodeRecord) -> Result<(), ProxyError> {
+    /// Records a node (durably: the transaction is committed before this returns), in
+    /// the same step removing `instead` (an expired registration it replaces), if any.
+    pub fn put(
+        &self,
+        name: &str,
+        record: &NodeRecord,
+        instead: Option<&str>,
+    ) -> Result<(), ProxyError> {
         let bytes = wtd_wire::encode(record);
-        self.write(|table| {
-            table.insert(name, bytes.as_slice())?;
+        self.write(|nodes, seen| {
+            if let Some(old) = instead {
+                nodes.remove(old)?;
+                seen.remove(old)?;
+            }
+            nodes.insert(name, bytes.as_slice())?;
+            seen.remove(name)?;
             Ok(())
         })
+    }
+
+    /// Removes a registration; `true` if there was one.
+    pub fn remove(&self, name: &str) -> Result<bool, ProxyError> {
+        let mut removed = false;
+        self.write(|nodes, seen| {
+            removed = nodes.remove(name)?.is_some();
+            seen.remove(name)?;
+            Ok(())
+        })?;
+        Ok(removed)
+    }
+
+    /// Saves when these nodes were last online (ms since the Unix epoch), in one
+    /// transaction. Names no longer registered are skipped.
+    pub fn save_seen(&self, times: &[(String, u64)]) -> Result<(), ProxyError> {
+        self.write(|nodes, seen| {
+            for (name, ms) in times {
+                if nodes.get(name.as_str())?.is_some() {
+                    seen.insert(name.as_str(), ms)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// When each node was last online, as last saved; a node missing was not seen since
+    /// it registered.
+    pub fn last_seen(&self) -> Result<HashMap<String, u64>, ProxyError> {
+        let read = || -> Result<HashMap<String, u64>, redb::Error> {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(LAST_SEEN)?;
+            let mut times = HashMap::new();
+            for entry in table.iter()? {
+                let (name, ms) = entry?;
+                times.insert(name.value().to_string(), ms.value());
+            }
+            Ok(times)
+        };
+        read().map_err(|e| ProxyError::Storage(format!("cannot read the node registry: {e}")))
     }
 
     /// Every registered node.
@@ -124,12 +184,46 @@ mod tests {
         };
         {
             let registry = Registry::open(dir.path()).expect("opens");
-            registry.put("alice", &record).expect("put");
+            registry.put("alice", &record, None).expect("put");
         }
         let registry = Registry::open(dir.path()).expect("reopens");
         assert_eq!(
             registry.all().expect("reads"),
-            vec![("alice".to_string(), record)]
+            vec![("alice".to_string(), record.clone())]
+        );
+    }
+
+    #[test]
+    fn last_seen_times_and_removals_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let record = NodeRecord {
+            node_key: [9; 32],
+            email: String::new(),
+            registered_at_ms: 1,
+        };
+        {
+            let registry = Registry::open(dir.path()).expect("opens");
+            registry.put("alice", &record, None).expect("put");
+            registry.put("bob", &record, None).expect("put");
+            let times = [("alice".to_string(), 7), ("gone".to_string(), 8)];
+            registry.save_seen(&times).expect("saves");
+            assert!(registry.remove("bob").expect("removes"));
+            assert!(!registry.remove("bob").expect("nothing to remove"));
+            registry
+                .put("carol", &record, Some("alice"))
+                .expect("replaces");
+        }
+        let registry = Registry::open(dir.path()).expect("reopens");
+        let names: Vec<String> = registry
+            .all()
+            .expect("reads")
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["carol"]);
+        assert!(
+            registry.last_seen().expect("reads").is_empty(),
+            "alice's time went with her"
         );
     }
 }

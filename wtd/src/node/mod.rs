@@ -159,10 +159,14 @@ impl Node {
                 .presence
                 .register(&first)
                 .map_err(|e| e.into_error(url))?;
-            first
-                .presence
-                .ping_once(&first)
-                .map_err(|e| e.into_error(url))
+            // Registered, so the node can serve. A first ping that fails (the proxy's
+            // directory too large to read, or this node's listing refused) does not stop
+            // it: the ping thread tries again every second.
+            if let Err(e) = first.presence.ping_once(&first) {
+                let e = e.into_error(url);
+                tracing::warn!(node = %first.name, "the first ping failed; starting anyway, retrying every second: {e}");
+            }
+            Ok(())
         })
         .await
         .map_err(|e| Error::Invalid(format!("node start-up failed: {e}")))??;
