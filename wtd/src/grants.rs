@@ -205,9 +205,11 @@ impl GrantTable {
             }
         }
         if let Some(e) = &state.load_error {
+            // Quoted (`{e:?}`): the error may quote a line of the file, and whatever it
+            // holds must reach a terminal as inert text.
             tracing::error!(
                 path = %self.path.display(),
-                "the grants file is broken, so every call is refused until it is fixed: {e}"
+                "the grants file is broken, so every call is refused until it is fixed: {e:?}"
             );
         }
     }

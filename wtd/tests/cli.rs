@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use wtd::prelude::*;
 
-use cli_support::{Cluster, answer_once, eventually, wtd_blocking};
+use cli_support::{Cluster, Run, answer_once, eventually, wtd_blocking};
 
 /// Adds two numbers (`demo/cli/add`).
 #[wtd_export(demo)]
@@ -32,6 +32,13 @@ pub fn echo(text: String) -> String {
 pub async fn sleep_ms(ms: u64) -> u64 {
     tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
     ms
+}
+
+/// Panics with `text` as its message (`demo/cli/fail`): a callee's message is text
+/// someone else chose.
+#[wtd_export(demo)]
+pub fn fail(text: String) -> String {
+    panic!("{text}")
 }
 
 /// Something Alice keeps to herself (`admin/cli/secret`).
@@ -1067,4 +1074,108 @@ async fn the_short_path_is_shown_where_the_module_is_the_mission() {
     );
 
     cluster.stop().await;
+}
+
+/// A home folder someone else made ready, with a grants file already in it.
+fn planted_home(grants: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).expect("home");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    }
+    std::fs::write(home.join("grants.toml"), grants).expect("grants.toml");
+    (dir, home)
+}
+
+fn wtd_in(dir: &std::path::Path, home: &std::path::Path, args: &[&str]) -> Run {
+    let mut all = vec!["--home".to_string(), home.display().to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    wtd_blocking(dir, &all)
+}
+
+/// The raw characters no terminal may receive from someone else's text.
+const HOSTILE: [char; 4] = ['\u{1b}', '\u{7}', '\u{202e}', '\u{2066}'];
+
+#[track_caller]
+fn assert_inert(text: &str, run: &Run) {
+    for raw in HOSTILE {
+        assert!(
+            !text.contains(raw),
+            "{raw:?} reached the terminal: {run:#?}"
+        );
+    }
+}
+
+/// Issue 18 item 8: a callee's panic message (signed by the callee, but written by
+/// whoever chose the text) reaches the terminal as inert text; with --json the message
+/// keeps its value, written with escapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callee_panic_message_reaches_the_terminal_inert() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let bob = cluster.joined("bob").await;
+    let key = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+
+    let args = r#"["\u001b[31mred\u0007 \u202egnp.exe\u2066\nwtd: all is well"]"#;
+    let run = bob.wtd(&["call", "alice", "demo/fail", args]).await;
+    let stderr = run.fails(1, "panicked");
+    assert_inert(stderr, &run);
+    assert!(
+        stderr.contains("\\u{1b}[31mred\\u{7} \\u{202e}gnp.exe\\u{2066}"),
+        "{run:#?}"
+    );
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("wtd: all is well")),
+        "a line of the message passed for one of wtd's: {run:#?}"
+    );
+
+    let json = bob
+        .wtd(&["--json", "call", "alice", "demo/fail", args])
+        .await;
+    assert_inert(&json.stdout, &json);
+    let error: Value = serde_json::from_str(&json.stdout).expect("a JSON error");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\u{202e}gnp.exe")),
+        "{error:#}"
+    );
+
+    cluster.stop().await;
+}
+
+/// Issue 18 item 8: a grants file with escapes in a line that is not TOML: the parse
+/// error quotes the line, inert.
+#[test]
+fn a_bad_line_in_grants_toml_is_quoted_inert() {
+    let (dir, home) =
+        planted_home("[[grant]]\ngrantee = \"\u{1b}[2J\u{7}\u{202e}x\u{2066}\" \u{1b}[31mjunk\n");
+    let run = wtd_in(dir.path(), &home, &["grant", "list"]);
+    let stderr = run.fails(1, "not valid TOML");
+    assert_inert(stderr, &run);
+    assert!(
+        stderr.contains("\\u{1b}[31mjunk"),
+        "the line is quoted: {run:#?}"
+    );
+    let json = wtd_in(dir.path(), &home, &["--json", "grant", "list"]);
+    assert_inert(&json.stdout, &json);
+}
+
+/// Issue 18 item 8: a proxy that refuses with escapes, bidi controls and a line break in
+/// its body: the refusal is shown inert, on one line.
+#[test]
+fn a_proxy_error_body_reaches_the_terminal_inert() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let body = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}gnp.exe\u{2066}\nwtd: all is well".to_string();
+    let (url, server) = answer_once("500 Internal Server Error", body);
+    let run = wtd_in(home.path(), home.path(), &["nodes", "--proxy", &url]);
+    server.join().expect("fake proxy");
+    let stderr = run.fails(1, "(500)");
+    assert_inert(stderr, &run);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{run:#?}");
+    assert!(stderr.contains("\\u{1b}]0;pwned"), "{run:#?}");
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::error::CliError;
 use super::key_store::{self, HeldKey};
-use super::output::Output;
+use super::output::{Output, inert_lines};
 use super::proxy::Proxy;
 use super::suggest;
 use crate::keys::{self, KeyFile};
@@ -413,7 +413,8 @@ fn list(out: &Output, home: &Path) {
             Ok(key) => key,
             // One unreadable file must not hide the others.
             Err(e) => {
-                eprintln!("wtd: skipping {}: {e}", path.display());
+                let skipped = format!("wtd: skipping {}: {e}", path.display());
+                eprintln!("{}", inert_lines(&skipped));
                 continue;
             }
         };
