@@ -26,6 +26,8 @@ const TUTORIAL_URL: &str = "http://127.0.0.1:14151";
 const TUTORIAL_TMP: &str = "/tmp/";
 /// The placeholder the tutorial uses for the public key `wtd key new` prints.
 const PUBLIC_KEY_PLACEHOLDER: &str = "PUBLIC_KEY_FROM_BOB";
+/// The placeholder for the proof `wtd key new` prints next to the public key.
+const PROOF_PLACEHOLDER: &str = "PROOF_FROM_BOB";
 /// How long a node may take to show in the directory, or a grant to reach it.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
@@ -185,6 +187,7 @@ async fn tutorial_section_1_runs_as_written() {
 
     let mut nodes: Vec<Node> = Vec::new();
     let mut public_key: Option<String> = None;
+    let mut proof: Option<String> = None;
     let mut calls_checked = 0;
 
     for (number, line) in &lines {
@@ -248,6 +251,11 @@ async fn tutorial_section_1_runs_as_written() {
                         panic!("{at}: {PUBLIC_KEY_PLACEHOLDER} before any `wtd key new`")
                     });
                 }
+                if let Some(w) = args.iter_mut().find(|w| *w == PROOF_PLACEHOLDER) {
+                    *w = proof.clone().unwrap_or_else(|| {
+                        panic!("{at}: {PROOF_PLACEHOLDER} before any `wtd key new`")
+                    });
+                }
                 let is_key_new = args.windows(2).any(|w| w[0] == "key" && w[1] == "new");
                 let is_nodes = args.last().is_some_and(|w| w == "nodes");
                 let is_add_2_3 = args
@@ -298,6 +306,10 @@ async fn tutorial_section_1_runs_as_written() {
                         .as_str()
                         .unwrap_or_else(|| panic!("{at}: no public_key in {json:#}"));
                     public_key = Some(key.to_string());
+                    let made = json["proof"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{at}: no proof in {json:#}"));
+                    proof = Some(made.to_string());
                 }
             }
             _ => panic!(
