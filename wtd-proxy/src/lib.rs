@@ -85,7 +85,9 @@ pub struct Config {
     /// listed by name and key only. Sending only what changed comes with issue 17.
     pub directory_bytes: usize,
     /// `GET /api/directory` and `GET /` per second from one client address (in bursts of
-    /// twice that): each answer is the whole directory.
+    /// twice that): each answer is the whole directory. A person at a shell and a script
+    /// running `wtd` commands in a row (each `wtd call` reads the directory to pick a key)
+    /// stay well under it.
     pub directory_reads_per_client: u32,
     /// A registration expires once its node has been offline this long (its name is then
     /// free for another key, and makes room at `max_nodes`), so names taken and left
@@ -137,7 +139,7 @@ impl Config {
             max_nodes: 10_000,
             accepts_per_node: 256,
             directory_bytes: 1024 * 1024,
-            directory_reads_per_client: 5,
+            directory_reads_per_client: 20,
             name_expiry: Duration::from_secs(90 * 24 * 60 * 60),
             max_applies: 1024,
             applies_per_client: 64,

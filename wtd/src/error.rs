@@ -217,6 +217,24 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// A grant for a public key the grants file already names. A key belongs to one
+    /// grantee, so a grant in another name would take over theirs; and a revoked key is
+    /// refused forever, so it is never granted again.
+    #[error(
+        "{}: nothing was granted",
+        if *revoked {
+            format!("this key was granted to `{grantee}` and revoked, and a revoked key is never granted again: ask for a new key (`wtd key new`)")
+        } else {
+            format!("this key is already granted to `{grantee}`, and a key belongs to one grantee: `wtd grant list` shows the grant; for other terms, revoke it and grant a new key")
+        }
+    )]
+    KeyTaken {
+        /// Who the grants file grants the key to.
+        grantee: String,
+        /// Whether that grant is revoked.
+        revoked: bool,
+    },
+
     /// A key, key file or grants file could not be read or written.
     #[error("{}: {detail}", path.display())]
     File {
@@ -304,6 +322,7 @@ impl Error {
             Error::Busy { .. } => "Busy",
             Error::BadReply { .. } => "BadReply",
             Error::Invalid(_) => "Invalid",
+            Error::KeyTaken { .. } => "KeyTaken",
             Error::File { .. } => "File",
             Error::Stopped => "Stopped",
             Error::WireVersion { .. } => "WireVersion",

@@ -21,9 +21,11 @@ use crate::error::{Error, Result};
 use crate::{home, keys, wire};
 
 mod builder;
+mod proof;
 mod rate;
 
 pub use builder::{GrantBuilder, Issuer};
+pub use proof::{KEY_PROOF_DOMAIN, KeyProof, PROOF_LIFETIME, ProofFor};
 pub use rate::Rate;
 
 /// One grant, as written in `grants.toml`.
@@ -205,9 +207,11 @@ impl GrantTable {
             }
         }
         if let Some(e) = &state.load_error {
+            // Quoted (`{e:?}`): the error may quote a line of the file, and whatever it
+            // holds must reach a terminal as inert text.
             tracing::error!(
                 path = %self.path.display(),
-                "the grants file is broken, so every call is refused until it is fixed: {e}"
+                "the grants file is broken, so every call is refused until it is fixed: {e:?}"
             );
         }
     }
@@ -327,11 +331,27 @@ impl GrantTable {
         keys
     }
 
-    /// Adds a grant (or replaces the grant of the same key) and writes the file.
+    /// Adds a grant and writes the file.
+    ///
+    /// A key the file already names, under any grantee, is refused ([`Error::KeyTaken`]):
+    /// a grant in another name would take over the holder's grant (and `revoke` in that
+    /// name would revoke theirs), and a revoked key is refused forever.
     pub fn add(&self, grant: Grant) -> Result<()> {
-        live(&grant)?;
+        let (key, _) = live(&grant)?;
         self.modify(|file| {
-            file.grants.retain(|g| g.public_key != grant.public_key);
+            let holders: Vec<&Grant> = file
+                .grants
+                .iter()
+                .filter(|g| keys::parse_hex32("public_key", &g.public_key).ok() == Some(key))
+                .collect();
+            // A revoked grant of the key is named first: it is what decides.
+            let revoked = holders.iter().find(|g| g.revoked);
+            if let Some(held) = revoked.or(holders.first()) {
+                return Err(Error::KeyTaken {
+                    grantee: held.grantee.clone(),
+                    revoked: held.revoked,
+                });
+            }
             file.grants.push(grant);
             Ok(())
         })
@@ -424,6 +444,42 @@ mod tests {
             revoked: false,
             created: format_time(SystemTime::now()),
         }
+    }
+
+    /// Issue 18 item 5: a key already in the file, under any grantee, is not granted
+    /// again; a revoked one never.
+    #[test]
+    fn a_key_already_granted_or_revoked_is_never_granted_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = GrantTable::open(dir.path().join("grants.toml"));
+        let carol = keys::generate();
+        let public = carol.verifying_key().to_bytes();
+        table.add(grant(&carol, "100/s")).expect("added");
+        let mallory = Grant {
+            grantee: "mallory".into(),
+            ..grant(&carol, "1/min")
+        };
+        let taken = table.add(mallory.clone()).expect_err("refused");
+        assert!(
+            matches!(&taken, Error::KeyTaken { grantee, revoked: false } if grantee == "bob"),
+            "{taken}"
+        );
+        let upper = Grant {
+            public_key: mallory.public_key.to_uppercase(),
+            ..mallory.clone()
+        };
+        table.add(upper).expect_err("the same key in capitals");
+        assert_eq!(table.grantee_of(&public).as_deref(), Some("bob"));
+        assert_eq!(table.list().expect("list").len(), 1);
+
+        table.revoke("bob").expect("revoked");
+        let revived = table.add(mallory).expect_err("refused");
+        assert!(
+            matches!(&revived, Error::KeyTaken { revoked: true, .. }),
+            "{revived}"
+        );
+        assert!(revived.to_string().contains("never granted again"));
+        assert_eq!(table.check(&public, "demo"), Decision::Revoked);
     }
 
     #[test]

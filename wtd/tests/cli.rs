@@ -11,9 +11,10 @@ mod cli_support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use wtd::grants::{KeyProof, ProofFor};
 use wtd::prelude::*;
 
-use cli_support::{Cluster, answer_once, eventually, wtd_blocking};
+use cli_support::{Cluster, Run, answer_once, eventually, wtd_blocking};
 
 /// Adds two numbers (`demo/cli/add`).
 #[wtd_export(demo)]
@@ -32,6 +33,13 @@ pub fn echo(text: String) -> String {
 pub async fn sleep_ms(ms: u64) -> u64 {
     tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
     ms
+}
+
+/// Panics with `text` as its message (`demo/cli/fail`): a callee's message is text
+/// someone else chose.
+#[wtd_export(demo)]
+pub fn fail(text: String) -> String {
+    panic!("{text}")
 }
 
 /// Something Alice keeps to herself (`admin/cli/secret`).
@@ -408,9 +416,21 @@ async fn grant_add_for_a_key_carol_made_herself() {
     let init = alice.wtd(&["--json", "init"]).await.json();
     let alice_public = init["public_key"].as_str().expect("public key").to_string();
 
-    // Carol makes a key pair and sends Alice only the public half.
+    // Carol makes a key pair and sends Alice only the public half, with the proof that
+    // she holds the private one (made for grantee `carol` at Alice's node).
     let key = wtd::keys::generate();
     let public = hex::encode(key.verifying_key().to_bytes());
+    let alice_key = wtd::keys::parse_hex32("alice", &alice_public).expect("alice's key");
+    let proof = KeyProof::sign(
+        &key,
+        ProofFor {
+            grantee: "carol",
+            node: "alice",
+            node_key: &alice_key,
+        },
+        std::time::SystemTime::now(),
+    )
+    .to_string();
     let granted = alice
         .wtd(&[
             "grant",
@@ -418,6 +438,8 @@ async fn grant_add_for_a_key_carol_made_herself() {
             "carol",
             "--public-key",
             &public,
+            "--proof",
+            &proof,
             "--mission",
             "demo",
         ])
@@ -541,6 +563,7 @@ async fn key_new_then_grant_add_no_private_key_changes_hands() {
     // Dan makes his own key for Alice; only the public half leaves his machine.
     let made = dan.wtd(&["--json", "key", "new", "alice"]).await.json();
     let public = made["public_key"].as_str().expect("public key").to_string();
+    let proof = made["proof"].as_str().expect("proof").to_string();
     let alice_key = alice.wtd(&["--json", "init"]).await.json();
     assert_eq!(
         made["node_key"], alice_key["public_key"],
@@ -560,6 +583,8 @@ async fn key_new_then_grant_add_no_private_key_changes_hands() {
             "dan",
             "--public-key",
             &public,
+            "--proof",
+            &proof,
             "--mission",
             "demo",
         ])
@@ -850,6 +875,7 @@ async fn key_new_pins_what_the_owner_read_out_and_keeps_granted_keys() {
         .as_str()
         .expect("public")
         .to_string();
+    let proof = unchecked["proof"].as_str().expect("proof").to_string();
     alice
         .wtd(&[
             "grant",
@@ -857,6 +883,8 @@ async fn key_new_pins_what_the_owner_read_out_and_keeps_granted_keys() {
             "dan",
             "--public-key",
             &public,
+            "--proof",
+            &proof,
             "--mission",
             "demo",
         ])
@@ -1067,4 +1095,278 @@ async fn the_short_path_is_shown_where_the_module_is_the_mission() {
     );
 
     cluster.stop().await;
+}
+
+/// `wtd grant add GRANTEE --public-key KEY --proof PROOF --mission demo` in `owner`'s home.
+async fn grant_add(owner: &cli_support::User, grantee: &str, key: &str, proof: &str) -> Run {
+    let mut args = vec!["grant", "add", grantee, "--public-key", key];
+    if !proof.is_empty() {
+        args.extend(["--proof", proof]);
+    }
+    args.extend(["--mission", "demo", "--rate", "1/min"]);
+    owner.wtd(&args).await
+}
+
+/// Issue 18 item 5: Mallory copies Carol's public key (it is public: the directory lists
+/// it) and asks Alice to grant it in her name. Without Carol's proof, or with the proof
+/// Carol made for her own name, nothing is granted; a key already granted, to anyone,
+/// is refused naming its grantee; a revoked key never comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_add_refuses_a_copied_key_a_taken_key_and_a_revoked_key() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let carol = cluster.joined("carol").await;
+    let dave = cluster.joined("dave").await;
+    let made = carol.wtd(&["--json", "key", "new", "alice"]).await.json();
+    let public = made["public_key"].as_str().expect("public key").to_string();
+    let proof = made["proof"].as_str().expect("proof").to_string();
+    let text = carol.wtd(&["key", "new", "alice"]).await;
+    assert!(text.ok().contains("--proof "), "{text:#?}");
+    alice
+        .wtd(&[
+            "grant",
+            "add",
+            "carol",
+            "--public-key",
+            &public,
+            "--proof",
+            &proof,
+            "--mission",
+            "demo",
+            "--rate",
+            "100/s",
+        ])
+        .await
+        .ok();
+
+    // No proof: refused, and the message says how to get one.
+    let bare = grant_add(&alice, "mallory", &public, "").await;
+    let stderr = bare.fails(2, "--proof");
+    assert!(stderr.contains("wtd key new"), "{bare:#?}");
+    // Carol's proof is for `carol` at `alice`: not for `mallory`, not at `dave`.
+    grant_add(&alice, "mallory", &public, &proof)
+        .await
+        .fails(2, "the proof does not match");
+    grant_add(&dave, "carol", &public, &proof)
+        .await
+        .fails(2, "the proof does not match");
+    // A key already granted, with a genuine proof, under any name: refused, its grantee named.
+    grant_add(&alice, "carol", &public, &proof)
+        .await
+        .fails(1, "already granted to `carol`");
+    let bobs = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    let bob_key = KeyFile::load(bobs.as_ref())
+        .expect("bob's key file")
+        .signing_key()
+        .expect("bob's key");
+    let alice_key = alice.wtd(&["--json", "init"]).await.json()["public_key"]
+        .as_str()
+        .map(|k| wtd::keys::parse_hex32("alice", k).expect("hex"))
+        .expect("alice's key");
+    let for_mallory = KeyProof::sign(
+        &bob_key,
+        ProofFor {
+            grantee: "mallory",
+            node: "alice",
+            node_key: &alice_key,
+        },
+        std::time::SystemTime::now(),
+    );
+    let bob_public = hex::encode(bob_key.verifying_key().to_bytes());
+    grant_add(&alice, "mallory", &bob_public, &for_mallory.to_string())
+        .await
+        .fails(1, "already granted to `bob`");
+
+    let rows = grant_list(&alice).await;
+    assert_eq!(row(&rows, "carol")["rate"], "100/s", "{rows:#?}");
+    assert!(rows.iter().all(|r| r["grantee"] != "mallory"), "{rows:#?}");
+    let sum = carol.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+    assert_eq!(sum.ok().trim(), "5", "carol's grant is hers: {sum:#?}");
+
+    // Revoked is forever: the same key and proof do not bring it back.
+    alice.wtd(&["grant", "revoke", "carol"]).await.ok();
+    grant_add(&alice, "carol", &public, &proof)
+        .await
+        .fails(1, "never granted again");
+    carol
+        .wtd(&["call", "alice", "demo/add", "[2, 3]"])
+        .await
+        .fails(3, "revoked");
+
+    cluster.stop().await;
+}
+
+/// Issue 18 item 9: a grantee name that is a path (`../outside/x`) is refused before any
+/// path is built from it: nothing is written, not even for a moment, outside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_new_with_a_path_for_a_name_writes_nothing_outside() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.joined("alice").await;
+    // Commands run in the cluster's folder: `../NAME/outside/x` is its `outside` folder,
+    // reached through `..` as any folder of the user's could be.
+    let outside = cluster.dir.path().join("outside");
+    std::fs::create_dir(&outside).expect("outside");
+    let folder = cluster
+        .dir
+        .path()
+        .file_name()
+        .expect("a name")
+        .to_string_lossy()
+        .into_owned();
+    let before = std::fs::metadata(&outside)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    std::thread::sleep(Duration::from_millis(20));
+
+    let grantee = format!("../{folder}/outside/x");
+    let refused = alice
+        .wtd(&["grant", "new", &grantee, "--mission", "demo"])
+        .await;
+    refused.fails(2, "grantee name");
+    let after = std::fs::metadata(&outside)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(
+        after, before,
+        "a file was made (and removed) in {outside:?}: {refused:#?}"
+    );
+    assert!(folder_listing(&outside).is_empty());
+    assert!(grant_list(&alice).await.is_empty());
+
+    cluster.stop().await;
+}
+
+/// A home folder someone else made ready, with a grants file already in it.
+fn planted_home(grants: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).expect("home");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    }
+    std::fs::write(home.join("grants.toml"), grants).expect("grants.toml");
+    (dir, home)
+}
+
+fn wtd_in(dir: &std::path::Path, home: &std::path::Path, args: &[&str]) -> Run {
+    let mut all = vec!["--home".to_string(), home.display().to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    wtd_blocking(dir, &all)
+}
+
+/// Issue 18 item 7: `wtd init` on a home whose grants file already grants keys keeps
+/// them (a home may be one's own, made before), but says so, naming every grantee.
+#[test]
+fn init_warns_of_grants_already_in_the_home() {
+    let planted = format!(
+        "[[grant]]\ngrantee = \"mallory\"\npublic_key = \"{}\"\nmissions = [\"demo\", \"admin\"]\nrate = \"10/s\"\nrevoked = false\n",
+        hex::encode(wtd::keys::generate().verifying_key().to_bytes())
+    );
+    let (dir, home) = planted_home(&planted);
+    let run = wtd_in(dir.path(), &home, &["init"]);
+    let text = run.ok();
+    assert!(
+        text.contains("Warning:") && text.contains("`mallory` (demo, admin)"),
+        "{run:#?}"
+    );
+    let json = wtd_in(dir.path(), &home, &["--json", "init"]).json();
+    assert!(
+        json["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("mallory") && w.contains("wtd grant revoke")),
+        "{json:#}"
+    );
+
+    // A home `init` made itself has nothing to warn of, the first time or the next.
+    let fresh = dir.path().join("fresh");
+    for _ in 0..2 {
+        let run = wtd_in(dir.path(), &fresh, &["init"]);
+        assert!(!run.ok().contains("Warning"), "{run:#?}");
+    }
+}
+
+/// The raw characters no terminal may receive from someone else's text.
+const HOSTILE: [char; 4] = ['\u{1b}', '\u{7}', '\u{202e}', '\u{2066}'];
+
+#[track_caller]
+fn assert_inert(text: &str, run: &Run) {
+    for raw in HOSTILE {
+        assert!(
+            !text.contains(raw),
+            "{raw:?} reached the terminal: {run:#?}"
+        );
+    }
+}
+
+/// Issue 18 item 8: a callee's panic message (signed by the callee, but written by
+/// whoever chose the text) reaches the terminal as inert text; with --json the message
+/// keeps its value, written with escapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callee_panic_message_reaches_the_terminal_inert() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["demo"]).await;
+    let bob = cluster.joined("bob").await;
+    let key = cluster.grant(&alice, "bob", &["--mission", "demo"]).await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+
+    let args = r#"["\u001b[31mred\u0007 \u202egnp.exe\u2066\nwtd: all is well"]"#;
+    let run = bob.wtd(&["call", "alice", "demo/fail", args]).await;
+    let stderr = run.fails(1, "panicked");
+    assert_inert(stderr, &run);
+    assert!(
+        stderr.contains("\\u{1b}[31mred\\u{7} \\u{202e}gnp.exe\\u{2066}"),
+        "{run:#?}"
+    );
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("wtd: all is well")),
+        "a line of the message passed for one of wtd's: {run:#?}"
+    );
+
+    let json = bob
+        .wtd(&["--json", "call", "alice", "demo/fail", args])
+        .await;
+    assert_inert(&json.stdout, &json);
+    let error: Value = serde_json::from_str(&json.stdout).expect("a JSON error");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\u{202e}gnp.exe")),
+        "{error:#}"
+    );
+
+    cluster.stop().await;
+}
+
+/// Issue 18 item 8: a grants file with escapes in a line that is not TOML: the parse
+/// error quotes the line, inert.
+#[test]
+fn a_bad_line_in_grants_toml_is_quoted_inert() {
+    let (dir, home) =
+        planted_home("[[grant]]\ngrantee = \"\u{1b}[2J\u{7}\u{202e}x\u{2066}\" \u{1b}[31mjunk\n");
+    let run = wtd_in(dir.path(), &home, &["grant", "list"]);
+    let stderr = run.fails(1, "not valid TOML");
+    assert_inert(stderr, &run);
+    assert!(
+        stderr.contains("\\u{1b}[31mjunk"),
+        "the line is quoted: {run:#?}"
+    );
+    let json = wtd_in(dir.path(), &home, &["--json", "grant", "list"]);
+    assert_inert(&json.stdout, &json);
+}
+
+/// Issue 18 item 8: a proxy that refuses with escapes, bidi controls and a line break in
+/// its body: the refusal is shown inert, on one line.
+#[test]
+fn a_proxy_error_body_reaches_the_terminal_inert() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let body = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}gnp.exe\u{2066}\nwtd: all is well".to_string();
+    let (url, server) = answer_once("500 Internal Server Error", body);
+    let run = wtd_in(home.path(), home.path(), &["nodes", "--proxy", &url]);
+    server.join().expect("fake proxy");
+    let stderr = run.fails(1, "(500)");
+    assert_inert(stderr, &run);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{run:#?}");
+    assert!(stderr.contains("\\u{1b}]0;pwned"), "{run:#?}");
 }

@@ -28,6 +28,8 @@ const TUTORIAL_URLS: [&str; 2] = ["http://127.0.0.1:14151", "http://proxy.exampl
 const TUTORIAL_HOME: &str = "~/";
 /// The placeholder the tutorial uses for the public key `wtd key new` prints.
 const PUBLIC_KEY_PLACEHOLDER: &str = "PUBLIC_KEY_FROM_BOB";
+/// The placeholder for the proof `wtd key new` prints next to the public key.
+const PROOF_PLACEHOLDER: &str = "PROOF_FROM_BOB";
 /// How long a node may take to show in the directory, or a grant to reach it.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
@@ -179,8 +181,10 @@ struct Reader {
     nodes: Vec<(String, Node)>,
     /// The `garden` program, once started.
     garden: Option<Garden>,
-    /// What `wtd key new` printed, for the `grant add` line.
+    /// What `wtd key new` printed, for the `grant add` line: the public key and the
+    /// proof that its holder has the private one.
     public_key: Option<String>,
+    proof: Option<String>,
     /// `wtd call` lines whose output was checked.
     calls_checked: usize,
 }
@@ -212,6 +216,7 @@ impl Reader {
             nodes: Vec::new(),
             garden: None,
             public_key: None,
+            proof: None,
             calls_checked: 0,
         }
     }
@@ -326,6 +331,12 @@ impl Reader {
                 panic!("{at}: {PUBLIC_KEY_PLACEHOLDER} before any `wtd key new`")
             });
         }
+        if let Some(w) = args.iter_mut().find(|w| *w == PROOF_PLACEHOLDER) {
+            *w = self
+                .proof
+                .clone()
+                .unwrap_or_else(|| panic!("{at}: {PROOF_PLACEHOLDER} before any `wtd key new`"));
+        }
         let is_key_new = args.windows(2).any(|w| w[0] == "key" && w[1] == "new");
         let is_nodes = args.last().is_some_and(|w| w == "nodes");
         let call = args
@@ -389,6 +400,10 @@ impl Reader {
                 .as_str()
                 .unwrap_or_else(|| panic!("{at}: no public_key in {json:#}"));
             self.public_key = Some(key.to_string());
+            let made = json["proof"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{at}: no proof in {json:#}"));
+            self.proof = Some(made.to_string());
         }
     }
 

@@ -17,7 +17,7 @@ use ed25519_dalek::VerifyingKey;
 use super::error::{self, CliError, ProxyError};
 use super::key_choice;
 use super::key_store::{self, HeldKey};
-use super::output::Output;
+use super::output::{Output, inert_lines};
 use super::proxy::Proxy;
 use super::suggest;
 use crate::call::{CallSpec, open_reply, sign_call};
@@ -138,10 +138,8 @@ pub(super) fn run(out: &Output, home: &Path, args: &CallArgs) -> Result<(), CliE
                     candidate.held.learn_missions(missions);
                 }
                 if n > 0 || covering > 1 {
-                    eprintln!(
-                        "{}",
-                        used_note(node, &candidate.held, &refused, covering, &path)
-                    );
+                    let note = used_note(node, &candidate.held, &refused, covering, &path);
+                    eprintln!("{}", inert_lines(&note));
                 }
                 out.print(&CallResult(result));
                 return Ok(());

@@ -15,7 +15,7 @@ use super::output::Output;
 use super::proxy::Proxy;
 use crate::audit::AuditLog;
 use crate::error::Result;
-use crate::grants::{Grant, GrantBuilder, GrantTable, Issuer};
+use crate::grants::{Grant, GrantBuilder, GrantTable, Issuer, KeyProof};
 use crate::keys;
 use crate::node::record::NodeRecord;
 
@@ -53,6 +53,10 @@ pub(super) enum GrantCommand {
         /// The grantee's public key, 64 hex digits.
         #[arg(long)]
         public_key: String,
+        /// The proof that the grantee holds the key's private half, made for GRANTEE
+        /// and this node: `wtd key new` prints it next to the public key.
+        #[arg(long, value_name = "TOKEN")]
+        proof: Option<String>,
         #[command(flatten)]
         terms: GrantTerms,
     },
@@ -216,8 +220,12 @@ pub(super) fn run(out: &Output, home: &Path, command: &GrantCommand) -> Result<(
             terms,
             out: file,
         } => {
-            let builder = terms.apply(table.grant(grantee, issuer(home)?))?;
+            // Both names may become part of the key file's name: checked before a path
+            // is built from them.
+            check_name("grantee", grantee)?;
             let node = NodeRecord::read(home)?.name;
+            check_name("node", &node)?;
+            let builder = terms.apply(table.grant(grantee, issuer(home)?))?;
             let file = file
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(format!("{grantee}-for-{node}.wtdkey")));
@@ -233,12 +241,21 @@ pub(super) fn run(out: &Output, home: &Path, command: &GrantCommand) -> Result<(
         GrantCommand::Add {
             grantee,
             public_key,
+            proof,
             terms,
         } => {
             let public = keys::parse_public_key("--public-key", public_key)?.to_bytes();
+            let Some(proof) = proof else {
+                return Err(CliError::Usage(format!(
+                    "`wtd grant add` needs --proof TOKEN: the proof that whoever sent you the public key holds its private key. \
+                     A public key is no secret (the directory lists granted keys), so without a proof anyone could send you someone else's. \
+                     Ask `{grantee}` to run `wtd key new NODE` (NODE: this node's name) and send both lines it prints: the public key and the proof"
+                )));
+            };
+            let proof: KeyProof = proof.parse()?;
             terms
                 .apply(table.grant(grantee, issuer(home)?))?
-                .add_key(public)?;
+                .add_key(public, &proof)?;
             out.print(&GrantAdded {
                 grantee: grantee.clone(),
                 key: keys::fingerprint(&public),
@@ -330,6 +347,11 @@ fn unserved(home: &Path, missions: &[String]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// A name checked before anything is built from it.
+fn check_name(what: &str, name: &str) -> Result<(), CliError> {
+    crate::wire::check_name(what, name).map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// This node, as the issuer a key file names: it must be registered.

@@ -4,15 +4,17 @@
 use std::fmt;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use clap::Subcommand;
 use serde::Serialize;
 
 use super::error::CliError;
 use super::key_store::{self, HeldKey};
-use super::output::Output;
+use super::output::{Output, inert_lines};
 use super::proxy::Proxy;
 use super::suggest;
+use crate::grants::{KeyProof, ProofFor};
 use crate::keys::{self, KeyFile};
 use crate::node::record::NodeRecord;
 use crate::wire::{JsonDirectory, JsonNode};
@@ -20,8 +22,8 @@ use crate::wire::{JsonDirectory, JsonNode};
 /// `wtd key …`.
 #[derive(Subcommand, Debug)]
 pub(super) enum KeyCommand {
-    /// Make a key for calling NODE yourself; prints the public key to send its owner,
-    /// who grants it with `wtd grant add`. No private key changes hands. Keys you already
+    /// Make a key for calling NODE yourself; prints the public key and a proof that you
+    /// hold it, to send its owner, who grants it with `wtd grant add`. No private key changes hands. Keys you already
     /// hold are kept: each grant can have its own key.
     New {
         /// The node you want to call.
@@ -119,6 +121,9 @@ struct KeyMade {
     node: String,
     /// That node's key, now pinned in the key file: replies must be signed by it.
     node_key: String,
+    /// The proof that this home holds the key, for this grantee name at that node: sent
+    /// with the public key, `wtd grant add --proof` checks it.
+    proof: String,
     /// The public key to send the node's owner, 64 hex digits.
     public_key: String,
     /// Set when the node key was pinned unchecked, as the proxy gave it: what to check.
@@ -139,12 +144,13 @@ impl fmt::Display for KeyMade {
         )?;
         writeln!(
             f,
-            "Send this public key to `{node}`'s owner (it is not secret):\n  {public}"
+            "Send this public key and the proof that you hold it to `{node}`'s owner (neither is secret):\n  public key: {public}\n  proof: {}",
+            self.proof
         )?;
         write!(
             f,
-            "They run: wtd grant add {} --public-key {public} --mission MISSION",
-            self.grantee
+            "They run: wtd grant add {} --public-key {public} --proof {} --mission MISSION",
+            self.grantee, self.proof
         )?;
         if let Some(warning) = &self.warning {
             write!(f, "\nWarning: {warning}")?;
@@ -309,11 +315,21 @@ fn new(
         missions: Vec::new(),
         secret_key: keys::secret_hex(&secret),
     };
+    let proof = KeyProof::sign(
+        &secret,
+        ProofFor {
+            grantee: &key.grantee,
+            node,
+            node_key: &keys::parse_hex32("the node key", &node_key)?,
+        },
+        SystemTime::now(),
+    );
     let kept = key_store::keep(home, &key, replace)?;
     out.print(&KeyMade {
         file: kept.file,
         node: key.node,
         node_key,
+        proof: proof.to_string(),
         public_key: hex::encode(secret.verifying_key().to_bytes()),
         warning,
         grantee: key.grantee,
@@ -413,7 +429,8 @@ fn list(out: &Output, home: &Path) {
             Ok(key) => key,
             // One unreadable file must not hide the others.
             Err(e) => {
-                eprintln!("wtd: skipping {}: {e}", path.display());
+                let skipped = format!("wtd: skipping {}: {e}", path.display());
+                eprintln!("{}", inert_lines(&skipped));
                 continue;
             }
         };

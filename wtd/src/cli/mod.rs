@@ -122,7 +122,11 @@ pub fn main() -> ExitCode {
     match run(&cli, &home) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wtd: {e}");
+            // An error may quote what someone else wrote: a proxy's refusal, a callee's
+            // panic message, a line of a file. Shown inert, and every line after the
+            // first indented, so no line of theirs can pass for one of `wtd`'s.
+            let message = output::inert_lines(&e.to_string()).replace('\n', "\n    ");
+            eprintln!("wtd: {message}");
             if cli.json {
                 print_json_error(e.kind(), &e.to_string(), e.exit_code());
             }
@@ -138,7 +142,7 @@ fn print_json_error(kind: &str, message: &str, exit: u8) {
     let error = serde_json::json!({ "error": kind, "message": message, "exit": exit });
     println!(
         "{}",
-        serde_json::to_string_pretty(&error).unwrap_or_default()
+        output::inert_json(&serde_json::to_string_pretty(&error).unwrap_or_default())
     );
 }
 

@@ -14,6 +14,7 @@ use ed25519_dalek::SigningKey;
 
 use super::call::FunctionPath;
 use super::error::{self, CliError};
+use super::output::inert_text;
 use crate::node::record::NodeRecord;
 use crate::transport::{self, Transport, TransportError};
 use crate::wire::{JsonDirectory, Signed};
@@ -258,13 +259,19 @@ impl Proxy {
     }
 
     /// The one place a status becomes a type.
+    /// What the proxy said is its own text: it is shown inert, on one line, and cut short.
     fn refusal(&self, e: TransportError) -> ProxyError {
         match e {
             TransportError::Unreachable(detail) => self.unreachable(detail),
-            TransportError::Status(429, message) => ProxyError::TooMany { message },
-            TransportError::Status(503, message) => ProxyError::Unavailable { message },
-            TransportError::Status(504, message) => ProxyError::NoReply { message },
-            TransportError::Status(status, message) => ProxyError::Refused { status, message },
+            TransportError::Status(status, message) => {
+                let message = said(&message);
+                match status {
+                    429 => ProxyError::TooMany { message },
+                    503 => ProxyError::Unavailable { message },
+                    504 => ProxyError::NoReply { message },
+                    _ => ProxyError::Refused { status, message },
+                }
+            }
             // The proxy names this refusal (in its `wtd-error` header) only for hops, and
             // `wtd` sends none; if a route ever answers so, say what the proxy said.
             TransportError::NotRegistered => ProxyError::Refused {
@@ -274,8 +281,22 @@ impl Proxy {
             TransportError::BadAnswer(detail) => ProxyError::Unreadable {
                 url: self.url.clone(),
                 what: "an answer",
-                detail,
+                detail: said(&detail),
             },
         }
     }
+}
+
+/// The most of a proxy's explanation a message quotes.
+const SAID_LIMIT: usize = 300;
+
+/// Text the proxy wrote, as a message quotes it: inert, on one line, at most
+/// [`SAID_LIMIT`] characters.
+fn said(text: &str) -> String {
+    let text = text.trim();
+    let mut shown: String = text.chars().take(SAID_LIMIT).collect();
+    if shown.len() < text.len() {
+        shown.push('…');
+    }
+    inert_text(&shown)
 }

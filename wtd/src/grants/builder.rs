@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use super::{Grant, GrantTable, Rate, format_time};
+use super::{Grant, GrantTable, KeyProof, ProofFor, Rate, format_time};
 use crate::error::{Error, Result};
 use crate::{keys, wire};
 
@@ -81,6 +81,7 @@ impl GrantBuilder<'_> {
     /// the grant, so a key file that cannot be written never leaves a grant behind for a
     /// key nobody holds.
     pub fn mint_to(self, path: &Path) -> Result<crate::KeyFile> {
+        self.check()?;
         let key = keys::generate();
         let file = crate::KeyFile {
             grantee: self.grantee.clone(),
@@ -99,11 +100,26 @@ impl GrantBuilder<'_> {
     }
 
     /// Grants a public key the grantee made themselves: no private key changes hands.
-    pub fn add_key(self, public_key: [u8; 32]) -> Result<()> {
+    ///
+    /// `proof` must show that whoever sent the key holds its private half, for this
+    /// grantee name and this node (see [`KeyProof`]): a public key alone is anyone's to
+    /// copy. A key the grants file already names is refused ([`Error::KeyTaken`]).
+    pub fn add_key(self, public_key: [u8; 32], proof: &KeyProof) -> Result<()> {
+        self.check()?;
+        let verifying = wire::verifying_key(&public_key)
+            .map_err(|_| Error::Invalid("the public key is not a valid ed25519 key".into()))?;
+        let target = ProofFor {
+            grantee: &self.grantee,
+            node: &self.issuer.node,
+            node_key: &self.issuer.node_key,
+        };
+        proof.verify(&verifying, target, SystemTime::now())?;
         self.record(public_key)
     }
 
-    fn record(&self, public_key: [u8; 32]) -> Result<()> {
+    /// Whether the grant can be made: before anything is written (the grantee's name
+    /// may become part of a file's name).
+    fn check(&self) -> Result<()> {
         if self.missions.is_empty() {
             return Err(Error::Invalid(
                 "a grant needs at least one mission: add `.mission(\"demo\")` (or --mission demo)"
@@ -111,6 +127,11 @@ impl GrantBuilder<'_> {
             ));
         }
         wire::check_name("grantee", &self.grantee).map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok(())
+    }
+
+    fn record(&self, public_key: [u8; 32]) -> Result<()> {
+        self.check()?;
         self.table.add(Grant {
             grantee: self.grantee.clone(),
             public_key: hex::encode(public_key),
