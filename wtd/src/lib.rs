@@ -20,6 +20,9 @@
 //!   bounds → addressee → signature → clock → grant → replay → rate → lookup → run →
 //!   sign the reply → audit.
 //! * [`call`]: [`Peer`] and calls to other nodes, typed and dynamic.
+//! * [`process`]: Erlang-style processes on tokio: spawn, `Pid<M>`, bounded mailboxes,
+//!   receive with a timeout, registered names, links, monitors, exit reasons; a panic
+//!   ends only its own process.
 //! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
 //! * [`logging`]: log lines on stderr, coloured only on a terminal and without `NO_COLOR`.
 //! * `cli` (feature `cli`, on by default): the `wtd` command.
@@ -37,6 +40,7 @@ pub mod keys;
 pub mod logging;
 pub mod nesting;
 pub mod node;
+pub mod process;
 pub mod registry;
 mod serve;
 pub mod transport;
