@@ -1,5 +1,6 @@
-//! Local processes, without a node: links, monitors, trapped exits, panics, registered
-//! names, timeouts, bounded mailboxes.
+//! Local processes and gen_servers, without a node: links, monitors, trapped exits,
+//! panics, registered names, timeouts, bounded mailboxes; then gen_server's call, cast,
+//! info, terminate and stop.
 //!
 //! Every wait is bounded: `within` fails a test that takes more than five seconds, and
 //! no loop runs more than a fixed number of times.
@@ -8,6 +9,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use wtd::gen_server::{self, GenServer, Next, ReplyTo, ServerProcess, ServerRef};
 use wtd::process::{
     Down, Exit, ExitReason, Pid, Process, ProcessError, ProcessTable, Received, SpawnOptions,
 };
@@ -447,4 +449,369 @@ async fn whereis_checks_the_message_type_and_names_are_checked() {
         table.register("Not A Name!", &pid),
         Err(ProcessError::BadName { .. })
     ));
+}
+
+// ---------------------------------------------------------------- gen_server
+
+/// A server that does what each call tells it, and logs its callbacks to the test.
+struct Probe {
+    count: i64,
+    refuse_init: bool,
+    trap_exits: bool,
+    held: Option<ReplyTo<i64>>,
+    log: mpsc::UnboundedSender<String>,
+}
+
+enum ProbeCall {
+    Get,
+    Add(i64),
+    Sleep(Duration),
+    Panic,
+    /// Keep the reply handle; a `Release` cast answers it.
+    Hold,
+    /// Answer from another task.
+    ReplyFromTask,
+    /// Answer, then stop normally.
+    Stop,
+    /// Stop with this reason without answering.
+    Quit(ExitReason),
+}
+
+enum ProbeCast {
+    Add(i64),
+    Release,
+}
+
+impl GenServer for Probe {
+    type Call = ProbeCall;
+    type Reply = i64;
+    type Cast = ProbeCast;
+    type Info = String;
+
+    async fn init(&mut self, process: &ServerProcess<Self>) -> Result<(), ExitReason> {
+        let _ = self.log.send(format!("init {}", process.pid()));
+        process.trap_exit(self.trap_exits);
+        if self.refuse_init {
+            return Err(ExitReason::Other("not today".into()));
+        }
+        Ok(())
+    }
+
+    async fn handle_call(
+        &mut self,
+        call: ProbeCall,
+        from: ReplyTo<i64>,
+        _: &ServerProcess<Self>,
+    ) -> Next {
+        match call {
+            ProbeCall::Get => from.reply(self.count),
+            ProbeCall::Add(n) => {
+                self.count += n;
+                from.reply(self.count);
+            }
+            ProbeCall::Sleep(pause) => {
+                tokio::time::sleep(pause).await;
+                from.reply(self.count);
+            }
+            ProbeCall::Panic => panic!("deliberate test panic in handle_call"),
+            ProbeCall::Hold => self.held = Some(from),
+            ProbeCall::ReplyFromTask => {
+                tokio::spawn(async move { from.reply(42) });
+            }
+            ProbeCall::Stop => {
+                from.reply(self.count);
+                return Next::Stop(ExitReason::Normal);
+            }
+            ProbeCall::Quit(reason) => return Next::Stop(reason),
+        }
+        Next::Continue
+    }
+
+    async fn handle_cast(&mut self, cast: ProbeCast, _: &ServerProcess<Self>) -> Next {
+        match cast {
+            ProbeCast::Add(n) => self.count += n,
+            ProbeCast::Release => {
+                if let Some(from) = self.held.take() {
+                    from.reply(self.count);
+                }
+            }
+        }
+        Next::Continue
+    }
+
+    async fn handle_info(&mut self, info: Received<String>, _: &ServerProcess<Self>) -> Next {
+        let line = match info {
+            Received::Message(text) => format!("info {text}"),
+            Received::Exit(exit) => format!("exit {}", exit.reason),
+            Received::Down(down) => format!("down {}", down.reason),
+        };
+        let _ = self.log.send(line);
+        Next::Continue
+    }
+
+    async fn terminate(&mut self, reason: &ExitReason, _: &ServerProcess<Self>) {
+        let _ = self.log.send(format!("terminate {reason}"));
+    }
+}
+
+fn probe() -> (Probe, mpsc::UnboundedReceiver<String>) {
+    let (log, lines) = mpsc::unbounded_channel();
+    let probe = Probe {
+        count: 0,
+        refuse_init: false,
+        trap_exits: false,
+        held: None,
+        log,
+    };
+    (probe, lines)
+}
+
+async fn next_line(lines: &mut mpsc::UnboundedReceiver<String>) -> String {
+    within(lines.recv()).await.expect("a log line")
+}
+
+async fn started(table: &ProcessTable) -> (ServerRef<Probe>, mpsc::UnboundedReceiver<String>) {
+    let (server, mut lines) = probe();
+    let server = within(gen_server::start(table, server))
+        .await
+        .expect("started");
+    assert!(next_line(&mut lines).await.starts_with("init <"));
+    (server, lines)
+}
+
+#[tokio::test]
+async fn call_cast_and_info_reach_their_callbacks() {
+    let table = ProcessTable::default();
+    let (server, mut lines) = started(&table).await;
+    assert_eq!(within(server.call(ProbeCall::Add(2))).await, Ok(2));
+    server.cast(ProbeCast::Add(3)).expect("queued");
+    assert_eq!(within(server.call(ProbeCall::Get)).await, Ok(5));
+    server.info("hello".into()).expect("queued");
+    assert_eq!(next_line(&mut lines).await, "info hello");
+}
+
+#[tokio::test]
+async fn stop_runs_terminate_and_waits_for_the_end() {
+    let table = ProcessTable::default();
+    let (server, mut lines) = started(&table).await;
+    within(server.stop()).await.expect("stopped");
+    assert_eq!(next_line(&mut lines).await, "terminate normal");
+    assert_eq!(server.exit_reason(), Some(ExitReason::Normal));
+    assert!(matches!(
+        within(server.call(ProbeCall::Get)).await,
+        Err(ProcessError::NotAlive { .. })
+    ));
+    assert!(matches!(
+        server.cast(ProbeCast::Add(1)),
+        Err(ProcessError::NotAlive { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_callback_that_says_stop_runs_terminate() {
+    let table = ProcessTable::default();
+    let (server, mut lines) = started(&table).await;
+    assert_eq!(within(server.call(ProbeCall::Stop)).await, Ok(0));
+    assert_eq!(next_line(&mut lines).await, "terminate normal");
+}
+
+#[tokio::test]
+async fn a_call_that_gets_no_reply_in_time_times_out() {
+    let table = ProcessTable::default();
+    let (server, _lines) = started(&table).await;
+    let slow = server.call_timeout(
+        ProbeCall::Sleep(Duration::from_millis(300)),
+        Duration::from_millis(30),
+    );
+    assert_eq!(
+        within(slow).await,
+        Err(ProcessError::Timeout {
+            after: Duration::from_millis(30)
+        })
+    );
+    // The server is fine, just slow; its late reply went nowhere.
+    assert_eq!(within(server.call(ProbeCall::Get)).await, Ok(0));
+}
+
+#[tokio::test]
+async fn a_call_to_a_dead_server_fails_at_once() {
+    let table = ProcessTable::default();
+    let (server, _lines) = started(&table).await;
+    let mut watch = monitoring(&table, server.pid()).await;
+    table.exit(server.pid(), ExitReason::Killed);
+    assert_eq!(next_down(&mut watch).await.reason, ExitReason::Killed);
+    assert!(matches!(
+        within(server.call(ProbeCall::Get)).await,
+        Err(ProcessError::NotAlive { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_server_that_panics_during_a_call_reports_it_and_terminates() {
+    let table = ProcessTable::default();
+    let (server, mut lines) = started(&table).await;
+    let failed = within(server.call(ProbeCall::Panic)).await;
+    let reason = ExitReason::Panic("deliberate test panic in handle_call".into());
+    assert_eq!(
+        failed,
+        Err(ProcessError::Exited {
+            pid: server.pid().to_string(),
+            reason: reason.clone()
+        })
+    );
+    assert_eq!(next_line(&mut lines).await, format!("terminate {reason}"));
+    // Only the server crashed: the table goes on.
+    let (other, _other_lines) = started(&table).await;
+    assert_eq!(within(other.call(ProbeCall::Get)).await, Ok(0));
+}
+
+#[tokio::test]
+async fn a_server_that_stops_without_answering_reports_why() {
+    let table = ProcessTable::default();
+    let (server, _lines) = started(&table).await;
+    let failed = within(server.call(ProbeCall::Quit(ExitReason::Shutdown))).await;
+    assert!(
+        matches!(
+            failed,
+            Err(ProcessError::Exited {
+                reason: ExitReason::Shutdown,
+                ..
+            })
+        ),
+        "{failed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_can_come_later_through_the_handle() {
+    let table = ProcessTable::default();
+    let (server, _lines) = started(&table).await;
+    let waiting = tokio::spawn({
+        let server = server.clone();
+        async move { server.call(ProbeCall::Hold).await }
+    });
+    // The server goes on with other messages while the held call waits.
+    assert_eq!(within(server.call(ProbeCall::Add(7))).await, Ok(7));
+    server.cast(ProbeCast::Release).expect("queued");
+    let answer = within(waiting).await.expect("the caller task ran");
+    assert_eq!(answer, Ok(7));
+    assert_eq!(within(server.call(ProbeCall::ReplyFromTask)).await, Ok(42));
+}
+
+#[tokio::test]
+async fn init_can_refuse_to_start() {
+    let table = ProcessTable::default();
+    let (mut server, mut lines) = probe();
+    server.refuse_init = true;
+    let refused = within(gen_server::start(&table, server)).await;
+    assert_eq!(
+        refused.map(|_| ()),
+        Err(ProcessError::InitFailed {
+            reason: ExitReason::Other("not today".into())
+        })
+    );
+    assert!(next_line(&mut lines).await.starts_with("init"));
+    // terminate does not run for a server that never started.
+    let more = tokio::time::timeout(Duration::from_millis(50), lines.recv()).await;
+    assert!(matches!(more, Ok(None) | Err(_)), "{more:?}");
+}
+
+#[tokio::test]
+async fn a_named_server_is_found_by_name_and_its_name_is_not_shared() {
+    let table = ProcessTable::default();
+    let (server, _lines) = probe();
+    let server = within(gen_server::start_named(&table, "counter", server))
+        .await
+        .expect("started");
+    let found = ServerRef::<Probe>::whereis(&table, "counter").expect("registered");
+    assert_eq!(within(found.call(ProbeCall::Add(1))).await, Ok(1));
+
+    let (second, _second_lines) = probe();
+    let refused = within(gen_server::start_named(&table, "counter", second)).await;
+    assert!(matches!(refused, Err(ProcessError::NameTaken { .. })));
+
+    within(server.stop()).await.expect("stopped");
+    assert!(ServerRef::<Probe>::whereis(&table, "counter").is_err());
+}
+
+/// Starts a `Probe` linked to a new starter process, which ends with `Err("the starter
+/// failed")` when sent any message. Returns the starter, the server and its log.
+async fn linked_probe(
+    table: &ProcessTable,
+    trap_exits: bool,
+) -> (Pid<Msg>, ServerRef<Probe>, mpsc::UnboundedReceiver<String>) {
+    let (server_tx, server_rx) = oneshot::channel();
+    let starter = table.spawn(move |mut me: Process<Msg>| async move {
+        let (mut probe, lines) = probe();
+        probe.trap_exits = trap_exits;
+        let started = gen_server::start_link(&me, probe).await;
+        let _ = server_tx.send((started, lines));
+        me.receive().await;
+        Err::<(), _>("the starter failed")
+    });
+    let (server, mut lines) = within(server_rx).await.expect("answered");
+    let server = server.expect("started");
+    assert!(next_line(&mut lines).await.starts_with("init"));
+    (starter, server, lines)
+}
+
+#[tokio::test]
+async fn a_linked_server_that_traps_exits_terminates_when_its_starter_ends() {
+    let table = ProcessTable::default();
+    let (starter, server, mut lines) = linked_probe(&table, true).await;
+    let mut watch = monitoring(&table, server.pid()).await;
+    starter.send(Msg::Text("fail now".into())).expect("queued");
+    assert_eq!(next_line(&mut lines).await, "terminate the starter failed");
+    assert_eq!(
+        next_down(&mut watch).await.reason,
+        ExitReason::Other("the starter failed".into())
+    );
+}
+
+#[tokio::test]
+async fn a_linked_server_that_does_not_trap_exits_dies_without_terminate() {
+    let table = ProcessTable::default();
+    let (starter, server, mut lines) = linked_probe(&table, false).await;
+    let mut watch = monitoring(&table, server.pid()).await;
+    starter.send(Msg::Text("fail now".into())).expect("queued");
+    assert_eq!(
+        next_down(&mut watch).await.reason,
+        ExitReason::Other("the starter failed".into())
+    );
+    // Killed by the signal, as in OTP: terminate did not run; the log's sender is gone.
+    assert_eq!(within(lines.recv()).await, None);
+}
+
+#[tokio::test]
+async fn a_server_crash_kills_its_linked_starter() {
+    let table = ProcessTable::default();
+    let (starter, server, _lines) = linked_probe(&table, false).await;
+    let mut watch = monitoring(&table, &starter).await;
+    let failed = within(server.call(ProbeCall::Panic)).await;
+    assert!(matches!(failed, Err(ProcessError::Exited { .. })));
+    assert_eq!(
+        next_down(&mut watch).await.reason,
+        ExitReason::Panic("deliberate test panic in handle_call".into())
+    );
+}
+
+#[tokio::test]
+async fn a_linked_server_whose_init_fails_does_not_kill_its_starter() {
+    let table = ProcessTable::default();
+    let (answer, answered) = oneshot::channel();
+    let starter = table.spawn(move |me: Process<Msg>| async move {
+        let (mut probe, _lines) = probe();
+        probe.refuse_init = true;
+        let started = gen_server::start_link(&me, probe).await;
+        let _ = answer.send(started.map(|_| ()));
+        worker_body(me).await
+    });
+    assert!(matches!(
+        within(answered).await.expect("answered"),
+        Err(ProcessError::InitFailed { .. })
+    ));
+    assert!(
+        is_responsive(&starter).await,
+        "the starter got an error, not a signal"
+    );
 }
