@@ -23,6 +23,11 @@
 //!   bounds → addressee → signature → clock → grant → replay → rate → lookup → run →
 //!   sign the reply → audit.
 //! * [`call`]: [`Peer`] and calls to other nodes, typed and dynamic.
+//! * [`process`]: Erlang-style processes on tokio: spawn, `Pid<M>`, bounded mailboxes,
+//!   receive with a timeout, registered names, links, monitors, exit reasons; a panic
+//!   ends only its own process.
+//! * [`gen_server`]: the gen_server behaviour on top of processes: init, call (with a
+//!   timeout), cast, info, terminate, stop.
 //! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
 //! * [`logging`]: log lines on stderr, coloured only on a terminal and without `NO_COLOR`.
 //! * `cli` (feature `cli`, on by default): the `wtd` command.
@@ -34,6 +39,7 @@ pub mod call;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
+pub mod gen_server;
 pub mod grants;
 pub mod home;
 pub mod keys;
@@ -41,6 +47,7 @@ pub mod logging;
 pub mod nesting;
 pub mod node;
 pub mod path;
+pub mod process;
 pub mod registry;
 mod serve;
 pub mod transport;

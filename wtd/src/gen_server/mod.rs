@@ -1,0 +1,37 @@
+//! gen_server, OTP's most used behaviour: a process that holds state and answers
+//! requests one at a time.
+//!
+//! You write a type that implements [`GenServer`] — its state, and callbacks for
+//! calls (which get a reply), casts (which do not) and other messages — and
+//! [`start`] it. The loop that receives, dispatches, replies, catches panics and runs
+//! [`terminate`](GenServer::terminate) is written once, here, in `run.rs`.
+//!
+//! | OTP | here |
+//! | --- | --- |
+//! | `gen_server:start/3,4`, `start_link/3,4` | [`start`], [`start_named`], [`start_link`], [`start_link_named`] |
+//! | `init/1` returning `{ok, State}` / `{stop, Reason}` | you build the state; [`GenServer::init`] returns `Ok(())` / `Err(reason)` |
+//! | `gen_server:call/2,3` (5 s default) | [`ServerRef::call`], [`ServerRef::call_timeout`] |
+//! | `gen_server:cast/2` | [`ServerRef::cast`] |
+//! | `Pid ! Msg` → `handle_info/2` | [`ServerRef::info`] → [`GenServer::handle_info`] |
+//! | `{reply, R, S}` / `{noreply, S}` + `gen_server:reply/2` | always `from.reply(value)` through [`ReplyTo`], now or later |
+//! | `{stop, Reason, S}` | [`Next::Stop`] |
+//! | `gen_server:stop/1,3` | [`ServerRef::stop`], [`ServerRef::stop_with`] |
+//!
+//! Calls and their errors: a call that cannot be queued fails at once
+//! ([`NotAlive`](crate::process::ProcessError::NotAlive),
+//! [`MailboxFull`](crate::process::ProcessError::MailboxFull)); a server that ends
+//! before replying gives [`Exited`](crate::process::ProcessError::Exited) with its
+//! reason; no reply in time gives [`Timeout`](crate::process::ProcessError::Timeout).
+
+mod behaviour;
+mod reply;
+mod request;
+mod run;
+mod server_ref;
+mod start;
+
+pub use behaviour::{GenServer, Next, ServerProcess};
+pub use reply::ReplyTo;
+pub use request::Request;
+pub use server_ref::{DEFAULT_TIMEOUT, ServerRef};
+pub use start::{start, start_link, start_link_named, start_named};
