@@ -32,8 +32,16 @@ pub enum TransportError {
     Unreachable(String),
     /// The proxy does not know this node (it lost its data, or never had it).
     NotRegistered,
-    /// Any other refusal: the HTTP status and the proxy's explanation.
-    Status(u16, String),
+    /// Any other refusal: the HTTP status, the proxy's machine-readable name for it (its
+    /// `wtd-error` header; empty if it sent none) and its explanation.
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The refusal's code (`TooMany`, `NodeDown`, `ShuttingDown`, …).
+        code: String,
+        /// The proxy's explanation, for people.
+        message: String,
+    },
     /// An answer that is not what the protocol says the proxy sends.
     BadAnswer(String),
 }
@@ -50,7 +58,9 @@ impl TransportError {
                 status: 404,
                 message: "this node is not registered with the proxy".into(),
             },
-            TransportError::Status(status, message) => Error::Proxy { status, message },
+            TransportError::Refused {
+                status, message, ..
+            } => Error::Proxy { status, message },
             TransportError::BadAnswer(detail) => Error::BadProxyAnswer {
                 url: url.to_string(),
                 detail,
@@ -206,10 +216,7 @@ pub(crate) fn send(
         .send(&body[..]);
     let mut response = response.map_err(|e| TransportError::Unreachable(e.to_string()))?;
     let status = response.status().as_u16();
-    let not_registered = response
-        .headers()
-        .get(wire::ERROR_HEADER)
-        .is_some_and(|code| code.as_bytes() == wire::NOT_REGISTERED.as_bytes());
+    let code = error_code(response.headers());
     let bytes = response
         .body_mut()
         .with_config()
@@ -218,12 +225,23 @@ pub(crate) fn send(
         .map_err(|e| TransportError::Unreachable(e.to_string()))?;
     match status {
         200..=299 => Ok(bytes),
-        _ if not_registered => Err(TransportError::NotRegistered),
-        _ => Err(TransportError::Status(
+        _ if code == wire::NOT_REGISTERED => Err(TransportError::NotRegistered),
+        _ => Err(TransportError::Refused {
             status,
-            String::from_utf8_lossy(&bytes).chars().take(500).collect(),
-        )),
+            code,
+            message: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+        }),
     }
+}
+
+/// The proxy's machine-readable name for a refusal (its `wtd-error` header), or "".
+pub(crate) fn error_code(headers: &ureq::http::HeaderMap) -> String {
+    headers
+        .get(wire::ERROR_HEADER)
+        .and_then(|code| code.to_str().ok())
+        .filter(|code| code.len() <= 32 && code.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// `PUT /apply/{node}/{mission}/{module}/{function}`: sends one signed call through the

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use wtd::grants::{KeyProof, ProofFor};
 use wtd::prelude::*;
 
-use cli_support::{Cluster, Run, answer_once, eventually, wtd_blocking};
+use cli_support::{Cluster, Run, answer_once, answer_once_as, eventually, wtd_blocking};
 
 /// Adds two numbers (`demo/cli/add`).
 #[wtd_export(demo)]
@@ -711,13 +711,24 @@ fn wtd_nodes_reports_what_the_proxy_said() {
         wtd_blocking(home.path(), &args)
     };
 
-    let (url, server) = answer_once(
+    let (url, server) = answer_once_as(
         "429 Too Many Requests",
+        "TooMany",
         "too many requests: slow down".into(),
     );
     let busy = nodes(&url);
     server.join().expect("fake proxy");
     busy.fails(4, "(429): too many requests: slow down");
+
+    // A 503 is not always a node that is down: the proxy names which refusal it is.
+    let (url, server) = answer_once_as(
+        "503 Service Unavailable",
+        "ShuttingDown",
+        "the proxy is shutting down: try again in a moment".into(),
+    );
+    let stopping = nodes(&url);
+    server.join().expect("fake proxy");
+    stopping.fails(1, "(503): the proxy is shutting down");
 
     let (url, server) = answer_once("200 OK", "<html>a web page</html>".into());
     let page = nodes(&url);

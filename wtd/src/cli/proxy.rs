@@ -194,6 +194,7 @@ impl Proxy {
             .call()
             .map_err(|e| self.unreachable(e))?;
         let status = response.status().as_u16();
+        let code = transport::error_code(response.headers());
         let text = response
             .body_mut()
             .with_config()
@@ -201,7 +202,11 @@ impl Proxy {
             .read_to_string()
             .map_err(|e| self.unreachable(e))?;
         if !(200..300).contains(&status) {
-            return Err(self.refusal(TransportError::Status(status, text)));
+            return Err(self.refusal(TransportError::Refused {
+                status,
+                code,
+                message: text,
+            }));
         }
         serde_json::from_str(&text).map_err(|e| ProxyError::Unreadable {
             url: self.url.clone(),
@@ -219,7 +224,7 @@ impl Proxy {
     ) -> Result<(), ProxyError> {
         let transport = Transport::new(&self.url, name, key);
         transport.register(email).map_err(|e| match e {
-            TransportError::Status(409, _) => ProxyError::NameTaken {
+            TransportError::Refused { code, .. } if code == "NameTaken" => ProxyError::NameTaken {
                 name: name.to_string(),
             },
             other => self.refusal(other),
@@ -258,17 +263,22 @@ impl Proxy {
         }
     }
 
-    /// The one place a status becomes a type.
+    /// The one place a refusal becomes a type: by the code the proxy names it with (its
+    /// `wtd-error` header), not by the HTTP status, which several refusals share.
     /// What the proxy said is its own text: it is shown inert, on one line, and cut short.
     fn refusal(&self, e: TransportError) -> ProxyError {
         match e {
             TransportError::Unreachable(detail) => self.unreachable(detail),
-            TransportError::Status(status, message) => {
+            TransportError::Refused {
+                status,
+                code,
+                message,
+            } => {
                 let message = said(&message);
-                match status {
-                    429 => ProxyError::TooMany { message },
-                    503 => ProxyError::Unavailable { message },
-                    504 => ProxyError::NoReply { message },
+                match code.as_str() {
+                    "TooMany" => ProxyError::TooMany { message },
+                    "NodeDown" => ProxyError::Unavailable { message },
+                    "Timeout" => ProxyError::NoReply { message },
                     _ => ProxyError::Refused { status, message },
                 }
             }

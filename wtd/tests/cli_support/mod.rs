@@ -351,9 +351,24 @@ where
 /// A fake proxy that answers one request with `status` (e.g. `200 OK`) and `body`, then is
 /// gone: for what a real proxy never says. Returns its URL and the thread to join.
 pub fn answer_once(status: &str, body: String) -> (String, std::thread::JoinHandle<()>) {
+    answer_once_as(status, "", body)
+}
+
+/// [`answer_once`], naming the refusal in the `wtd-error` header as a real proxy does
+/// (`code` empty: no header).
+pub fn answer_once_as(
+    status: &str,
+    code: &str,
+    body: String,
+) -> (String, std::thread::JoinHandle<()>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let status = status.to_string();
+    let header = if code.is_empty() {
+        String::new()
+    } else {
+        format!("wtd-error: {code}\r\n")
+    };
     let server = std::thread::spawn(move || {
         use std::io::Write;
         let (mut tcp, _) = listener.accept().expect("wtd connects");
@@ -361,7 +376,7 @@ pub fn answer_once(status: &str, body: String) -> (String, std::thread::JoinHand
         let mut request = [0u8; 4096];
         let _ = tcp.read(&mut request);
         let answer = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            "HTTP/1.1 {status}\r\n{header}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         );
         tcp.write_all(answer.as_bytes()).expect("answer");
