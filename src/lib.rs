@@ -4,6 +4,7 @@
 //! (`mission/module/function`), so the functions live here, in one module both link.
 //! The module path without the crate name is the function's module on the wire: the
 //! functions below are `demo/demo/add`, `admin/admin/reset`, `lab/lab/sleep_ms`, …
+//! The gen_server of mission `counting` is reached as `counting/counter@NAME`.
 
 pub mod demo {
     //! Mission `demo`: what the quickstart grants Bob.
@@ -118,6 +119,102 @@ pub mod lab {
             Expr::Num(n) => n,
             Expr::Neg(e) => eval(*e).wrapping_neg(),
             Expr::Add(a, b) => eval(*a).wrapping_add(eval(*b)),
+        }
+    }
+}
+
+pub mod counting {
+    //! Mission `counting`: a gen_server counter other nodes may call and cast to
+    //! (`examples/counter.rs`), and a server of the same node they can never reach.
+
+    use std::time::Duration;
+
+    use serde::{Deserialize, Serialize};
+    use wtd::gen_server::{GenServer, Next, ReplyTo, ServerProcess};
+    use wtd::prelude::*;
+
+    /// A counter that lives in one process: no lock, one message at a time.
+    #[derive(Debug, Default)]
+    pub struct Counter {
+        count: u64,
+    }
+
+    /// What a caller asks, and waits for: the count after it.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub enum CounterCall {
+        /// Add this much.
+        Incr(u64),
+        /// Just read it.
+        Get,
+        /// Read it after holding the server this many milliseconds (to show timeouts).
+        SlowGet(u64),
+    }
+
+    /// What a caller asks without waiting.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub enum CounterCast {
+        /// Add this much.
+        Add(u64),
+        /// Back to zero.
+        Reset,
+    }
+
+    /// Exposed to holders of mission `counting`, as `counting/counter@NAME`.
+    #[wtd_behaviour(counting, name = "counter")]
+    impl GenServer for Counter {
+        type Call = CounterCall;
+        type Reply = u64;
+        type Cast = CounterCast;
+        type Info = ();
+
+        async fn handle_call(
+            &mut self,
+            call: CounterCall,
+            from: ReplyTo<u64>,
+            _: &ServerProcess<Self>,
+        ) -> Next {
+            match call {
+                CounterCall::Incr(n) => self.count = self.count.saturating_add(n),
+                CounterCall::Get => {}
+                CounterCall::SlowGet(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
+                }
+            }
+            from.reply(self.count);
+            Next::Continue
+        }
+
+        async fn handle_cast(&mut self, cast: CounterCast, _: &ServerProcess<Self>) -> Next {
+            match cast {
+                CounterCast::Add(n) => self.count = self.count.saturating_add(n),
+                CounterCast::Reset => self.count = 0,
+            }
+            Next::Continue
+        }
+    }
+
+    /// A server with the same messages as [`Counter`], *not* exposed: started on a node
+    /// under any name, no other node can reach it.
+    #[derive(Debug, Default)]
+    pub struct Vault {
+        count: u64,
+    }
+
+    impl GenServer for Vault {
+        type Call = CounterCall;
+        type Reply = u64;
+        type Cast = CounterCast;
+        type Info = ();
+
+        async fn handle_call(
+            &mut self,
+            _: CounterCall,
+            from: ReplyTo<u64>,
+            _: &ServerProcess<Self>,
+        ) -> Next {
+            self.count += 1;
+            from.reply(self.count);
+            Next::Continue
         }
     }
 }

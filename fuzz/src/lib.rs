@@ -130,6 +130,7 @@ pub fn sample_ping() -> Ping {
         offers: vec![Offer {
             mission: "demo".into(),
             functions: vec!["demo::math/add".into(), "demo/echo".into()],
+            behaviours: Vec::new(),
         }],
         accepts: vec![bob().verifying_key().to_bytes()],
         known_version: 3,

@@ -486,6 +486,7 @@ fn offer(mission: &str, function: &str) -> Offer {
     Offer {
         mission: mission.to_string(),
         functions: vec![function.to_string()],
+        behaviours: Vec::new(),
     }
 }
 

@@ -5,6 +5,7 @@ mod harness;
 
 mod adversarial;
 mod backpressure;
+mod behaviours;
 mod calls;
 mod crowds;
 mod faults;

@@ -167,6 +167,17 @@ fn data_type(ty: &Type, position: &Position, is_method: bool, diag: &mut Diagnos
     finder.visit_type(ty);
 }
 
+/// What function hides in `ty`, if any: "a function (closure)" or "a function pointer".
+/// Also used on the message types of a behaviour (`behaviour_check.rs`).
+pub fn function_in(ty: &Type) -> Option<&'static str> {
+    let mut finder = FunctionFinder::default();
+    finder.visit_type(ty);
+    finder.found.map(|kind| match kind {
+        FunctionKind::Closure => "a function (closure)",
+        FunctionKind::Pointer => "a function pointer",
+    })
+}
+
 #[derive(Clone, Copy)]
 enum FunctionKind {
     Closure,

@@ -395,7 +395,7 @@ fn needing_bounds<'t>(types: &[&'t Type]) -> Vec<&'t Type> {
 /// common stubs free of `where` clauses. A user type shadowing one of these names is
 /// still refused if it is not serde data (the shim's body proves every type), just with
 /// a less tidy error.
-fn is_plain_data(ty: &Type) -> bool {
+pub fn is_plain_data(ty: &Type) -> bool {
     const PRIMITIVE: [&str; 17] = [
         "bool", "char", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64",
         "u128", "usize", "f32", "f64", "String",
@@ -443,14 +443,14 @@ fn call_check(k: usize, ty: &Type) -> TokenStream {
     quote! { #module #check(encoding, args, #path #phantom) }
 }
 
-fn first_span(ty: &Type) -> Span {
+pub fn first_span(ty: &Type) -> Span {
     ty.to_token_stream()
         .into_iter()
         .next()
         .map_or_else(Span::call_site, |token| token.span())
 }
 
-fn last_span(ty: &Type) -> Span {
+pub fn last_span(ty: &Type) -> Span {
     ty.to_token_stream()
         .into_iter()
         .last()

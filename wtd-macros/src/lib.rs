@@ -1,4 +1,4 @@
-//! The `#[wtd_export]` attribute of WTD. Use it through the `wtd` crate, which
+//! The `#[wtd_export]` and `#[wtd_behaviour]` attributes of WTD. Use it through the `wtd` crate, which
 //! re-exports it: `use wtd::prelude::*;`.
 //!
 //! # Layout
@@ -12,11 +12,19 @@
 //!   call arrives, and its registration.
 //! * `diag`: collects the errors of one invocation, so all are reported at once.
 //! * `export`: runs the phases in order.
+//! * `behaviour_parse`, `behaviour_check`, `behaviour_expand`, `behaviour`: the same
+//!   phases for `#[wtd_behaviour]` on an `impl GenServer for Type` (the mission and
+//!   wire name; message types that cannot travel; `Type::remote`, the shim and its
+//!   registration).
 
 #![warn(missing_docs)]
 
 use proc_macro::TokenStream;
 
+mod behaviour;
+mod behaviour_check;
+mod behaviour_expand;
+mod behaviour_parse;
 mod check;
 mod diag;
 mod expand;
@@ -83,4 +91,55 @@ mod parse;
 #[proc_macro_attribute]
 pub fn wtd_export(args: TokenStream, item: TokenStream) -> TokenStream {
     export::export(args.into(), item.into()).into()
+}
+
+/// Exposes a gen_server to other nodes: holders of the mission's key may call and cast
+/// to its instances that are started *by name* on a node's process table.
+///
+/// ```ignore
+/// use serde::{Deserialize, Serialize};
+/// use wtd::gen_server::{GenServer, Next, ReplyTo, ServerProcess};
+/// use wtd::prelude::*;
+///
+/// #[derive(Default)]
+/// pub struct Counter(u64);
+///
+/// #[derive(Serialize, Deserialize)]
+/// pub enum CounterCall { Incr(u64), Get }
+///
+/// #[wtd_behaviour(counting, name = "counter")]
+/// impl GenServer for Counter {
+///     type Call = CounterCall;
+///     type Reply = u64;
+///     type Cast = u64;
+///     type Info = ();
+///     async fn handle_call(&mut self, call: CounterCall, from: ReplyTo<u64>, _: &ServerProcess<Self>) -> Next {
+///         if let CounterCall::Incr(n) = call { self.0 += n; }
+///         from.reply(self.0);
+///         Next::Continue
+///     }
+/// }
+///
+/// // On alice's node:
+/// //     wtd::gen_server::start_named(node.processes(), "main", Counter::default()).await?;
+/// // On bob's, holding a `Peer` for alice:
+/// //     Counter::remote(&alice, "main").call(CounterCall::Incr(2)).await? // Ok(2)
+/// ```
+///
+/// # Arguments
+///
+/// The mission (as in `#[wtd_export]`), and optionally `name = "..."`: the behaviour's
+/// name on the wire. Without it, the name is the module path without the crate name and
+/// the type (`counting::Counter`). Callers name an instance `mission/behaviour@instance`
+/// (`wtd call alice counting/counter@main '{"Incr": 2}'`).
+///
+/// # What it needs
+///
+/// `Call`, `Reply` and `Cast` travel as bytes: they must derive `serde::Serialize` and
+/// `serde::Deserialize`, and cannot be closures or function pointers. `Info` stays on its
+/// node. The type cannot be generic. Each mistake is a compile error on the offending
+/// token saying what to write instead.
+#[proc_macro_attribute]
+pub fn wtd_behaviour(args: TokenStream, item: TokenStream) -> TokenStream {
+    behaviour::behaviour(args.into(), item.into()).into()
 }

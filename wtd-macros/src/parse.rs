@@ -17,27 +17,39 @@ pub struct Mission {
     pub name: String,
 }
 
-const EXAMPLE: &str = "`#[wtd_export(demo)]`";
-
-/// Parses the attribute's arguments: one mission name, as an identifier (`demo`) or a
+/// Parses `#[wtd_export]`'s arguments: one mission name, as an identifier (`demo`) or a
 /// string (`"my-mission"`, for names an identifier cannot spell).
 pub fn mission(args: TokenStream) -> syn::Result<Mission> {
+    mission_of(args, "wtd_export", "function")
+}
+
+/// Parses one mission name given to the attribute `attr` on a `what` (`function`,
+/// `behaviour`), with messages that name that attribute.
+pub fn mission_of(args: TokenStream, attr: &str, what: &str) -> syn::Result<Mission> {
+    let example = format!("`#[{attr}(demo)]`");
     if args.is_empty() {
         // The attribute itself (`#[wtd_export]`) is the call site of the macro.
         return Err(syn::Error::new(
             Span::call_site(),
             format!(
-                "missing mission name: write {EXAMPLE}, naming the mission this function \
+                "missing mission name: write {example}, naming the mission this {what} \
                  belongs to (callers are granted access per mission)"
             ),
         ));
     }
     let whole = args.clone();
-    let parser = |input: ParseStream| parse_mission(input, &whole);
+    let parser = |input: ParseStream| parse_mission(input, &whole, attr, what);
     parser.parse2(args)
 }
 
-fn parse_mission(input: ParseStream, whole: &TokenStream) -> syn::Result<Mission> {
+fn parse_mission(
+    input: ParseStream,
+    whole: &TokenStream,
+    attr: &str,
+    what: &str,
+) -> syn::Result<Mission> {
+    let example = format!("`#[{attr}(demo)]`");
+    let example = example.as_str();
     let (name, span, quoted) = if input.peek(LitStr) {
         let lit: LitStr = input.parse()?;
         (lit.value(), lit.span(), true)
@@ -45,14 +57,14 @@ fn parse_mission(input: ParseStream, whole: &TokenStream) -> syn::Result<Mission
         let ident = input.call(Ident::parse_any)?;
         (ident.unraw().to_string(), ident.span(), false)
     } else {
-        return Err(input.error(format!("expected a mission name, like {EXAMPLE}")));
+        return Err(input.error(format!("expected a mission name, like {example}")));
     };
 
     if !quoted && input.peek(Token![-]) {
         // `my-mission` arrives as `my`, `-`, `mission`: three tokens, not one name.
         let spelled: String = whole.to_string().split_whitespace().collect();
         let hint = if is_valid_mission(&spelled) {
-            format!("write it as a string: `#[wtd_export(\"{spelled}\")]`")
+            format!("write it as a string: `#[{attr}(\"{spelled}\")]`")
         } else {
             mission_rules()
         };
@@ -65,7 +77,7 @@ fn parse_mission(input: ParseStream, whole: &TokenStream) -> syn::Result<Mission
         let rest: TokenStream = input.parse()?;
         return Err(syn::Error::new_spanned(
             rest,
-            format!("`#[wtd_export]` takes only a mission name, like {EXAMPLE}"),
+            format!("`#[{attr}]` takes only a mission name, like {example}"),
         ));
     }
     if input.peek(Token![,]) {
@@ -74,7 +86,7 @@ fn parse_mission(input: ParseStream, whole: &TokenStream) -> syn::Result<Mission
             let rest: TokenStream = input.parse()?;
             return Err(syn::Error::new_spanned(
                 rest,
-                format!("a function belongs to exactly one mission: keep one name, like {EXAMPLE}"),
+                format!("a {what} belongs to exactly one mission: keep one name, like {example}"),
             ));
         }
         // A trailing comma (`#[wtd_export(demo,)]`) is harmless.
@@ -84,7 +96,7 @@ fn parse_mission(input: ParseStream, whole: &TokenStream) -> syn::Result<Mission
         let rest: TokenStream = input.parse()?;
         return Err(syn::Error::new_spanned(
             rest,
-            format!("expected only a mission name, like {EXAMPLE}"),
+            format!("expected only a mission name, like {example}"),
         ));
     }
 
@@ -92,9 +104,9 @@ fn parse_mission(input: ParseStream, whole: &TokenStream) -> syn::Result<Mission
         let lower = name.to_lowercase();
         let hint = if lower != name && is_valid_mission(&lower) {
             if quoted {
-                format!(": write `#[wtd_export(\"{lower}\")]`")
+                format!(": write `#[{attr}(\"{lower}\")]`")
             } else {
-                format!(": write `#[wtd_export({lower})]`")
+                format!(": write `#[{attr}({lower})]`")
             }
         } else {
             String::new()
@@ -116,7 +128,7 @@ fn mission_rules() -> String {
 
 /// The wire's rule for names (`wtd::wire::check_name`), checked at compile time so a bad
 /// name is a build error rather than a refused call.
-fn is_valid_mission(name: &str) -> bool {
+pub fn is_valid_mission(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()

@@ -40,7 +40,11 @@ pub fn router<S: Store>(state: Shared<S>) -> Router {
         .route("/rx/{node}", post(rx::<S>))
         .route(
             "/apply/{node}/{mission}/{module}/{function}",
-            put(apply::<S>),
+            put(apply_function::<S>),
+        )
+        .route(
+            "/apply/{node}/{mission}/{instance}",
+            put(apply_behaviour::<S>),
         )
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -206,10 +210,41 @@ async fn rx<S: Store>(
     }))
 }
 
+/// `PUT /apply/{node}/{mission}/{module}/{function}`: a call to an exported function.
+async fn apply_function<S: Store>(
+    state: Axum<Shared<S>>,
+    client: Option<Extension<ClientAddr>>,
+    Path((node, mission, module, function)): Path<(String, String, String, String)>,
+    body: Bytes,
+) -> Result<Response, ProxyError> {
+    apply(
+        state,
+        client,
+        node,
+        format!("{mission}/{module}/{function}"),
+        body,
+    )
+    .await
+}
+
+/// `PUT /apply/{node}/{mission}/{behaviour}@{instance}`: a call to a named instance of a
+/// behaviour (wire version 3).
+async fn apply_behaviour<S: Store>(
+    state: Axum<Shared<S>>,
+    client: Option<Extension<ClientAddr>>,
+    Path((node, mission, instance)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Response, ProxyError> {
+    apply(state, client, node, format!("{mission}/{instance}"), body).await
+}
+
+/// One call, answered in the response. `path` is the call's path as the URL spells it:
+/// a routing hint that must match the signed call's own.
 async fn apply<S: Store>(
     Axum(state): Axum<Shared<S>>,
     client: Option<Extension<ClientAddr>>,
-    Path((node, mission, module, function)): Path<(String, String, String, String)>,
+    node: String,
+    path: String,
     body: Bytes,
 ) -> Result<Response, ProxyError> {
     // Without an address (a router driven in-process), all such callers share one.
@@ -224,9 +259,9 @@ async fn apply<S: Store>(
         .map_err(|e| ProxyError::Malformed(e.to_string()))?;
     call.check_bounds()
         .map_err(|e| ProxyError::Malformed(e.to_string()))?;
-    if node != call.callee || format!("{mission}/{module}/{function}") != call.path() {
+    if node != call.callee || path != call.path() {
         return Err(ProxyError::Malformed(format!(
-            "the URL names {node}/{mission}/{module}/{function} but the signed call is for {}/{}",
+            "the URL names {node}/{path} but the signed call is for {}/{}",
             call.callee,
             call.path()
         )));
@@ -293,11 +328,13 @@ async fn dashboard<S: Store>(
             .missions
             .iter()
             .map(|m| {
-                format!(
-                    "{} ({})",
-                    escape(&m.mission),
-                    escape(&m.functions.join(", "))
-                )
+                let offered: Vec<String> = m
+                    .functions
+                    .iter()
+                    .cloned()
+                    .chain(m.behaviours.iter().map(|b| format!("{b}@…")))
+                    .collect();
+                format!("{} ({})", escape(&m.mission), escape(&offered.join(", ")))
             })
             .collect();
         rows.push_str(&format!(

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::{check_function, check_module, check_name};
+use crate::names::{check_behaviour, check_function, check_module, check_name};
 use crate::{MAX_ARGS_BYTES, MAX_LIFETIME_MS, WireError};
 
 /// How a call's arguments and result are encoded.
@@ -16,11 +16,11 @@ pub enum Encoding {
 
 /// What a call is for, on the callee.
 ///
-/// Today an exported function. The enum leaves room for what comes next — a behaviour
-/// instance (a gen_server started under a mission) and a billet-doux (a process reached
-/// through a token its owner handed out) — as new variants. A node that does not know a
-/// variant cannot read the call at all, so adding one is a new wire version: the older
-/// node then answers with a [`VersionRefusal`] instead of leaving the caller to time out.
+/// An exported function, or (since wire version 3) a named instance of a behaviour. The
+/// enum leaves room for what comes next — a billet-doux (a process reached through a
+/// token its owner handed out) — as a new variant. A node that does not know a variant
+/// cannot read the call at all, so adding one is a new wire version: the older node then
+/// answers with a [`VersionRefusal`] instead of leaving the caller to time out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Target {
     /// A function exported with `#[wtd_export(mission)]`.
@@ -32,17 +32,30 @@ pub enum Target {
         /// Its name.
         function: String,
     },
+    /// A named instance of a behaviour exposed with `#[wtd_behaviour(mission)]`: for a
+    /// gen_server, the call's `args` are one encoded `Call` message (or, when the call
+    /// does not want a reply, one `Cast` message) and the result is the encoded `Reply`.
+    Behaviour {
+        /// Its mission: what the caller's key must be granted.
+        mission: String,
+        /// The behaviour's wire name (`counting::Counter`, or the name it chose).
+        behaviour: String,
+        /// The name the instance is registered under on the callee's node.
+        instance: String,
+    },
 }
 
 impl Target {
     /// The mission a key must be granted to reach this target.
     pub fn mission(&self) -> &str {
         match self {
-            Target::Function { mission, .. } => mission,
+            Target::Function { mission, .. } | Target::Behaviour { mission, .. } => mission,
         }
     }
 
-    /// `mission/module/function`, as shown to people and used in `/apply` URLs.
+    /// `mission/module/function` for a function, `mission/behaviour@instance` for a
+    /// behaviour instance (`@` is in no name, so the two never meet), as shown to people
+    /// and used in `/apply` URLs.
     pub fn path(&self) -> String {
         match self {
             Target::Function {
@@ -50,6 +63,11 @@ impl Target {
                 module,
                 function,
             } => format!("{mission}/{module}/{function}"),
+            Target::Behaviour {
+                mission,
+                behaviour,
+                instance,
+            } => format!("{mission}/{behaviour}@{instance}"),
         }
     }
 
@@ -64,6 +82,15 @@ impl Target {
                 check_name("mission", mission)?;
                 check_module(module)?;
                 check_function(function)
+            }
+            Target::Behaviour {
+                mission,
+                behaviour,
+                instance,
+            } => {
+                check_name("mission", mission)?;
+                check_behaviour(behaviour)?;
+                check_name("instance", instance)
             }
         }
     }
@@ -218,6 +245,13 @@ pub enum Refusal {
     /// The callee started after the call was made. Its replay cache is new, so it
     /// refuses older calls rather than risk running one twice.
     Restarted,
+    /// No such behaviour in that mission (wire version 3).
+    NoSuchBehaviour,
+    /// The behaviour exists, but no instance of it runs under that name (wire version 3).
+    NoSuchInstance,
+    /// The instance was found, but did not answer: it ended, its mailbox was full, or it
+    /// took longer than the call may live (wire version 3).
+    ServerFailed(String),
 }
 
 impl Refusal {
@@ -242,6 +276,9 @@ impl Refusal {
             Refusal::Malformed(_) => "Malformed",
             Refusal::ResultTooLarge { .. } => "ResultTooLarge",
             Refusal::Restarted => "Restarted",
+            Refusal::NoSuchBehaviour => "NoSuchBehaviour",
+            Refusal::NoSuchInstance => "NoSuchInstance",
+            Refusal::ServerFailed(_) => "ServerFailed",
         }
     }
 }

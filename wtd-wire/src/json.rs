@@ -35,6 +35,10 @@ pub struct JsonMission {
     pub mission: String,
     /// Its functions, each `module/function`.
     pub functions: Vec<String>,
+    /// Its behaviours, each by its wire name; called as `mission/behaviour@instance`.
+    /// (Absent in the JSON of proxies before wire version 3.)
+    #[serde(default)]
+    pub behaviours: Vec<String>,
 }
 
 impl JsonDirectory {
@@ -52,6 +56,7 @@ impl JsonDirectory {
                     .map(|o| JsonMission {
                         mission: o.mission,
                         functions: o.functions,
+                        behaviours: o.behaviours,
                     })
                     .collect(),
                 accepts: n.accepts.iter().map(hex::encode).collect(),

@@ -46,8 +46,10 @@ pub use signed::*;
 
 /// The wire version this crate speaks, carried in every [`Signed`] envelope. Version 1
 /// carried it inside [`Call`]; version 2 moved it to the envelope and gave calls a
-/// [`Target`].
-pub const PROTOCOL_VERSION: u8 = 2;
+/// [`Target`]. Version 3 added [`Target::Behaviour`] (a call or cast to a named
+/// gen_server), the refusals that go with it, and the behaviours an [`Offer`] lists: an
+/// older node could not read any of these, so it answers with a [`VersionRefusal`].
+pub const PROTOCOL_VERSION: u8 = 3;
 /// The envelope version of a [`VersionRefusal`]: its layout is fixed for good, so every
 /// version can read why its message was refused.
 pub const VERSION_REFUSAL: u8 = 0;

@@ -50,6 +50,23 @@ pub fn check_function(function: &str) -> Result<(), WireError> {
     }
 }
 
+/// Bounds on behaviour names: 1–128 bytes of `[A-Za-z0-9_:]` (a Rust type path like
+/// `counting::Counter`, or the `name = "..."` a behaviour chose).
+pub fn check_behaviour(behaviour: &str) -> Result<(), WireError> {
+    let ok = (1..=128).contains(&behaviour.len())
+        && behaviour
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+    if ok {
+        Ok(())
+    } else {
+        Err(WireError::OutOfBounds(format!(
+            "behaviour {:?} is not a Rust type path of at most 128 characters",
+            truncate(behaviour)
+        )))
+    }
+}
+
 fn truncate(s: &str) -> String {
     s.chars().take(70).collect()
 }

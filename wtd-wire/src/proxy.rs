@@ -54,13 +54,17 @@ pub struct Register {
     pub issued_at_ms: u64,
 }
 
-/// A mission a node serves, and its functions as `module/function`.
+/// A mission a node serves: its functions as `module/function`, and (since wire
+/// version 3) its behaviours by wire name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
     /// The mission.
     pub mission: String,
     /// Its functions, each `module/function`.
     pub functions: Vec<String>,
+    /// Its behaviours, each by its wire name (`counting::Counter`). Instances come and
+    /// go; the directory lists only what kinds of server a node exposes.
+    pub behaviours: Vec<String>,
 }
 
 /// `POST /ping` body: presence, and what the node offers.

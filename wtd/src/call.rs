@@ -104,6 +104,29 @@ impl Peer {
         )
     }
 
+    /// Signs a call to any [`Target`] (a function, or a behaviour's named instance)
+    /// without sending it.
+    pub fn sign_target(
+        &self,
+        target: Target,
+        encoding: Encoding,
+        args: Vec<u8>,
+        want_reply: bool,
+    ) -> Result<Signed> {
+        sign_target(
+            &self.capability,
+            &self.node.name,
+            &self.callee,
+            self.timeout,
+            TargetSpec {
+                target,
+                encoding,
+                args,
+                want_reply,
+            },
+        )
+    }
+
     /// Checks a reply received some other way (e.g. from
     /// [`transport::apply`](crate::transport::apply)) against this peer's pinned node key
     /// and the call it answers; returns the encoded result.
@@ -174,6 +197,18 @@ impl Peer {
         }
     }
 
+    /// Calls any [`Target`] with an encoded message and waits for the encoded result:
+    /// what [`RemoteServer`](crate::gen_server::RemoteServer) is built on.
+    pub async fn call_target(
+        &self,
+        target: Target,
+        encoding: Encoding,
+        args: Vec<u8>,
+    ) -> Result<Vec<u8>> {
+        let signed = self.sign_target(target, encoding, args, true)?;
+        self.send_signed(signed).await
+    }
+
     /// Sends `mission/module/function` without waiting for it to run. Returns once the
     /// proxy has queued it for the callee (or says the callee is not connected).
     pub async fn cast_raw(
@@ -185,6 +220,22 @@ impl Peer {
         args: Vec<u8>,
     ) -> Result<()> {
         let signed = self.sign_call(mission, module, function, encoding, args, false)?;
+        self.send_cast(signed).await
+    }
+
+    /// Casts to any [`Target`]: returns once the proxy has queued it for the callee.
+    pub async fn cast_target(
+        &self,
+        target: Target,
+        encoding: Encoding,
+        args: Vec<u8>,
+    ) -> Result<()> {
+        let signed = self.sign_target(target, encoding, args, false)?;
+        self.send_cast(signed).await
+    }
+
+    /// Queues a signed cast and waits until the proxy has taken it.
+    async fn send_cast(&self, signed: Signed) -> Result<()> {
         let call: Call = signed.peek()?;
         let (done, queued) = oneshot::channel();
         self.node.enqueue(OutboxItem {
@@ -206,27 +257,16 @@ impl Peer {
         }
     }
 
-    /// Calls a function with JSON arguments (e.g. `"[2, 3]"`); `path` is
-    /// `mission/module/function`. Returns the JSON result.
+    /// Calls with JSON: a function (`path` is `mission/module/function`, `args` a JSON
+    /// array such as `"[2, 3]"`) or a behaviour's named instance (`path` is
+    /// `mission/behaviour@instance`, `args` one `Call` message such as `{"Incr": 2}`).
+    /// Returns the JSON result.
     pub async fn call_json(&self, path: &str, args: &str) -> Result<serde_json::Value> {
-        let mut parts = path.splitn(3, '/');
-        let (Some(mission), Some(module), Some(function)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Error::Invalid(format!(
-                "{path:?} is not mission/module/function, e.g. demo/demo/add"
-            )));
-        };
+        let target = crate::path::parse_target(path)?;
         serde_json::from_str::<serde_json::Value>(args)
             .map_err(|e| Error::Invalid(format!("the arguments are not valid JSON: {e}")))?;
         let bytes = self
-            .call_raw(
-                mission,
-                module,
-                function,
-                Encoding::Json,
-                args.as_bytes().to_vec(),
-            )
+            .call_target(target, Encoding::Json, args.as_bytes().to_vec())
             .await?;
         serde_json::from_slice(&bytes).map_err(|e| Error::BadReply {
             node: self.callee.clone(),
@@ -262,17 +302,48 @@ pub fn sign_call(
     timeout: Duration,
     spec: CallSpec<'_>,
 ) -> Result<Signed> {
+    let target = Target::Function {
+        mission: spec.mission.to_string(),
+        module: spec.module.to_string(),
+        function: spec.function.to_string(),
+    };
+    let spec = TargetSpec {
+        target,
+        encoding: spec.encoding,
+        args: spec.args,
+        want_reply: spec.want_reply,
+    };
+    sign_target(capability, caller, callee, timeout, spec)
+}
+
+/// What to call, for [`sign_target`]: any [`Target`].
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// A function, or a behaviour's named instance.
+    pub target: Target,
+    /// How `args` (and so the result) are encoded.
+    pub encoding: Encoding,
+    /// The encoded argument tuple (a function) or message (a behaviour).
+    pub args: Vec<u8>,
+    /// `false` for a cast.
+    pub want_reply: bool,
+}
+
+/// [`sign_call`] for any [`Target`].
+pub fn sign_target(
+    capability: &SigningKey,
+    caller: &str,
+    callee: &str,
+    timeout: Duration,
+    spec: TargetSpec,
+) -> Result<Signed> {
     let now = wire::now_ms();
     let lifetime = (timeout.as_millis() as u64).clamp(1, wire::MAX_LIFETIME_MS);
     let call = Call {
         capability: capability.verifying_key().to_bytes(),
         caller: caller.to_string(),
         callee: callee.to_string(),
-        target: Target::Function {
-            mission: spec.mission.to_string(),
-            module: spec.module.to_string(),
-            function: spec.function.to_string(),
-        },
+        target: spec.target,
         encoding: spec.encoding,
         want_reply: spec.want_reply,
         ack: wire::random_ack(),

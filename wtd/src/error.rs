@@ -133,6 +133,37 @@ pub enum Error {
         path: String,
     },
 
+    /// The callee exposes no such behaviour in this mission.
+    #[error(
+        "node `{node}` has no behaviour `{path}`: check the mission and the behaviour's name (`wtd nodes` lists the behaviours each node offers), and that both programs use the same `#[wtd_behaviour]` type"
+    )]
+    NoSuchBehaviour {
+        /// The node called.
+        node: String,
+        /// mission/behaviour@instance.
+        path: String,
+    },
+
+    /// The behaviour is exposed, but no instance of it runs under that name.
+    #[error(
+        "node `{node}` runs no `{path}`: the behaviour is exposed, but no server of it is registered under that name there (it was never started, or it ended)"
+    )]
+    NoSuchInstance {
+        /// The node called.
+        node: String,
+        /// mission/behaviour@instance.
+        path: String,
+    },
+
+    /// The server was found but did not answer.
+    #[error("node `{node}`'s server did not answer: {detail}")]
+    ServerFailed {
+        /// The node called.
+        node: String,
+        /// Why: it ended (and with what reason), its mailbox was full, or it took too long.
+        detail: String,
+    },
+
     /// The callee could not decode the arguments.
     #[error(
         "node `{node}` could not read the arguments: {detail}; check their number and types against the function"
@@ -313,6 +344,9 @@ impl Error {
             Error::Timeout { .. } => "Timeout",
             Error::NodeDown { .. } => "NodeDown",
             Error::NoSuchFunction { .. } => "NoSuchFunction",
+            Error::NoSuchBehaviour { .. } => "NoSuchBehaviour",
+            Error::NoSuchInstance { .. } => "NoSuchInstance",
+            Error::ServerFailed { .. } => "ServerFailed",
             Error::BadArguments { .. } => "BadArguments",
             Error::RemotePanic { .. } => "RemotePanic",
             Error::ProxyUnreachable { .. } => "ProxyUnreachable",
@@ -360,6 +394,15 @@ impl Error {
                 node,
                 path: path.to_string(),
             },
+            Refusal::NoSuchBehaviour => Error::NoSuchBehaviour {
+                node,
+                path: path.to_string(),
+            },
+            Refusal::NoSuchInstance => Error::NoSuchInstance {
+                node,
+                path: path.to_string(),
+            },
+            Refusal::ServerFailed(detail) => Error::ServerFailed { node, detail },
             Refusal::BadArguments(detail) => Error::BadArguments { node, detail },
             Refusal::RemotePanic(message) => Error::RemotePanic { node, message },
             Refusal::BadSignature => Error::BadSignature {

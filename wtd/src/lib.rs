@@ -27,7 +27,8 @@
 //!   receive with a timeout, registered names, links, monitors, exit reasons; a panic
 //!   ends only its own process.
 //! * [`gen_server`]: the gen_server behaviour on top of processes: init, call (with a
-//!   timeout), cast, info, terminate, stop.
+//!   timeout), cast, info, terminate, stop; and, with `#[wtd_behaviour(mission)]`, named
+//!   servers other nodes call through [`gen_server::RemoteServer`].
 //! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
 //! * [`logging`]: log lines on stderr, coloured only on a terminal and without `NO_COLOR`.
 //! * `cli` (feature `cli`, on by default): the `wtd` command.
@@ -60,7 +61,7 @@ pub use error::{Error, Result};
 pub use keys::KeyFile;
 pub use node::{Node, NodeConfig};
 pub use registry::{CallContext, current_call};
-pub use wtd_macros::wtd_export;
+pub use wtd_macros::{wtd_behaviour, wtd_export};
 
 /// Everything a WTD program usually needs: `use wtd::prelude::*;`.
 pub mod prelude {
@@ -68,7 +69,7 @@ pub mod prelude {
     pub use crate::error::Error;
     pub use crate::keys::KeyFile;
     pub use crate::node::{Node, NodeConfig};
-    pub use wtd_macros::wtd_export;
+    pub use wtd_macros::{wtd_behaviour, wtd_export};
 }
 
 /// Items the `#[wtd_export]` macro expands to. Not a public API: names and shapes may
@@ -76,6 +77,11 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::call::{call_typed, cast_typed};
+    pub use crate::gen_server::{
+        BehaviourEntry, BehaviourPath, GenServer, Message, RemoteServer, gen_server_apply,
+        gen_server_running,
+    };
+    pub use crate::process::ProcessTable;
     pub use crate::registry::{
         ApplyFuture, ExportedFn, FnPath, Remote, apply_async, apply_blocking, parent_module,
     };

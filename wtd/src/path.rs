@@ -10,6 +10,13 @@
 //! Typed, both forms are accepted, and `mission/function` means `mission/mission/function`
 //! when that exists — so a short path shown is always the one to type back. The JSON of
 //! every command keeps the full path.
+//!
+//! A named instance of a behaviour (a gen_server exposed with `#[wtd_behaviour]`) is
+//! `mission/behaviour@instance`, e.g. `counting/counter@counter`: no name may hold an
+//! `@`, so it can never be mistaken for a function.
+
+use crate::error::{Error, Result};
+use crate::wire::Target;
 
 /// `path` (`mission/module/function`) as shown to people: `mission/function` when its
 /// module is the mission, else unchanged.
@@ -32,9 +39,46 @@ pub fn shown_in(mission: &str, function: &str) -> String {
     }
 }
 
+/// Reads a full path as typed: `mission/module/function` (a function) or
+/// `mission/behaviour@instance` (a behaviour's named instance). Names are checked when
+/// the call is signed.
+pub fn parse_target(path: &str) -> Result<Target> {
+    if let Some((mission, rest)) = path.split_once('/')
+        && let Some((behaviour, instance)) = rest.rsplit_once('@')
+    {
+        return Ok(Target::Behaviour {
+            mission: mission.to_string(),
+            behaviour: behaviour.to_string(),
+            instance: instance.to_string(),
+        });
+    }
+    let mut parts = path.splitn(3, '/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(mission), Some(module), Some(function)) => Ok(Target::Function {
+            mission: mission.to_string(),
+            module: module.to_string(),
+            function: function.to_string(),
+        }),
+        _ => Err(Error::Invalid(format!(
+            "{path:?} is not mission/module/function, e.g. demo/demo/add (or \
+             mission/behaviour@instance for a server, e.g. counting/counter@counter)"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_at_sign_names_a_behaviour_instance() {
+        let target = parse_target("counting/counter@main").expect("parses");
+        assert_eq!(target.path(), "counting/counter@main");
+        assert!(matches!(target, Target::Behaviour { .. }));
+        let target = parse_target("demo/demo/add").expect("parses");
+        assert!(matches!(target, Target::Function { .. }));
+        assert!(parse_target("demo/add").is_err());
+    }
 
     #[test]
     fn the_module_is_left_out_only_when_it_is_the_mission() {

@@ -29,6 +29,11 @@ pub enum ApplyError {
     /// The function ran, but its result cannot be encoded (in JSON, a map whose keys are
     /// not strings).
     Unencodable(String),
+    /// A behaviour's instance is not (or no longer) running under that name.
+    NoSuchInstance,
+    /// A behaviour's instance did not answer (it ended, its mailbox was full, or it took
+    /// longer than the call may live).
+    ServerFailed(String),
 }
 
 /// The future a shim returns.
@@ -125,27 +130,40 @@ pub fn lookup(mission: &str, module: &str, function: &str) -> Option<&'static Ex
         .copied()
 }
 
-/// Every mission exported in this program, with its functions as `module/function`,
-/// sorted.
+/// Every mission exported in this program, with its functions as `module/function` and
+/// its behaviours by wire name, sorted.
 pub fn offers() -> Vec<Offer> {
-    let mut missions: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut missions: BTreeMap<&str, Offer> = BTreeMap::new();
     for f in index().by_path.values() {
-        missions.entry(f.mission).or_default().push(format!(
-            "{}/{}",
-            wire_module(f.module_path),
-            f.name
-        ));
+        missions
+            .entry(f.mission)
+            .or_insert_with(|| empty_offer(f.mission))
+            .functions
+            .push(format!("{}/{}", wire_module(f.module_path), f.name));
+    }
+    for (mission, behaviour) in crate::gen_server::exposed_behaviours() {
+        missions
+            .entry(mission)
+            .or_insert_with(|| empty_offer(mission))
+            .behaviours
+            .push(behaviour);
     }
     missions
-        .into_iter()
-        .map(|(mission, mut functions)| {
-            functions.sort();
-            Offer {
-                mission: mission.to_string(),
-                functions,
-            }
+        .into_values()
+        .map(|mut offer| {
+            offer.functions.sort();
+            offer.behaviours.sort();
+            offer
         })
         .collect()
+}
+
+fn empty_offer(mission: &str) -> Offer {
+    Offer {
+        mission: mission.to_string(),
+        functions: Vec::new(),
+        behaviours: Vec::new(),
+    }
 }
 
 /// Decodes a call's argument tuple. For JSON, `[]` also stands for "no arguments".

@@ -11,7 +11,9 @@
 //! 6. **replay**: the ack was never seen (recorded before the rate is spent, so a
 //!    replay spends nobody's quota and a call refused as rate-limited never runs later);
 //! 7. **rate**: the grant's rate limit allows it;
-//! 8. **lookup**: the function exists in a mission this node serves;
+//! 8. **lookup**: the function exists in a mission this node serves; or, for a call to a
+//!    behaviour, the behaviour is exposed in a mission this node serves *and* an instance
+//!    of it is registered under the name the call gives in the node's process table;
 //!
 //! then **run** it (its own task, so a panic stays a `RemotePanic`), **sign the reply**
 //! with the node key, hand it to the outbox, and **audit** (after the reply is on its
@@ -27,8 +29,10 @@ use ed25519_dalek::SigningKey;
 use tracing::Instrument;
 
 use crate::audit::{AuditEntry, AuditLog};
+use crate::gen_server::{self, BehaviourEntry};
 use crate::grants::{Decision, GrantTable};
 use crate::keys;
+use crate::process::ProcessTable;
 use crate::registry::{self, ApplyError, CallContext, ExportedFn};
 use crate::wire::{
     self, Call, Encoding, Freshness, Kind, Outcome, Outgoing, Refusal, ReplayCache, Reply, Signed,
@@ -55,6 +59,16 @@ pub(crate) struct Callee {
     served: HashSet<String>,
     /// When this process started serving (wall clock, ms): older calls are refused.
     started_ms: u64,
+    /// The node's processes: a call to a behaviour finds its named instance here.
+    pub(crate) processes: ProcessTable,
+}
+
+/// What the lookup step found for a call.
+enum Found {
+    /// An exported function.
+    Function(&'static ExportedFn),
+    /// An exposed behaviour, whose instance was running when looked up.
+    Behaviour(&'static BehaviourEntry),
 }
 
 impl Callee {
@@ -66,6 +80,7 @@ impl Callee {
         served: HashSet<String>,
     ) -> Callee {
         Callee {
+            processes: ProcessTable::new(name.clone()),
             name,
             key,
             grants,
@@ -107,7 +122,8 @@ impl Callee {
     async fn answer(&self, signed: &Signed, call: &Call, send_reply: impl FnOnce(Outgoing)) {
         let started = Instant::now();
         let outcome = match self.check(signed, call) {
-            Ok(function) => self.run(function, call).await,
+            Ok(Found::Function(function)) => self.run(function, call).await,
+            Ok(Found::Behaviour(behaviour)) => self.run_behaviour(behaviour, call).await,
             Err(refusal) => Outcome::Refused(refusal),
         };
         let took = started.elapsed();
@@ -170,7 +186,7 @@ impl Callee {
     }
 
     /// The pipeline's checks, in order; the first that fails says why.
-    fn check(&self, signed: &Signed, call: &Call) -> Result<&'static ExportedFn, Refusal> {
+    fn check(&self, signed: &Signed, call: &Call) -> Result<Found, Refusal> {
         let now = wire::now_ms();
         self.bounds(call)?;
         self.addressee(call)?;
@@ -273,22 +289,38 @@ impl Callee {
             })
     }
 
-    /// Step 8: the function exists, in a mission this node serves.
-    fn lookup(&self, call: &Call) -> Result<&'static ExportedFn, Refusal> {
-        let Target::Function {
-            mission,
-            module,
-            function,
-        } = &call.target;
-        registry::lookup(mission, module, function)
-            .filter(|_| self.served.contains(mission))
-            .ok_or(Refusal::NoSuchFunction)
+    /// Step 8: the function exists, in a mission this node serves; or the behaviour is
+    /// exposed in such a mission and an instance of it runs under the name given.
+    fn lookup(&self, call: &Call) -> Result<Found, Refusal> {
+        match &call.target {
+            Target::Function {
+                mission,
+                module,
+                function,
+            } => registry::lookup(mission, module, function)
+                .filter(|_| self.served.contains(mission))
+                .map(Found::Function)
+                .ok_or(Refusal::NoSuchFunction),
+            Target::Behaviour {
+                mission,
+                behaviour,
+                instance,
+            } => {
+                let entry = gen_server::lookup_behaviour(mission, behaviour)
+                    .filter(|_| self.served.contains(mission))
+                    .ok_or(Refusal::NoSuchBehaviour)?;
+                if (entry.running)(&self.processes, instance) {
+                    Ok(Found::Behaviour(entry))
+                } else {
+                    Err(Refusal::NoSuchInstance)
+                }
+            }
+        }
     }
 
     /// Runs the function in a task of its own, so that even a panic while decoding
     /// cannot reach the node.
     async fn run(&self, function: &'static ExportedFn, call: &Call) -> Outcome {
-        let refuse = Outcome::Refused;
         let context = CallContext {
             node: self.name.clone(),
             caller: call.caller.clone(),
@@ -296,22 +328,31 @@ impl Callee {
             key: call.capability,
         };
         if let Some(refusal) = wrong_json_arity(function, call) {
-            return refuse(refusal);
+            return Outcome::Refused(refusal);
         }
         let apply = (function.apply)(call.encoding, call.args.clone());
-        let run = tokio::spawn(registry::with_context(context, apply));
-        match run.await {
-            Ok(Ok(result)) if result.len() <= wire::MAX_ARGS_BYTES => Outcome::Ok(result),
-            Ok(Ok(result)) => refuse(Refusal::ResultTooLarge {
-                bytes: result.len() as u64,
-            }),
-            Ok(Err(ApplyError::BadArguments(detail))) => refuse(Refusal::BadArguments(detail)),
-            Ok(Err(ApplyError::Panic(message))) => refuse(Refusal::RemotePanic(message)),
-            Ok(Err(ApplyError::Unencodable(detail))) => refuse(Refusal::Malformed(format!(
-                "the function ran, but its result cannot be encoded: {detail}"
-            ))),
-            Err(e) => refuse(Refusal::RemotePanic(e.to_string())),
-        }
+        outcome(tokio::spawn(registry::with_context(context, apply)).await)
+    }
+
+    /// Calls or casts a behaviour's instance in a task of its own. A call waits for the
+    /// server at most as long as the call lives, by this node's clock.
+    async fn run_behaviour(&self, behaviour: &'static BehaviourEntry, call: &Call) -> Outcome {
+        let Target::Behaviour { instance, .. } = &call.target else {
+            return Outcome::Refused(Refusal::NoSuchFunction);
+        };
+        let left = call
+            .expires_at_ms
+            .saturating_sub(wire::now_ms())
+            .clamp(1, wire::MAX_LIFETIME_MS);
+        let apply = (behaviour.apply)(
+            &self.processes,
+            instance,
+            call.encoding,
+            call.args.clone(),
+            call.want_reply,
+            Duration::from_millis(left),
+        );
+        outcome(tokio::spawn(apply).await)
     }
 
     /// Logs an incoming call (tracing and the audit log).
@@ -338,6 +379,25 @@ impl Callee {
             millis: took.as_millis() as u64,
             skipped: None,
         });
+    }
+}
+
+/// What a shim's task came to, as the caller will read it.
+fn outcome(joined: Result<Result<Vec<u8>, ApplyError>, tokio::task::JoinError>) -> Outcome {
+    let refuse = Outcome::Refused;
+    match joined {
+        Ok(Ok(result)) if result.len() <= wire::MAX_ARGS_BYTES => Outcome::Ok(result),
+        Ok(Ok(result)) => refuse(Refusal::ResultTooLarge {
+            bytes: result.len() as u64,
+        }),
+        Ok(Err(ApplyError::BadArguments(detail))) => refuse(Refusal::BadArguments(detail)),
+        Ok(Err(ApplyError::Panic(message))) => refuse(Refusal::RemotePanic(message)),
+        Ok(Err(ApplyError::Unencodable(detail))) => refuse(Refusal::Malformed(format!(
+            "the function ran, but its result cannot be encoded: {detail}"
+        ))),
+        Ok(Err(ApplyError::NoSuchInstance)) => refuse(Refusal::NoSuchInstance),
+        Ok(Err(ApplyError::ServerFailed(detail))) => refuse(Refusal::ServerFailed(detail)),
+        Err(e) => refuse(Refusal::RemotePanic(e.to_string())),
     }
 }
 

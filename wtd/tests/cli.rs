@@ -48,6 +48,40 @@ pub fn secret() -> u64 {
     42
 }
 
+/// A counter gen_server exposed to mission `counting` as `counting/counter@NAME`.
+#[derive(Default)]
+pub struct Counter(u64);
+
+/// What a caller of [`Counter`] asks.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub enum CounterCall {
+    /// Add this much; the reply is the count after it.
+    Incr(u64),
+    /// The count.
+    Get,
+}
+
+#[wtd_behaviour(counting, name = "counter")]
+impl wtd::gen_server::GenServer for Counter {
+    type Call = CounterCall;
+    type Reply = u64;
+    type Cast = ();
+    type Info = ();
+
+    async fn handle_call(
+        &mut self,
+        call: CounterCall,
+        from: wtd::gen_server::ReplyTo<u64>,
+        _: &wtd::gen_server::ServerProcess<Self>,
+    ) -> wtd::gen_server::Next {
+        if let CounterCall::Incr(n) = call {
+            self.0 += n;
+        }
+        from.reply(self.0);
+        wtd::gen_server::Next::Continue
+    }
+}
+
 /// The grant list of `owner`, as `wtd grant list --json` prints it.
 async fn grant_list(owner: &cli_support::User) -> Vec<Value> {
     let list = owner.wtd(&["--json", "grant", "list"]).await.json();
@@ -130,6 +164,62 @@ async fn bob_calls_alice_from_the_command_line() {
     let table = alice.wtd(&["grant", "list"]).await;
     assert!(table.ok().contains("bob"), "{table:#?}");
 
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bob_calls_a_gen_server_on_alice_with_json() {
+    let mut cluster = Cluster::start().await;
+    let alice = cluster.serving("alice", &["counting", "demo"]).await;
+    wtd::gen_server::start_named(
+        cluster.node("alice").processes(),
+        "main",
+        Counter::default(),
+    )
+    .await
+    .expect("started");
+    let bob = cluster.joined("bob").await;
+    let key = cluster
+        .grant(&alice, "bob", &["--mission", "counting"])
+        .await;
+    bob.wtd(&["key", "add", &key]).await.ok();
+
+    let n = bob
+        .wtd(&["call", "alice", "counting/counter@main", r#"{"Incr": 2}"#])
+        .await;
+    assert_eq!(n.ok().trim(), "2", "{n:#?}");
+    let n = bob
+        .wtd(&[
+            "--json",
+            "call",
+            "alice",
+            "counting/counter@main",
+            r#""Get""#,
+        ])
+        .await;
+    assert_eq!(n.json(), json!(2));
+
+    // No such instance, a message the server does not take: exit 7, said in words.
+    let refused = bob
+        .wtd(&["call", "alice", "counting/counter@other", r#""Get""#])
+        .await;
+    refused.fails(7, "no server of it is registered under that name");
+    let refused = bob
+        .wtd(&["call", "alice", "counting/counter@main", r#"{"Decr": 1}"#])
+        .await;
+    refused.fails(7, "could not read the arguments");
+    // The key is for `counting`: a function of `demo` is refused as before.
+    let refused = bob.wtd(&["call", "alice", "demo/cli/add", "[1, 2]"]).await;
+    refused.fails(3, "ask its owner to add the mission");
+
+    // `wtd nodes` lists the behaviour.
+    let bob_ref = &bob;
+    let listed = eventually(Duration::from_secs(5), || async move {
+        let nodes = bob_ref.wtd(&["nodes"]).await;
+        nodes.ok().contains("counting: counter@…").then_some(())
+    })
+    .await;
+    assert!(listed.is_some(), "wtd nodes lists counter@…");
     cluster.stop().await;
 }
 

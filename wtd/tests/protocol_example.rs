@@ -261,7 +261,10 @@ fn expected_blocks() -> Vec<(&'static str, String)> {
         mission,
         module,
         function,
-    } = &call.target;
+    } = &call.target
+    else {
+        panic!("the worked example calls a function");
+    };
     let rows: Vec<(Vec<u8>, &str, String)> = vec![
         (
             call.capability.to_vec(),
@@ -603,7 +606,94 @@ fn expected_blocks() -> Vec<(&'static str, String)> {
         )),
     ));
 
+    blocks.push(("behaviour-call", behaviour_call_block()));
     blocks
+}
+
+/// The message the behaviour example sends: a gen_server's `Call` type, as the counter
+/// of `examples/counter.rs` declares it.
+#[derive(serde::Serialize)]
+enum CounterCall {
+    Incr(u64),
+}
+
+/// §11: bob calls the counter gen_server registered as `main` on alice's node, with the
+/// same inputs as the function call.
+fn behaviour_call_block() -> String {
+    let call = Call {
+        target: Target::Behaviour {
+            mission: "counting".into(),
+            behaviour: "counter".into(),
+            instance: "main".into(),
+        },
+        args: wire::encode(&CounterCall::Incr(2)),
+        ..call()
+    };
+    let body = wire::encode(&call);
+    let Target::Behaviour {
+        mission,
+        behaviour,
+        instance,
+    } = &call.target
+    else {
+        panic!("a behaviour call");
+    };
+    let fields = annotated(
+        &body,
+        &[
+            shown(call.capability, "(32 bytes)", "capability, as above"),
+            field(wire::encode(&call.caller), "caller = \"bob\""),
+            field(wire::encode(&call.callee), "callee = \"alice\""),
+            field(
+                [1],
+                "target = Target::Behaviour (variant 1), three strings follow",
+            ),
+            field(wire::encode(mission), "target.mission = \"counting\""),
+            field(wire::encode(behaviour), "target.behaviour = \"counter\""),
+            field(wire::encode(instance), "target.instance = \"main\""),
+            field(wire::encode(&call.encoding), "encoding = Postcard"),
+            field(
+                wire::encode(&call.want_reply),
+                "want_reply = true (a call; false is a cast)",
+            ),
+            shown(call.ack, "01 × 16", "ack"),
+            field(wire::encode(&call.issued_at_ms), "issued_at_ms"),
+            field(wire::encode(&call.expires_at_ms), "expires_at_ms"),
+            field(
+                wire::encode(&call.args),
+                "args: length 2, then CounterCall::Incr (variant 0) and 2",
+            ),
+        ],
+    );
+    let signed = Signed::sign(domain::CALL, &call, &capability());
+    let envelope = signed.to_bytes();
+    let reply = Reply {
+        callee: "alice".into(),
+        caller: "bob".into(),
+        ack: ACK,
+        call_hash: signed.envelope_hash(),
+        outcome: Outcome::Ok(wire::encode(&2u64)),
+    };
+    let reply_signed = Signed::sign(domain::REPLY, &reply, &alice());
+    let no_instance = Reply {
+        outcome: Outcome::Refused(Refusal::NoSuchInstance),
+        ..reply.clone()
+    };
+    fenced(&format!(
+        "Call body ({} bytes):\n{fields}\n\n\
+         Signed call (PUT /apply/alice/{}, {} bytes):\n{}\n\n\
+         Reply outcome when the counter was at 0: {}\n\
+         Signed reply ({} bytes):\n{}\n\n\
+         Reply outcome when no `counter` runs as `main`: {}",
+        body.len(),
+        call.path(),
+        envelope.len(),
+        dump(&envelope),
+        spaced(&wire::encode(&reply.outcome)),
+        reply_signed.to_bytes().len(),
+        dump(&reply_signed.to_bytes()),
+        spaced(&wire::encode(&no_instance.outcome)),
+    ))
 }
 
 /// Short pieces of running text the document shows inline: `label` → `bytes`.

@@ -50,6 +50,9 @@ pub(crate) fn check_ping(ping: &Ping, max_accepts: usize) -> Result<(), ProxyErr
                 .and_then(|_| wire::check_function(name))
                 .map_err(|e| ProxyError::Malformed(e.to_string()))?;
         }
+        for behaviour in &offer.behaviours {
+            wire::check_behaviour(behaviour).map_err(|e| ProxyError::Malformed(e.to_string()))?;
+        }
     }
     Ok(())
 }
@@ -196,6 +199,7 @@ mod tests {
                 offers: vec![Offer {
                     mission: "demo".into(),
                     functions: vec!["demo/add".into()],
+                    behaviours: Vec::new(),
                 }],
                 accepts: vec![[9; 32]; 3],
             }],

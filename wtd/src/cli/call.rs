@@ -20,11 +20,11 @@ use super::key_store::{self, HeldKey};
 use super::output::{Output, inert_lines};
 use super::proxy::Proxy;
 use super::suggest;
-use crate::call::{CallSpec, open_reply, sign_call};
+use crate::call::{TargetSpec, open_reply, sign_target};
 use crate::error::Error;
 use crate::keys;
 use crate::node::record::NodeRecord;
-use crate::wire::{self, Encoding, JsonDirectory, Signed};
+use crate::wire::{self, Encoding, JsonDirectory, Signed, Target};
 
 /// `wtd call NODE PATH [ARGS] [--timeout T] [--proxy URL]`.
 #[derive(clap::Args, Debug)]
@@ -33,9 +33,11 @@ pub(super) struct CallArgs {
     node: String,
     /// mission/function (e.g. demo/add), or mission/module/function in full.
     /// `demo/add` means `demo/demo/add` when the node has it, else the one `add` in
-    /// mission `demo`.
+    /// mission `demo`. A gen_server is mission/behaviour@instance, e.g.
+    /// counting/counter@main (`wtd nodes` lists each node's behaviours).
     path: String,
-    /// The arguments as a JSON array, e.g. '[2, 3]'.
+    /// The arguments as a JSON array, e.g. '[2, 3]'; for a gen_server, one message,
+    /// e.g. '{"Incr": 2}' or '"Get"'.
     #[arg(default_value = "[]")]
     args: String,
     /// How long to wait for the answer, e.g. 5s or 500ms.
@@ -46,20 +48,32 @@ pub(super) struct CallArgs {
     proxy: Option<String>,
 }
 
-/// A function on a node: `mission/module/function`.
+/// What is called on a node: a function, `mission/module/function`, or a gen_server's
+/// named instance, `mission/behaviour@instance`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct FunctionPath {
     /// The mission it is exported in.
     mission: String,
-    /// Its module, as the exporting program names it (`cli`, `shop::cart`).
-    module: String,
-    /// Its name.
-    function: String,
+    /// The function, or the behaviour's instance.
+    target: Target,
+}
+
+impl FunctionPath {
+    fn function(mission: &str, module: &str, function: &str) -> FunctionPath {
+        FunctionPath {
+            mission: mission.to_string(),
+            target: Target::Function {
+                mission: mission.to_string(),
+                module: module.to_string(),
+                function: function.to_string(),
+            },
+        }
+    }
 }
 
 impl fmt::Display for FunctionPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.mission, self.module, self.function)
+        write!(f, "{}", self.target.path())
     }
 }
 
@@ -80,7 +94,7 @@ pub(super) fn run(out: &Output, home: &Path, args: &CallArgs) -> Result<(), CliE
     let node = args.node.as_str();
     let timeout = Duration::from(args.timeout);
     super::check_node_name(node)?;
-    check_arguments(&args.args)?;
+    check_arguments(&args.args, args.path.contains('@'))?;
     if timeout > Duration::from_millis(wire::MAX_LIFETIME_MS) {
         return Err(CliError::Usage(format!(
             "--timeout can be at most {} s (a call lives at most that long)",
@@ -187,15 +201,13 @@ fn call_once(
     args: &str,
     timeout: Duration,
 ) -> Result<serde_json::Value, CliError> {
-    let spec = CallSpec {
-        mission: &path.mission,
-        module: &path.module,
-        function: &path.function,
+    let spec = TargetSpec {
+        target: path.target.clone(),
         encoding: Encoding::Json,
         args: args.as_bytes().to_vec(),
         want_reply: true,
     };
-    let signed = sign_call(&held.key.signing_key()?, caller, node, timeout, spec)?;
+    let signed = sign_target(&held.key.signing_key()?, caller, node, timeout, spec)?;
     // The proxy gives up at the call's expiry; the margin lets its answer arrive.
     let wait = timeout + Duration::from_secs(2);
     let reply = proxy
@@ -345,14 +357,15 @@ impl<'a> DirectoryOnce<'a> {
     }
 }
 
-/// The arguments as typed must be a JSON array; the callee checks that they fit.
-fn check_arguments(args: &str) -> Result<(), CliError> {
+/// The arguments as typed must be JSON, and an array for a function (a gen_server takes
+/// one message of any shape); the callee checks that they fit.
+fn check_arguments(args: &str, to_a_behaviour: bool) -> Result<(), CliError> {
     let parsed = serde_json::from_str::<serde_json::Value>(args).map_err(|e| {
         CliError::ArgumentsNotJson {
             detail: e.to_string(),
         }
     })?;
-    if parsed.is_array() {
+    if parsed.is_array() || to_a_behaviour {
         Ok(())
     } else {
         Err(CliError::ArgumentsNotArray)
@@ -384,13 +397,23 @@ fn resolve_path(
     node: &str,
     path: &str,
 ) -> Result<FunctionPath, CliError> {
+    if path.contains('@') {
+        let target = crate::path::parse_target(path).map_err(|_| {
+            CliError::Usage(format!(
+                "{path:?} is not a gen_server path: write mission/behaviour@instance, e.g. counting/counter@main"
+            ))
+        })?;
+        target
+            .check_bounds()
+            .map_err(|e| CliError::Usage(format!("{path:?}: {e}")))?;
+        return Ok(FunctionPath {
+            mission: target.mission().to_string(),
+            target,
+        });
+    }
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
-        [mission, module, function] => Ok(FunctionPath {
-            mission: mission.to_string(),
-            module: module.to_string(),
-            function: function.to_string(),
-        }),
+        [mission, module, function] => Ok(FunctionPath::function(mission, module, function)),
         [mission, function] => {
             let directory = directory.get()?;
             let offered = directory
@@ -415,11 +438,7 @@ fn resolve_path(
             match matches.as_slice() {
                 [one] => {
                     let (module, function) = one.rsplit_once('/').unwrap_or(("", one));
-                    Ok(FunctionPath {
-                        mission: mission.to_string(),
-                        module: module.to_string(),
-                        function: function.to_string(),
-                    })
+                    Ok(FunctionPath::function(mission, module, function))
                 }
                 [] => Err(Error::NoSuchFunction {
                     node: node.to_string(),

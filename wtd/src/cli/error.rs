@@ -197,7 +197,10 @@ pub fn exit_code(e: &Error) -> u8 {
         Error::NodeDown { .. } => NODE_DOWN,
         // The callee's own answer: it is running and read the call, and the arguments
         // do not fit. Not a usage error: the command line itself was fine.
-        Error::BadArguments { .. } | Error::NoSuchFunction { .. } => BAD_ARGUMENTS,
+        Error::BadArguments { .. }
+        | Error::NoSuchFunction { .. }
+        | Error::NoSuchBehaviour { .. }
+        | Error::NoSuchInstance { .. } => BAD_ARGUMENTS,
         // A rate, public key or grantee the library refused, as typed on the command line.
         Error::Invalid(_) => USAGE,
         _ => OTHER,

@@ -44,12 +44,14 @@ impl fmt::Display for NodeRow {
         };
         write!(f, "{} ({key_note})", inert(&self.name))?;
         // Functions in their shortest form (see `crate::path`): `add` in mission `demo`
-        // is typed `demo/add`.
+        // is typed `demo/add`. Behaviours as `counter@…`: typed with an instance's name,
+        // `counting/counter@main`.
         for m in &self.missions {
             let functions: Vec<String> = m
                 .functions
                 .iter()
                 .map(|f| inert(&path::shown_in(&m.mission, f)))
+                .chain(m.behaviours.iter().map(|b| format!("{}@…", inert(b))))
                 .collect();
             write!(f, "\n  {}: {}", inert(&m.mission), functions.join(", "))?;
         }

@@ -22,8 +22,19 @@
 //! [`MailboxFull`](crate::process::ProcessError::MailboxFull)); a server that ends
 //! before replying gives [`Exited`](crate::process::ProcessError::Exited) with its
 //! reason; no reply in time gives [`Timeout`](crate::process::ProcessError::Timeout).
+//!
+//! # Other nodes
+//!
+//! A server is local until its `impl GenServer` carries `#[wtd_behaviour(mission)]`
+//! (`expose.rs`). Then holders of the mission's key reach the instances started *by
+//! name* in the node's table ([`Node::processes`](crate::Node::processes)) with
+//! [`RemoteServer`] (`Counter::remote(&peer, "counter").call(..)`), from the command line
+//! (`wtd call alice counting/counter@counter '{"Incr": 2}'`), or through `/apply`. A
+//! server without the attribute is never reachable from another node.
 
 mod behaviour;
+mod expose;
+mod remote;
 mod reply;
 mod request;
 mod run;
@@ -31,6 +42,11 @@ mod server_ref;
 mod start;
 
 pub use behaviour::{GenServer, Next, ServerProcess};
+pub use expose::{
+    BehaviourApply, BehaviourEntry, BehaviourPath, Message, exposed_behaviours, exposed_twice,
+    gen_server_apply, gen_server_running, lookup_behaviour,
+};
+pub use remote::RemoteServer;
 pub use reply::ReplyTo;
 pub use request::Request;
 pub use server_ref::{DEFAULT_TIMEOUT, ServerRef};

@@ -87,6 +87,14 @@ impl NodeConfig {
         let all = registry::offers();
         let offers = self.chosen(all)?;
         for offer in &offers {
+            if let Some((path, modules)) = crate::gen_server::exposed_twice(&offer.mission).first()
+            {
+                return Err(Error::Invalid(format!(
+                    "behaviour `{path}` is exposed twice, by `impl`s in `{}`: a call could reach either, so this \
+                     node does not start; give one a `name = \"...\"` in its #[wtd_behaviour], or put one in another mission",
+                    modules.join("` and `")
+                )));
+            }
             if let Some((path, modules)) = registry::exported_twice(&offer.mission).first() {
                 return Err(Error::Invalid(format!(
                     "`{path}` is exported twice, by `{}`: a call could reach either, so this node \
@@ -109,7 +117,7 @@ impl NodeConfig {
                 Some(offer) => offers.push(offer.clone()),
                 None => {
                     return Err(Error::Invalid(format!(
-                        "mission `{mission}` has no exported function in this program: check the name in #[wtd_export({mission})], \
+                        "mission `{mission}` has no exported function or behaviour in this program: check the name in #[wtd_export({mission})] or #[wtd_behaviour({mission})], \
                          and if the functions live in another crate, keep it linked with `use that_crate as _;`"
                     )));
                 }

@@ -204,6 +204,16 @@ impl Node {
         self.inner.public_key
     }
 
+    /// The node's processes: start gen_servers here by name
+    /// (`gen_server::start_named(node.processes(), "counter", Counter::default())`).
+    ///
+    /// Other nodes reach a server here only if its type is exposed with
+    /// `#[wtd_behaviour(mission)]`, in a mission this node serves, and only by the name
+    /// it is registered under; every other process stays local.
+    pub fn processes(&self) -> &crate::process::ProcessTable {
+        &self.inner.callee.processes
+    }
+
     /// The grants of this node.
     pub fn grants(&self) -> &GrantTable {
         &self.inner.callee.grants

@@ -294,6 +294,14 @@ impl Cluster {
         user
     }
 
+    /// The running node serving as `name` (to start named servers on it).
+    pub fn node(&self, name: &str) -> &Node {
+        self.nodes
+            .iter()
+            .find(|n| n.name() == name)
+            .unwrap_or_else(|| panic!("no node serves as {name}"))
+    }
+
     /// Stops the node serving as `name`; it says goodbye to the proxy on the way out.
     pub async fn stop_node(&mut self, name: &str) {
         let at = self
