@@ -264,10 +264,11 @@ fn junk_key(node: u32, k: u32) -> [u8; 32] {
 /// gets a few a second and then 429, while another address is still served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directory_reads_are_limited_per_address() {
-    let cluster = Cluster::start().await;
+    // One read a second (bursts of 2), so that twenty reads pass the bound however slowly
+    // a loaded machine makes them.
+    let cluster = Cluster::start_with(|c| c.directory_reads_per_client = 1).await;
     let mut statuses = Vec::new();
-    // More than a burst (40) in less than a second.
-    for _ in 0..100 {
+    for _ in 0..20 {
         statuses.push(get_from([127, 0, 0, 2], cluster.addr, "/api/directory").await);
     }
     assert_eq!(statuses[0].0, 200);
@@ -276,7 +277,7 @@ async fn directory_reads_are_limited_per_address() {
     assert!(
         limited[0]
             .1
-            .contains("reads the directory more than 20 times a second"),
+            .contains("reads the directory more than 1 times a second"),
         "{}",
         limited[0].1
     );
