@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use wtd::call::{CallSpec, open_reply, sign_call};
 use wtd::wire::{
-    Call, Encoding, Hop, Outcome, Ping, Register, Reply, Route, RxBatch, RxPoll, Signed, Target,
-    domain, encode, now_ms, random_ack,
+    Call, Encoding, Hop, Kind, Outcome, Outgoing, Ping, Register, Reply, Route, RxBatch, RxPoll,
+    Signed, Target, TxBatch, TxReply, TxStatus, domain, encode, now_ms, random_ack,
 };
 use wtd::{Error, KeyFile};
 use wtd_examples::demo;
@@ -441,6 +441,86 @@ async fn messages_of_an_abandoned_long_poll_come_again() {
 
     let _ = waiting.await;
     cluster.stop(vec![alice, bob]).await;
+}
+
+/// Mallory sends Alice a junk call that names Victor as its caller: Alice's refusal must
+/// not go to Victor, or refusals from many nodes could fill his mailbox past Mallory's
+/// own share of it (the review's reflection case).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_of_an_unproven_call_never_goes_to_a_caller_it_only_names() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let url = cluster.url();
+    let (mallory_name, victor_name) = (unique("mallory"), unique("victor"));
+    let mallory = register_by_hand(&url, &mallory_name).await;
+    let victor = register_by_hand(&url, &victor_name).await;
+    for (name, key) in [(&mallory_name, &mallory), (&victor_name, &victor)] {
+        let ping = Signed::sign(
+            domain::HOP,
+            &hop(name, Route::Ping, encode(&empty_ping())),
+            key,
+        );
+        assert_eq!(
+            send("POST", format!("{url}/ping"), ping.to_bytes()).await.0,
+            200
+        );
+    }
+
+    // A call with a signature of garbage, naming Victor as the caller, sent by Mallory.
+    let capability = wtd::keys::generate();
+    let spec = CallSpec {
+        mission: "demo",
+        module: "demo",
+        function: "incr",
+        encoding: Encoding::Postcard,
+        args: encode(&()),
+        want_reply: true,
+    };
+    let mut junk = sign_call(
+        &capability,
+        &victor_name,
+        alice.name(),
+        Duration::from_secs(5),
+        spec,
+    )
+    .expect("signed");
+    junk.signature[3] ^= 0x40;
+    let batch = TxBatch {
+        envelopes: vec![Outgoing {
+            to: alice.name().to_string(),
+            kind: Kind::Call,
+            ack: [7; 16],
+            bytes: junk.to_bytes(),
+        }],
+    };
+    let tx = Signed::sign(
+        domain::HOP,
+        &hop(&mallory_name, Route::Tx, encode(&batch)),
+        &mallory,
+    );
+    let answer: TxReply = wtd::wire::decode_exact(
+        &send_bytes(format!("{url}/tx/{mallory_name}"), tx.to_bytes()).await,
+    )
+    .expect("statuses");
+    assert_eq!(answer.statuses, [TxStatus::Queued]);
+
+    // Victor waits well past the time Alice takes to refuse it: nothing comes.
+    let body = encode(&RxPoll {
+        epoch: 0,
+        ack_seq: 0,
+        wait_ms: 1_500,
+    });
+    let poll = Signed::sign(domain::HOP, &hop(&victor_name, Route::Rx, body), &victor);
+    let got: RxBatch = wtd::wire::decode_exact(
+        &send_bytes(format!("{url}/rx/{victor_name}"), poll.to_bytes()).await,
+    )
+    .expect("a batch");
+    assert!(
+        got.messages.is_empty(),
+        "a refusal reached the named caller: {got:?}"
+    );
+
+    cluster.stop(vec![alice]).await;
 }
 
 /// Sends raw bytes with POST; returns the body of a 200 answer.

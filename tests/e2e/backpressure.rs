@@ -54,3 +54,65 @@ async fn a_flood_of_calls_runs_at_most_calls_running_at_once_and_all_finish() {
 
     cluster.stop(vec![alice, bob]).await;
 }
+
+/// Past its backlog, a node refuses new calls as busy at once and goes on receiving:
+/// the replies to its own calls still reach it (the review found a node that stopped
+/// polling and so went deaf to them, timing out every call it made meanwhile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_backlog_a_node_refuses_calls_as_busy_and_still_gets_its_replies() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["probe"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    let carol = cluster.node(&unique("carol"), &["demo"]).await;
+    let (_, bob_to_alice) = cluster.grant(&alice, &bob, &["probe"], "100000/s");
+    let bob_to_alice = bob_to_alice.with_timeout(Duration::from_secs(40));
+    let (_, alice_to_carol) = cluster.grant(&carol, &alice, &["demo"], "100/s");
+    let alice_to_carol = alice_to_carol.with_timeout(Duration::from_secs(5));
+
+    // More one-second calls than Alice runs and holds together.
+    let flood = wtd::node::CALLS_RUNNING + wtd::node::CALLS_WAITING + 200;
+    let busy_seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let calls: Vec<_> = (0..flood)
+        .map(|_| {
+            let (peer, busy_seen) = (bob_to_alice.clone(), busy_seen.clone());
+            tokio::spawn(async move {
+                let result = busy::call(&peer, 1_000).await;
+                if matches!(result, Err(wtd::Error::Busy { .. })) {
+                    busy_seen.fetch_add(1, Ordering::SeqCst);
+                }
+                result
+            })
+        })
+        .collect();
+    let refused = crate::harness::eventually(Duration::from_secs(20), || {
+        let busy_seen = busy_seen.clone();
+        async move { (busy_seen.load(Ordering::SeqCst) > 0).then_some(()) }
+    })
+    .await;
+    assert!(refused.is_some(), "no call was refused as busy");
+
+    // Alice's backlog is full for several seconds more; her own call still gets its reply.
+    assert_eq!(
+        demo_add(&alice_to_carol)
+            .await
+            .expect("alice's call to carol is answered"),
+        5
+    );
+
+    let (mut ok, mut busy) = (0, 0);
+    for call in calls {
+        match call.await.expect("joined") {
+            Ok(_) => ok += 1,
+            Err(wtd::Error::Busy { .. }) => busy += 1,
+            Err(e) => panic!("a call neither ran nor was refused as busy: {e}"),
+        }
+    }
+    assert_eq!(ok + busy, flood);
+    assert!(ok >= wtd::node::CALLS_RUNNING, "{ok} ran");
+
+    cluster.stop(vec![alice, bob, carol]).await;
+}
+
+async fn demo_add(peer: &wtd::Peer) -> Result<i64, wtd::Error> {
+    wtd_examples::demo::add::call(peer, 2, 3).await
+}

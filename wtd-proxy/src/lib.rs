@@ -161,8 +161,16 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ProxyError> {
-    let state = Arc::new(tokio::task::block_in_place(|| state::State::open(config))?);
+    let state = Arc::new(open_state(config).await?);
     serve(listener, state, shutdown).await
+}
+
+/// Opens the proxy's state (its database file) off the async threads; works on any tokio
+/// runtime, a current-thread one included.
+async fn open_state(config: Config) -> Result<state::State<store::EmbeddedStore>, ProxyError> {
+    tokio::task::spawn_blocking(move || state::State::open(config))
+        .await
+        .map_err(|e| ProxyError::Storage(e.to_string()))?
 }
 
 async fn serve<S: store::Store>(
@@ -233,9 +241,7 @@ impl Proxy {
         let addr = listener
             .local_addr()
             .map_err(|e| ProxyError::Storage(format!("the listener has no address: {e}")))?;
-        let state = tokio::task::spawn_blocking(move || state::State::open(config))
-            .await
-            .map_err(|e| ProxyError::Storage(e.to_string()))??;
+        let state = open_state(config).await?;
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(serve(listener, Arc::new(state), async move {
             let _ = stopped.await;

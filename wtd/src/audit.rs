@@ -1,4 +1,5 @@
-//! The audit log: one line per incoming call, accepted or refused, so a node's owner can
+//! The audit log: one line per incoming call that could be read (accepted or refused; a
+//! call in another wire version cannot be, and is only traced), so a node's owner can
 //! see who used their machine and what was refused.
 //!
 //! Two files in the home folder hold JSON lines: `audit.log` the calls whose function ran

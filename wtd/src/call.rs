@@ -158,7 +158,8 @@ impl Peer {
     /// Registers the call as pending, queues it, and waits for the reply or the timeout.
     async fn wait_for_reply(&self, signed: Signed, call: Call) -> Result<Vec<u8>> {
         let (done, reply) = oneshot::channel();
-        self.node.pending.insert(
+        // Removed however this ends: a reply, a timeout, or the caller dropping this future.
+        let _waiting = self.node.pending.wait_for(
             call.ack,
             Pending {
                 callee: self.callee.clone(),
@@ -167,7 +168,7 @@ impl Peer {
                 path: call.path(),
                 done,
             },
-        );
+        )?;
         let item = OutboxItem {
             envelope: Outgoing {
                 to: self.callee.clone(),
@@ -177,23 +178,17 @@ impl Peer {
             },
             on_status: OnStatus::FailPending(call.ack),
         };
-        if let Err(e) = self.node.enqueue(item) {
-            self.node.pending.remove(&call.ack);
-            return Err(e);
-        }
+        self.node.enqueue(item)?;
         tracing::debug!("call signed, to the outbox");
         let result = tokio::time::timeout(self.timeout, reply).await;
         tracing::debug!(ok = matches!(result, Ok(Ok(Ok(_)))), "call ended");
         match result {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(Error::Stopped),
-            Err(_) => {
-                self.node.pending.remove(&call.ack);
-                Err(Error::Timeout {
-                    node: self.callee.clone(),
-                    after: self.timeout,
-                })
-            }
+            Err(_) => Err(Error::Timeout {
+                node: self.callee.clone(),
+                after: self.timeout,
+            }),
         }
     }
 

@@ -19,7 +19,11 @@
 //! with the node key, hand it to the outbox, and **audit** (after the reply is on its
 //! way: the log is not the caller's wait).
 //!
-//! A forged call never spends a grantee's quota; a refusal says which step refused.
+//! A forged call never spends a grantee's quota; a refusal says which step refused. A
+//! call refused before its signature is proven (steps 1–3) is answered only to the node
+//! the proxy says sent it, never to a caller it merely names. When the node has no room
+//! (its backlog is full, `node/inbox.rs`), a call goes through steps 1–6 and is refused
+//! as `Busy`: its ack is recorded, so it can never run later.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -113,21 +117,99 @@ impl Callee {
             return;
         };
         let span = tracing::debug_span!("serve", node = %self.name, ack = %hex::encode(call.ack), path = %call.path());
-        self.answer(&signed, &call, send_reply)
+        self.answer(from, &signed, &call, send_reply)
             .instrument(span)
             .await;
     }
 
-    /// The pipeline for a call that decoded: check, run, reply, audit.
-    async fn answer(&self, signed: &Signed, call: &Call, send_reply: impl FnOnce(Outgoing)) {
-        let started = Instant::now();
-        let outcome = match self.check(signed, call) {
-            Ok(Found::Function(function)) => self.run(function, call).await,
-            Ok(Found::Behaviour(behaviour)) => self.run_behaviour(behaviour, call).await,
-            Err(refusal) => Outcome::Refused(refusal),
+    /// A call that arrived while the node has no room to run it (its backlog is full):
+    /// checked up to the replay step, so the ack is recorded and a copy delivered later is
+    /// refused too, then refused as [`Refusal::Busy`]. Nothing runs and no task is started,
+    /// so a flood costs the receive thread a signature check per call, and the node keeps
+    /// receiving (replies to its own calls included).
+    pub(crate) fn refuse_busy(
+        &self,
+        from: Option<&str>,
+        bytes: &[u8],
+        send_reply: impl FnOnce(Outgoing),
+    ) {
+        let Ok(signed) = Signed::any_version_from_bytes(bytes) else {
+            return;
         };
-        let took = started.elapsed();
-        if !call.want_reply || wire::check_name("caller", &call.caller).is_err() {
+        if signed.version != wire::PROTOCOL_VERSION {
+            self.refuse_version(from, &signed, send_reply);
+            return;
+        }
+        let Ok(call) = signed.peek::<Call>() else {
+            return;
+        };
+        let refusal = match self.admit(&signed, &call, wire::now_ms()) {
+            Ok(()) => Refusal::Busy,
+            Err(refusal) => refusal,
+        };
+        self.reply(
+            from,
+            &signed,
+            &call,
+            Outcome::Refused(refusal),
+            true,
+            Duration::ZERO,
+            send_reply,
+        );
+    }
+
+    /// The pipeline for a call that decoded: check, run, reply, audit.
+    async fn answer(
+        &self,
+        from: Option<&str>,
+        signed: &Signed,
+        call: &Call,
+        send_reply: impl FnOnce(Outgoing),
+    ) {
+        let started = Instant::now();
+        let (outcome, checked) = match self.check(signed, call) {
+            Ok(Found::Function(function)) => (self.run(function, call).await, false),
+            Ok(Found::Behaviour(behaviour)) => (self.run_behaviour(behaviour, call).await, false),
+            Err(refusal) => (Outcome::Refused(refusal), true),
+        };
+        self.reply(
+            from,
+            signed,
+            call,
+            outcome,
+            checked,
+            started.elapsed(),
+            send_reply,
+        );
+    }
+
+    /// Signs the reply, hands it to `send_reply` (unless it is a cast), and audits.
+    /// `checked`: the outcome is a refusal from the checks (not from running).
+    ///
+    /// A call refused before its signature was shown to be the capability key's gets an
+    /// answer only when the node the proxy says sent it is the caller it names (or it came
+    /// through `/apply`, where the waiter takes the answer): otherwise anyone could name a
+    /// victim as the caller and have refusals from many nodes fill its mailbox.
+    #[allow(clippy::too_many_arguments)]
+    fn reply(
+        &self,
+        from: Option<&str>,
+        signed: &Signed,
+        call: &Call,
+        outcome: Outcome,
+        checked: bool,
+        took: Duration,
+        send_reply: impl FnOnce(Outgoing),
+    ) {
+        let unproven = checked
+            && matches!(
+                outcome,
+                Outcome::Refused(
+                    Refusal::Malformed(_) | Refusal::WrongNode | Refusal::BadSignature
+                )
+            );
+        let reflected = unproven && from.is_some_and(|from| from != call.caller);
+        if !call.want_reply || reflected || wire::check_name("caller", &call.caller).is_err() {
             self.audit(call, &outcome, took);
             return;
         }
@@ -187,15 +269,20 @@ impl Callee {
 
     /// The pipeline's checks, in order; the first that fails says why.
     fn check(&self, signed: &Signed, call: &Call) -> Result<Found, Refusal> {
-        let now = wire::now_ms();
+        self.admit(signed, call, wire::now_ms())?;
+        self.rate(call)?;
+        self.lookup(call)
+    }
+
+    /// Steps 1 to 6: the checks that decide whether the call is genuine, allowed and new
+    /// (the ack is recorded by the last of them).
+    fn admit(&self, signed: &Signed, call: &Call, now: u64) -> Result<(), Refusal> {
         self.bounds(call)?;
         self.addressee(call)?;
         self.signature(signed, call)?;
         self.clock(call, now)?;
         self.grant(call)?;
-        self.replay(call, now)?;
-        self.rate(call)?;
-        self.lookup(call)
+        self.replay(call, now)
     }
 
     /// Step 1: every field within its limits.

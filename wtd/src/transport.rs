@@ -9,7 +9,7 @@
 //! 2-core test machine, read timeouts made a call's p50 900 µs instead of 620 µs: the
 //! kernel arms and cancels a timer around every blocking read. Instead each send and
 //! receive thread has an `Agent` of its own, and the node interrupts one whose request
-//! takes far too long with `Agent::shutdown` (see `node.rs`); a caller never waits past
+//! takes far too long with `Agent::shutdown` (see `node/watchdog.rs`); a caller never waits past
 //! its own call timeout either way. Pings, registration and goodbyes, which are rare, use
 //! the shared agent and timeouts.
 

@@ -388,9 +388,18 @@ async fn demonitor_means_no_down() {
     let target = pid.clone();
     table.spawn(move |mut me: Process<Msg>| async move {
         let monitor = me.monitor(&target);
+        // A second monitor of the same process: both Downs are delivered together, so once
+        // the second has arrived the first surely waits in the mailbox too.
+        let second = me.monitor(&target);
         let _ = target.send(Msg::Exit(ExitReason::Shutdown));
-        // Wait until the Down has surely been delivered, then demonitor: it is flushed.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let arrived = me
+            .receive_matching(
+                Duration::from_secs(5),
+                |m| matches!(m, Received::Down(d) if d.monitor == second),
+            )
+            .await;
+        assert!(arrived.is_some(), "the second monitor's Down arrived");
+        // The first one's Down is queued; demonitor flushes it.
         me.demonitor(monitor);
         let _ = done.send(
             me.receive_timeout(Duration::from_millis(50))

@@ -4,20 +4,19 @@
 //! call waiting for it (`pending.rs`). The next poll acknowledges the last batch.
 //!
 //! **Backpressure.** At most [`CALLS_RUNNING`] calls run at once; the others wait their
-//! turn in memory, and while more than [`CALLS_WAITING`] calls (or [`BYTES_WAITING`]
-//! bytes of them) wait, the receive thread stops polling. The calls then wait at the
-//! proxy, whose bounded mailbox refuses new ones as full: a flood of calls costs a slow
-//! node (a Pi) bounded memory, never a task per message. Replies keep their own path and
-//! are never queued behind calls.
+//! turn (a small task each), and while [`CALLS_WAITING`] calls (or [`BYTES_WAITING`]
+//! bytes of them) wait, a new call is refused at once as busy, right on the receive
+//! thread: checked up to the replay step (so it can never run later), answered, no task
+//! started. A flood of calls costs a slow node (a Pi) bounded memory, and the node keeps
+//! receiving: replies to its own calls are never held up behind calls it cannot run.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::Semaphore;
 
 use super::outbox::{OnStatus, OutboxItem};
-use super::{Backoff, NodeInner, pause};
+use super::{Backoff, NodeInner};
 use crate::transport::{RX_WAIT, TransportError};
 use crate::wire::{Delivered, Kind, RxPoll};
 
@@ -36,6 +35,8 @@ pub(crate) struct Backlog {
     waiting: AtomicUsize,
     /// Their bytes.
     waiting_bytes: AtomicUsize,
+    /// Calls are being refused as busy (to log it once per episode, not per call).
+    refusing: AtomicBool,
 }
 
 impl Backlog {
@@ -44,10 +45,11 @@ impl Backlog {
             running: Arc::new(Semaphore::new(CALLS_RUNNING)),
             waiting: AtomicUsize::new(0),
             waiting_bytes: AtomicUsize::new(0),
+            refusing: AtomicBool::new(false),
         }
     }
 
-    /// Whether so much waits that the receive thread should not fetch more.
+    /// Whether so much waits that a new call is refused as busy.
     fn full(&self) -> bool {
         self.waiting.load(Ordering::Relaxed) >= CALLS_WAITING
             || self.waiting_bytes.load(Ordering::Relaxed) >= BYTES_WAITING
@@ -60,13 +62,6 @@ pub(crate) fn receive_loop(node: &Arc<NodeInner>) {
     let mut last_seq = 0u64;
     let mut backoff = Backoff::new();
     while !node.is_stopped() {
-        if node.backlog.full() {
-            tracing::warn!(node = %node.name, "{CALLS_WAITING} calls wait to run: receiving nothing more until they do");
-            while node.backlog.full() && !node.is_stopped() {
-                pause(node, Duration::from_millis(20));
-            }
-            continue;
-        }
         let poll = RxPoll {
             epoch,
             ack_seq: last_seq,
@@ -112,7 +107,17 @@ pub(crate) fn receive_loop(node: &Arc<NodeInner>) {
 /// Hands one delivered message to whoever handles its kind.
 fn dispatch(node: &Arc<NodeInner>, message: Delivered) {
     match message.kind {
+        Kind::Call if node.backlog.full() => {
+            if !node.backlog.refusing.swap(true, Ordering::Relaxed) {
+                tracing::warn!(node = %node.name, "{CALLS_WAITING} calls wait to run: refusing new ones as busy until they do");
+            }
+            node.callee
+                .refuse_busy(message.from.as_deref(), &message.bytes, |envelope| {
+                    send_reply(node, envelope)
+                });
+        }
         Kind::Call => {
+            node.backlog.refusing.store(false, Ordering::Relaxed);
             let node = node.clone();
             let size = message.bytes.len();
             node.backlog.waiting.fetch_add(1, Ordering::Relaxed);
@@ -128,20 +133,24 @@ fn dispatch(node: &Arc<NodeInner>, message: Delivered) {
                     .waiting_bytes
                     .fetch_sub(size, Ordering::Relaxed);
                 let _turn = turn;
-                let send_reply = |envelope| {
-                    let item = OutboxItem {
-                        envelope,
-                        on_status: OnStatus::Ignore,
-                    };
-                    if let Err(e) = node.enqueue(item) {
-                        tracing::warn!(node = %node.name, "cannot send a reply: {e}");
-                    }
-                };
                 node.callee
-                    .serve(message.from.as_deref(), &message.bytes, send_reply)
+                    .serve(message.from.as_deref(), &message.bytes, |envelope| {
+                        send_reply(&node, envelope)
+                    })
                     .await;
             });
         }
         Kind::Reply => node.pending.accept_reply(&node.name, &message.bytes),
+    }
+}
+
+/// Queues a signed reply for the send threads.
+fn send_reply(node: &NodeInner, envelope: crate::wire::Outgoing) {
+    let item = OutboxItem {
+        envelope,
+        on_status: OnStatus::Ignore,
+    };
+    if let Err(e) = node.enqueue(item) {
+        tracing::warn!(node = %node.name, "cannot send a reply: {e}");
     }
 }

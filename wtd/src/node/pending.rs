@@ -25,6 +25,19 @@ pub(crate) struct Pending {
     pub(crate) done: oneshot::Sender<Result<Vec<u8>>>,
 }
 
+/// A caller's wait for one reply; dropping it forgets the call, so a caller that gives up
+/// (a timeout, a `select!`, an aborted task) leaves nothing behind.
+pub(crate) struct Waiting<'a> {
+    calls: &'a PendingCalls,
+    ack: [u8; 16],
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        lock(&self.calls.calls).remove(&self.ack);
+    }
+}
+
 /// The calls this node made that wait for a reply, by ack.
 #[derive(Default)]
 pub(crate) struct PendingCalls {
@@ -32,14 +45,21 @@ pub(crate) struct PendingCalls {
 }
 
 impl PendingCalls {
-    /// Starts waiting for the reply to the call with `ack`.
-    pub(crate) fn insert(&self, ack: [u8; 16], pending: Pending) {
-        lock(&self.calls).insert(ack, pending);
-    }
-
-    /// Stops waiting (the caller timed out, or the call was never sent).
-    pub(crate) fn remove(&self, ack: &[u8; 16]) {
-        lock(&self.calls).remove(ack);
+    /// Starts waiting for the reply to the call with `ack`; the wait ends when the
+    /// returned guard is dropped. A call already waiting (the same signed call sent twice)
+    /// is refused: its reply can answer only one of them.
+    pub(crate) fn wait_for(&self, ack: [u8; 16], pending: Pending) -> Result<Waiting<'_>> {
+        use std::collections::hash_map::Entry;
+        match lock(&self.calls).entry(ack) {
+            Entry::Occupied(_) => Err(Error::Invalid(
+                "this signed call was already sent and still waits for its reply: sign a new one"
+                    .into(),
+            )),
+            Entry::Vacant(slot) => {
+                slot.insert(pending);
+                Ok(Waiting { calls: self, ack })
+            }
+        }
     }
 
     /// Ends the call with `ack` with `error`.

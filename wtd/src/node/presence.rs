@@ -3,11 +3,15 @@
 //! it changed. If the proxy forgot the node (it lost its data), the node registers again.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{NodeInner, lock, pause};
 use crate::transport::TransportError;
 use crate::wire::{Directory, Offer, Ping};
+
+/// How long after registering again a node trusts that registration for every thread
+/// that was told "not registered".
+const REREGISTER_AGAIN_AFTER: Duration = Duration::from_secs(2);
 
 /// What this node tells the proxy, and what it last heard back.
 pub(crate) struct Presence {
@@ -19,6 +23,8 @@ pub(crate) struct Presence {
     pub(crate) directory: Mutex<Directory>,
     /// Its version: the proxy sends the directory again only when this is stale.
     version: Mutex<u64>,
+    /// When the node last registered again; held while it does, so threads take turns.
+    registered_at: Mutex<Option<Instant>>,
 }
 
 impl Presence {
@@ -28,13 +34,26 @@ impl Presence {
             offers,
             directory: Mutex::new(Directory::default()),
             version: Mutex::new(0),
+            registered_at: Mutex::new(None),
         }
     }
 
     /// `PUT /nodes/{name}` again, after the proxy said it does not know this node.
+    ///
+    /// One at a time, and once for a burst: the receive, send and ping threads can all
+    /// hear "not registered" at once, and a registration that is not the first empties the
+    /// node's mailbox at the proxy, which would drop replies queued in between.
     pub(crate) fn reregister(&self, node: &NodeInner) {
+        let mut last = lock(&self.registered_at);
+        // Another thread registered a moment ago: that answered this "not registered" too.
+        if last.is_some_and(|at| at.elapsed() < REREGISTER_AGAIN_AFTER) {
+            return;
+        }
         match node.transport.register(&self.email) {
-            Ok(()) => tracing::info!(node = %node.name, "registered again with the proxy"),
+            Ok(()) => {
+                *last = Some(Instant::now());
+                tracing::info!(node = %node.name, "registered again with the proxy");
+            }
             Err(e) => tracing::warn!(node = %node.name, "cannot register again: {e:?}"),
         }
     }

@@ -59,6 +59,8 @@ impl<M: Send + 'static> Process<M> {
     /// Handy to wait for one particular reply or `Down` while other messages queue up.
     /// Skipped messages still count against the mailbox's capacity, and each arrival
     /// scans the mailbox again, so keep `wanted` cheap and do not leave piles unmatched.
+    /// `wanted` runs while the mailbox is locked: it must only look at the message (no
+    /// sends, no process-table calls), or it deadlocks.
     pub async fn receive_matching(
         &mut self,
         after: Duration,
