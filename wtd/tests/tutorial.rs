@@ -1,10 +1,10 @@
 //! The tutorial, run literally: every command of `docs/TUTORIAL.md`, read from the
 //! document at test time, so the tutorial cannot drift from the code.
 //!
-//! Sections 1 and 3 run in one folder, one after the other, as a reader does them;
+//! Sections 1, 3 and 4 run in one folder, one after the other, as a reader does them;
 //! section 2 ("two machines") runs on its own. Proxies and the example node run
-//! in-process (their `cargo run …` lines), the `garden` program of section 3 runs as
-//! built by cargo, every `wtd …` line runs the built `wtd` binary. The tutorial's fixed
+//! in-process (their `cargo run …` lines), the programs of sections 3 and 4 (`garden`,
+//! `guestbook`) run as built by cargo, every `wtd …` line runs the built `wtd` binary. The tutorial's fixed
 //! values (the proxies' URLs, `~/…` paths) are mapped to this test's proxy and temp
 //! folder. A command this test does not know fails the test, so a new command in the
 //! tutorial gets covered here.
@@ -49,6 +49,18 @@ pub fn echo(text: String) -> String {
 fn tutorial_text() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/TUTORIAL.md");
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
+/// The text of section `section`, from its heading to the next one.
+fn section_text(section: u32) -> String {
+    let text = tutorial_text();
+    let heading = format!("## {section}.");
+    let start = text
+        .find(&heading)
+        .unwrap_or_else(|| panic!("no section {section} in docs/TUTORIAL.md"));
+    let rest = &text[start + heading.len()..];
+    let end = rest.find("\n## ").map_or(rest.len(), |end| end + 1);
+    rest[..end].to_string()
 }
 
 /// The `sh` lines of section `section`, in order, with their line numbers in the document.
@@ -179,8 +191,10 @@ struct Reader {
     proxy: Proxy,
     /// Nodes started by `cargo run --example node`, with their homes.
     nodes: Vec<(String, Node)>,
-    /// The `garden` program, once started.
-    garden: Option<Garden>,
+    /// The example programs started by `cargo run --example NAME -- HOME`, running.
+    programs: Vec<Program>,
+    /// The text of the section being run: what it says the programs print.
+    prose: String,
     /// What `wtd key new` printed, for the `grant add` line: the public key and the
     /// proof that its holder has the private one.
     public_key: Option<String>,
@@ -189,13 +203,20 @@ struct Reader {
     calls_checked: usize,
 }
 
-/// The `garden` example as cargo built it, running; killed when dropped.
-struct Garden(std::process::Child);
+/// An example program as cargo built it, running on a home; killed when dropped, as the
+/// reader's Ctrl-C stops it.
+struct Program {
+    /// The example's name (`garden`).
+    example: String,
+    /// The home it serves from.
+    home: String,
+    child: std::process::Child,
+}
 
-impl Drop for Garden {
+impl Drop for Program {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -214,7 +235,8 @@ impl Reader {
             dir,
             proxy,
             nodes: Vec::new(),
-            garden: None,
+            programs: Vec::new(),
+            prose: String::new(),
             public_key: None,
             proof: None,
             calls_checked: 0,
@@ -235,6 +257,7 @@ impl Reader {
 
     /// Runs every `sh` line of `section`, as written.
     async fn section(&mut self, section: u32) {
+        self.prose = section_text(section);
         for (number, line) in tutorial_lines(section) {
             let at = format!("docs/TUTORIAL.md line {number}: `{line}`");
             eprintln!("tutorial: {at}");
@@ -272,8 +295,8 @@ impl Reader {
                 self.nodes.push((home.to_string(), node));
                 self.wait_listed(at, home, name).await;
             }
-            ["cargo", "run", "--example", "garden", "--", home] => {
-                // The reader stops the node that held this home (Ctrl-C) first.
+            ["cargo", "run", "--example", example, "--", home] => {
+                // The reader stops what held this home (Ctrl-C) first.
                 let (held, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.nodes)
                     .into_iter()
                     .partition(|(h, _)| h == home);
@@ -281,8 +304,15 @@ impl Reader {
                 for (_, node) in held {
                     node.stop().await;
                 }
-                let garden = start_garden(at, home).await;
-                self.garden = Some(garden);
+                self.programs.retain(|program| program.home != *home);
+                let (program, first) = start_example(at, example, home).await;
+                let said = format!("It prints `{first}`");
+                assert!(
+                    self.prose.contains(&said),
+                    "{at}: the program's first line is `{first}`; the tutorial should say \
+                     so, as \"{said}\""
+                );
+                self.programs.push(program);
                 let name = wtd::node::record::NodeRecord::read(Path::new(home))
                     .unwrap_or_else(|e| panic!("{at}: {e}"))
                     .name;
@@ -382,6 +412,10 @@ impl Reader {
                 ["alice", "demo/add", "[2, 3]"] => Some("5"),
                 ["alice", "garden/moisture", "[]"] => Some("42"),
                 ["alice", "garden/water", "[5]"] => Some("\"watered for 5 s\""),
+                ["alice", "guests/guestbook@book", r#"{"Sign": "bob"}"#] => {
+                    Some("\"welcome, bob: you are guest 1\"")
+                }
+                ["alice", "guests/guestbook@book", r#""Last""#] => Some("\"bob\""),
                 _ => None,
             };
             if let Some(printed) = printed {
@@ -407,8 +441,13 @@ impl Reader {
         }
     }
 
+    /// The examples running, by name.
+    fn running(&self) -> Vec<&str> {
+        self.programs.iter().map(|p| p.example.as_str()).collect()
+    }
+
     async fn finish(self) {
-        drop(self.garden);
+        drop(self.programs);
         for (_, node) in self.nodes {
             node.stop().await;
         }
@@ -416,50 +455,52 @@ impl Reader {
     }
 }
 
-/// Builds the `garden` example as a reader's `cargo run` would, starts it on `home`, and
-/// waits for it to say it serves.
-async fn start_garden(at: &str, home: &str) -> Garden {
+/// Builds example `example` as a reader's `cargo run` would, starts it on `home`, and
+/// returns it with the first line it prints (that it serves).
+async fn start_example(at: &str, example: &str, home: &str) -> (Program, String) {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the workspace");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = std::process::Command::new(&cargo)
-        .args(["build", "--quiet", "--example", "garden"])
+        .args(["build", "--quiet", "--example", example])
         .current_dir(workspace)
         .status()
         .expect("cargo runs");
-    assert!(built.success(), "{at}: the garden example does not build");
+    assert!(
+        built.success(),
+        "{at}: the {example} example does not build"
+    );
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
-    let mut child = std::process::Command::new(target.join("debug/examples/garden"))
+    let mut child = std::process::Command::new(target.join("debug/examples").join(example))
         .arg(home)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()
-        .unwrap_or_else(|e| panic!("{at}: the garden program does not start: {e}"));
+        .unwrap_or_else(|e| panic!("{at}: the {example} program does not start: {e}"));
     let stdout = child.stdout.take().expect("stdout");
-    let garden = Garden(child);
+    let program = Program {
+        example: example.to_string(),
+        home: home.to_string(),
+        child,
+    };
     let first = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
     });
     let first = tokio::time::timeout(Duration::from_secs(30), first)
         .await
-        .unwrap_or_else(|_| panic!("{at}: the garden program said nothing in 30 s"))
+        .unwrap_or_else(|_| panic!("{at}: the {example} program said nothing in 30 s"))
         .expect("joined")
         .expect("read");
-    assert_eq!(
-        first.trim(),
-        "serving mission garden as alice (Ctrl-C stops)",
-        "{at}: what the tutorial says it prints"
-    );
-    garden
+    (program, first.trim().to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tutorial_sections_1_and_3_run_as_written() {
+async fn tutorial_sections_1_3_and_4_run_as_written() {
     let mut reader = Reader::new().await;
     reader.section(1).await;
     assert!(
@@ -472,10 +513,26 @@ async fn tutorial_sections_1_and_3_run_as_written() {
     );
     let before = reader.calls_checked;
     reader.section(3).await;
-    assert!(reader.garden.is_some(), "section 3 runs no garden program");
+    assert_eq!(
+        reader.running(),
+        ["garden"],
+        "section 3 runs the garden program, in place of section 1's node"
+    );
+    assert!(reader.nodes.is_empty(), "section 1's node was stopped");
     assert!(
         reader.calls_checked >= before + 2,
         "section 3 calls both garden functions"
+    );
+    let before = reader.calls_checked;
+    reader.section(4).await;
+    assert_eq!(
+        reader.running(),
+        ["guestbook"],
+        "section 4 runs the guestbook program, in place of section 3's"
+    );
+    assert!(
+        reader.calls_checked >= before + 2,
+        "section 4 signs the guestbook and reads who signed last"
     );
     reader.finish().await;
 }
@@ -491,17 +548,29 @@ async fn tutorial_section_2_runs_as_written() {
     reader.finish().await;
 }
 
+/// The first `rust` block of section `section`.
+fn rust_block(section: u32) -> String {
+    let text = section_text(section);
+    let start = text.find("```rust\n").expect("a rust block") + "```rust\n".len();
+    let end = start + text[start..].find("```").expect("closed");
+    text[start..end].to_string()
+}
+
 #[test]
 fn the_garden_program_in_the_tutorial_is_examples_garden_rs() {
-    let text = tutorial_text();
-    let section = &text[text.find("## 3.").expect("section 3")..];
-    let start = section.find("```rust\n").expect("a rust block") + "```rust\n".len();
-    let end = start + section[start..].find("```").expect("closed");
-    let file = include_str!("../../examples/garden.rs");
     assert_eq!(
-        &section[start..end],
-        file,
+        rust_block(3),
+        include_str!("../../examples/garden.rs"),
         "docs/TUTORIAL.md section 3 shows examples/garden.rs whole: paste the file again"
+    );
+}
+
+#[test]
+fn the_guestbook_program_in_the_tutorial_is_examples_guestbook_rs() {
+    assert_eq!(
+        rust_block(4),
+        include_str!("../../examples/guestbook.rs"),
+        "docs/TUTORIAL.md section 4 shows examples/guestbook.rs whole: paste the file again"
     );
 }
 
