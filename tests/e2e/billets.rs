@@ -229,3 +229,22 @@ async fn billets_per_process_are_bounded() {
     assert_eq!(bob.billets_out(), MAX_PER_PROCESS);
     cluster.stop(vec![alice, bob]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_signed_under_the_call_domain_is_refused() {
+    let (cluster, alice, bob, peer) = setup().await;
+    let (pid, mut inbox) = listener(&bob);
+    let remote = hand_over(&peer, &alice, &pid).await;
+    // The holder's own key and the genuine billet, but signed as a call, not a send.
+    let alice_key = wtd::keys::load_or_create_node_key(alice.home()).expect("alice's key");
+    let send = remote.sign_send(&"as a call".to_string()).expect("signed");
+    let call: wtd::wire::Call = send.peek().expect("a call");
+    let as_call = Signed::sign(wtd::wire::domain::CALL, &call, &alice_key);
+    let err = apply_send(&cluster, &bob, &as_call)
+        .await
+        .expect_err("wrong domain");
+    assert!(matches!(err, Error::BadSignature { .. }), "{err}");
+    remote.send("as a send".into()).await.expect("delivered");
+    assert_eq!(inbox.recv().await, Some("as a send".to_string()));
+    cluster.stop(vec![alice, bob]).await;
+}
