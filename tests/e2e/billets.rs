@@ -1,7 +1,8 @@
 //! Billets-doux: Bob hands Alice the Pid of one of his processes inside a call; on
 //! Alice's node it arrives as a `RemotePid` whose sends travel through the proxy to Bob's
 //! node, which delivers them only while the billet is genuine, Alice's, alive and
-//! unexpired.
+//! unexpired. And the other way: Alice's function returns a Pid of hers, which Bob may
+//! message with his capability key until Alice revokes his grant.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
@@ -32,10 +33,10 @@ pub fn keep(pid: RemotePid<String>) -> u64 {
     id
 }
 
-/// A process on Bob's node that passes every message on to the test, until "stop".
-fn listener(bob: &Node) -> (Pid<String>, mpsc::UnboundedReceiver<String>) {
+/// A process on `node` that passes every message on to the test, until "stop".
+fn listener(node: &Node) -> (Pid<String>, mpsc::UnboundedReceiver<String>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let pid = bob
+    let pid = node
         .processes()
         .spawn(move |mut me: Process<String>| async move {
             while let Some(text) = me.receive().await.message() {
@@ -48,10 +49,20 @@ fn listener(bob: &Node) -> (Pid<String>, mpsc::UnboundedReceiver<String>) {
     (pid, rx)
 }
 
+/// The Pid each node offers to whoever calls `offer`, by node name.
+static OFFERED: Mutex<BTreeMap<String, Pid<String>>> = Mutex::new(BTreeMap::new());
+
+/// Hands the caller the Pid this node offers.
+#[wtd_export(mailroom)]
+pub fn offer() -> Option<RemotePid<String>> {
+    let node = wtd::current_call().map(|c| c.node).unwrap_or_default();
+    let offered = OFFERED.lock().unwrap_or_else(|p| p.into_inner());
+    offered.get(&node).cloned().map(RemotePid::from)
+}
+
 /// Bob calls `mailroom/billets/keep` on Alice with `pid`; returns what Alice's node got.
 async fn hand_over(peer: &Peer, alice: &Node, pid: &Pid<String>) -> RemotePid<String> {
-    let args = peer.encode(&(pid,)).expect("a Pid encodes inside a call");
-    peer.call_raw("mailroom", "billets", "keep", Encoding::Postcard, args)
+    keep::call(peer, RemotePid::from(pid.clone()))
         .await
         .expect("keep ran");
     HANDED
@@ -62,18 +73,18 @@ async fn hand_over(peer: &Peer, alice: &Node, pid: &Pid<String>) -> RemotePid<St
         .expect("alice's node kept the Pid")
 }
 
-/// Sends a signed send through `/apply` and opens the answer with Bob's node key.
-async fn apply_send(cluster: &Cluster, bob: &Node, send: &Signed) -> Result<Vec<u8>, Error> {
+/// Sends a signed send through `/apply` and opens the answer with the origin's node key.
+async fn apply_send(cluster: &Cluster, origin: &Node, send: &Signed) -> Result<Vec<u8>, Error> {
     let answer = apply(cluster, send).await;
-    let bob_key = VerifyingKey::from_bytes(&bob.public_key()).expect("bob's key");
-    open_reply(bob.name(), &bob_key, send, &answer)
+    let key = VerifyingKey::from_bytes(&origin.public_key()).expect("the origin's key");
+    open_reply(origin.name(), &key, send, &answer)
 }
 
-/// A send of `text` to `process` through a billet with `nonce`, signed by `key` as `from`.
+/// A send of "forged" to `process` through a billet with `nonce`, signed by `key` as `from`.
 fn forged_send(
     key: &ed25519_dalek::SigningKey,
     from: &str,
-    bob: &Node,
+    origin: &Node,
     process: u64,
     nonce: [u8; 16],
 ) -> Signed {
@@ -83,7 +94,7 @@ fn forged_send(
         args: wtd::wire::encode(&"forged".to_string()),
         want_reply: true,
     };
-    sign_target(key, from, bob.name(), Duration::from_secs(5), spec).expect("signed")
+    sign_target(key, from, origin.name(), Duration::from_secs(5), spec).expect("signed")
 }
 
 fn assert_refused(result: Result<impl std::fmt::Debug, Error>, words: &str) {
@@ -128,7 +139,7 @@ async fn a_send_by_a_node_the_billet_was_not_given_to_is_refused() {
     let remote = hand_over(&peer, &alice, &pid).await;
     // Carol learned the nonce somehow (she read the proxy's traffic, say).
     let carol = wtd::keys::generate();
-    let billet = remote.billet();
+    let billet = remote.billet().expect("a billet");
     let send = forged_send(&carol, "carol", &bob, billet.process, billet.nonce);
     assert_refused(apply_send(&cluster, &bob, &send).await, "given to another");
     remote.send("after".into()).await.expect("alice still can");
@@ -147,7 +158,7 @@ async fn a_forged_nonce_is_refused_even_from_the_holder() {
     let (pid, _inbox) = listener(&bob);
     let remote = hand_over(&peer, &alice, &pid).await;
     let alice_key = wtd::keys::load_or_create_node_key(alice.home()).expect("alice's key");
-    let mut nonce = remote.billet().nonce;
+    let mut nonce = remote.billet().expect("a billet").nonce;
     nonce[0] ^= 1;
     let send = forged_send(&alice_key, alice.name(), &bob, remote.id().get(), nonce);
     assert_refused(apply_send(&cluster, &bob, &send).await, "never gave out");
@@ -175,7 +186,7 @@ async fn a_send_after_the_billet_expired_is_refused() {
     let (pid, mut inbox) = listener(&bob);
     let short = pid.expiring_after(Duration::from_millis(1_500));
     let remote = hand_over(&peer, &alice, &short).await;
-    assert!(remote.expires_at_ms().is_some());
+    assert!(remote.billet().and_then(|b| b.expires_at_ms).is_some());
     remote.send("in time".into()).await.expect("before expiry");
     assert_eq!(inbox.recv().await, Some("in time".to_string()));
     tokio::time::sleep(Duration::from_millis(1_600)).await;
@@ -216,7 +227,7 @@ async fn billets_per_process_are_bounded() {
     let mut nonces = HashSet::new();
     for _ in 0..MAX_PER_PROCESS {
         let remote = hand_over(&peer, &alice, &pid.expiring_after(Duration::from_secs(60))).await;
-        nonces.insert(remote.billet().nonce);
+        nonces.insert(remote.billet().expect("a billet").nonce);
     }
     assert_eq!(nonces.len(), MAX_PER_PROCESS);
     assert_eq!(bob.billets_out(), MAX_PER_PROCESS);
@@ -246,5 +257,37 @@ async fn a_send_signed_under_the_call_domain_is_refused() {
     assert!(matches!(err, Error::BadSignature { .. }), "{err}");
     remote.send("as a send".into()).await.expect("delivered");
     assert_eq!(inbox.recv().await, Some("as a send".to_string()));
+    cluster.stop(vec![alice, bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pid_in_a_result_is_bobs_until_alice_revokes_his_grant() {
+    let (cluster, alice, bob, peer) = setup().await;
+    let (pid, mut inbox) = listener(&alice);
+    OFFERED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(alice.name().to_string(), pid.clone());
+    let remote = offer::call(&peer).await.expect("offered").expect("a Pid");
+    assert_eq!(remote.node(), alice.name());
+    remote.send("from bob".into()).await.expect("delivered");
+    assert_eq!(inbox.recv().await, Some("from bob".to_string()));
+
+    // The billet was given to Bob's capability key: his node key cannot use it.
+    let bob_key = wtd::keys::load_or_create_node_key(bob.home()).expect("bob's key");
+    let billet = remote.billet().expect("a billet");
+    let send = forged_send(&bob_key, bob.name(), &alice, billet.process, billet.nonce);
+    assert_refused(
+        apply_send(&cluster, &alice, &send).await,
+        "given to another",
+    );
+
+    alice.revoke(bob.name()).expect("revoked");
+    let err = remote.send("after".into()).await.expect_err("revoked");
+    assert!(matches!(err, Error::Revoked { .. }), "{err}");
+    assert!(
+        inbox.try_recv().is_err(),
+        "nothing arrived after the revocation"
+    );
     cluster.stop(vec![alice, bob]).await;
 }

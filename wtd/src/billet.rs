@@ -1,18 +1,21 @@
 //! Billets-doux: how a [`Pid`] crosses the wire as a narrow, revocable right to message
 //! that one process, and nothing else.
 //!
-//! A `Pid<M>` serialized inside a call's arguments (made through a [`Peer`], or a message
-//! sent to a [`RemotePid`]) becomes a [`Billet`]: this node's name and key, the
+//! A `Pid<M>` (or a [`RemotePid<M>`] made from one) serialized inside a call's arguments
+//! (made through a [`Peer`], or a message sent to a [`RemotePid`]) or inside the result
+//! of a call this node answers becomes a [`Billet`]: this node's name and key, the
 //! process's number, 128 random bits, the one key it is given to (the callee's node key,
-//! which the caller knows from its key file), and an expiry if the Pid was made
-//! [`expiring_after`](Pid::expiring_after). This node records every billet it issues in
-//! its `BilletTable`. On the far side the billet decodes to a [`RemotePid<M>`], whose
-//! [`send`](RemotePid::send) is signed by that node key and travels through the proxy to
-//! this node's pipeline (`serve.rs`), which delivers it only if the billet is one it
-//! issued, to that key, for a living process, unexpired, with its rate not spent.
+//! which the caller knows from its key file; for a result, the capability key that signed
+//! the call), and an expiry if the Pid was made [`expiring_after`](Pid::expiring_after).
+//! This node records every billet it issues in its `BilletTable`. On the far side the
+//! billet decodes to a [`RemotePid<M>`], whose [`send`](RemotePid::send) is signed by that
+//! holder key and travels through the proxy to this node's pipeline (`serve.rs`), which
+//! delivers it only if the billet is one it issued, to that key, for a living process,
+//! unexpired, with its rate not spent and (for a capability key) its grant still alive:
+//! revoking the grant kills the billets handed out under it.
 //!
 //! Serializing needs to know who issues and for whom, which `serde` cannot pass along:
-//! the call and reply paths set a task-local [`Scope`] around encoding and decoding.
+//! the call and reply paths set a task-local `Scope` around encoding and decoding.
 //! Outside one, a `Pid` refuses to serialize, saying it only travels inside a WTD call.
 //!
 //! A received billet cannot be passed on to a third node: its holder key is the only one
@@ -20,7 +23,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -73,6 +75,9 @@ pub(crate) struct Issuing {
     pub(crate) origin: String,
     pub(crate) origin_key: [u8; 32],
     pub(crate) holder: [u8; 32],
+    /// For a capability-key holder (a Pid in a result): the mission of the call that
+    /// handed the Pid out, so revoking the grant kills the billet.
+    pub(crate) mission: Option<String>,
 }
 
 /// This node receiving billets given to `holder`, from `origin`.
@@ -83,6 +88,8 @@ pub(crate) struct Receiving {
     /// The node that sent the message carrying the billets: the only origin accepted (a
     /// billet naming a third node would be delegation, which WTD does not do).
     pub(crate) origin: String,
+    /// The origin's key when this node knows it (a result: the callee's pinned key).
+    pub(crate) origin_key: Option<[u8; 32]>,
 }
 
 impl Scope {
@@ -168,6 +175,7 @@ struct Issued {
 struct Entry {
     nonce: [u8; 16],
     holder: [u8; 32],
+    mission: Option<String>,
     expires_at_ms: Option<u64>,
     rate: Bucket,
 }
@@ -211,13 +219,15 @@ impl BilletTable {
         crate::node::lock(&self.state)
     }
 
-    /// Records a billet for `pid`, given to `holder`; returns its nonce. A billet with no
-    /// expiry given to the same holder is handed out again rather than issued twice, so
-    /// passing one Pid in many calls to one node costs one billet.
+    /// Records a billet for `pid`, given to `holder` (under `mission`, for a capability
+    /// key); returns its nonce. A billet with no expiry given to the same holder under the
+    /// same mission is handed out again rather than issued twice, so passing one Pid in
+    /// many calls to one node costs one billet.
     fn issue<M: DeserializeOwned + Send + 'static>(
         &self,
         pid: &Pid<M>,
         holder: [u8; 32],
+        mission: Option<String>,
         expires_at_ms: Option<u64>,
     ) -> std::result::Result<[u8; 16], String> {
         if !pid.is_alive() {
@@ -242,7 +252,7 @@ impl BilletTable {
             && let Some(same) = issued
                 .billets
                 .iter()
-                .find(|b| b.holder == holder && b.expires_at_ms.is_none())
+                .find(|b| b.holder == holder && b.mission == mission && b.expires_at_ms.is_none())
         {
             let nonce = same.nonce;
             state.count -= freed;
@@ -270,6 +280,7 @@ impl BilletTable {
         issued.billets.push(Entry {
             nonce,
             holder,
+            mission,
             expires_at_ms,
             rate: Bucket::full(),
         });
@@ -278,14 +289,15 @@ impl BilletTable {
     }
 
     /// The pipeline's billet step: the billet exists, was given to `signer`, its process
-    /// lives and it has not expired.
+    /// lives and it has not expired. Returns the mission whose grant must still be alive
+    /// (for a billet given to a capability key).
     pub(crate) fn check(
         &self,
         process: u64,
         nonce: &[u8; 16],
         signer: &[u8; 32],
         now: u64,
-    ) -> std::result::Result<(), Refusal> {
+    ) -> std::result::Result<Option<String>, Refusal> {
         let mut state = self.lock();
         let id = ProcessId(process);
         let issued = state.processes.get(&id).ok_or(Refusal::NoSuchBillet)?;
@@ -306,7 +318,7 @@ impl BilletTable {
         if entry.expires_at_ms.is_some_and(|t| now >= t) {
             return Err(Refusal::BilletExpired);
         }
-        Ok(())
+        Ok(entry.mission.clone())
     }
 
     /// Spends one send of the billet's rate; `Err(retry_after)` when it is used up.
@@ -358,28 +370,39 @@ impl<M: DeserializeOwned + Send + 'static> Serialize for Pid<M> {
     /// Issues a billet for this process to the holder of the call or reply being encoded,
     /// and writes the billet.
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        issue(self, serializer)
+    }
+}
+
+/// Issues a billet for `pid` in the current scope, and writes it.
+fn issue<M, S>(pid: &Pid<M>, serializer: S) -> std::result::Result<S::Ok, S::Error>
+where
+    M: DeserializeOwned + Send + 'static,
+    S: Serializer,
+{
+    {
         let issuing = SCOPE
             .try_with(|scope| scope.issuing.clone())
             .ok()
             .flatten()
             .ok_or_else(|| refuse::<S::Error>(NOT_IN_A_CALL.into()))?;
-        if self.node() != issuing.origin {
+        if pid.node() != issuing.origin {
             return Err(refuse(format!(
-                "{self} belongs to another node's process table, so node `{}` cannot give it out",
+                "{pid} belongs to another node's process table, so node `{}` cannot give it out",
                 issuing.origin
             )));
         }
-        let expires_at_ms = self
+        let expires_at_ms = pid
             .billet_lifetime()
             .map(|lifetime| wire::now_ms().saturating_add(lifetime.as_millis() as u64));
         let nonce = issuing
             .table
-            .issue(self, issuing.holder, expires_at_ms)
+            .issue(pid, issuing.holder, issuing.mission, expires_at_ms)
             .map_err(refuse::<S::Error>)?;
         Billet {
             origin: issuing.origin,
             origin_key: issuing.origin_key,
-            process: self.id().get(),
+            process: pid.id().get(),
             nonce,
             holder: issuing.holder,
             expires_at_ms,
@@ -388,80 +411,125 @@ impl<M: DeserializeOwned + Send + 'static> Serialize for Pid<M> {
     }
 }
 
-/// A process on another node, as a [`Pid`] it handed to this one arrives: what you
-/// [`send`](RemotePid::send) messages of type `M` to.
+/// A process that may be on another node: what a function or a message declares where it
+/// takes (or returns) a Pid, and what you [`send`](RemotePid::send) messages of type `M`
+/// to.
 ///
-/// Each send is signed by the key the billet was given to and checked by the process's
-/// node, which may refuse it (the process ended, the billet expired, its grant was
-/// revoked, its rate is spent): `send` waits for that answer and says why. It cannot be
-/// passed on to a third node.
+/// Made from a local [`Pid`] (`RemotePid::from(pid)`) it sends locally, and crossing the
+/// wire inside a call or a result it becomes a billet-doux. Arriving from another node it
+/// holds that billet: each send is signed by the key the billet was given to and checked
+/// by the process's node, which may refuse it (the process ended, the billet expired, the
+/// grant behind it was revoked, its rate is spent); `send` waits for that answer and says
+/// why. A Pid that arrived from another node cannot be passed on to a third.
 pub struct RemotePid<M> {
+    route: Route<M>,
+}
+
+enum Route<M> {
+    /// A process of this node.
+    Local(Pid<M>),
+    /// A process of another node, reached through a billet it gave this one.
+    Billet(Box<Held>),
+}
+
+/// A billet this node holds, and the peer its sends go through (the origin, signed by the
+/// holder key).
+#[derive(Clone)]
+struct Held {
     billet: Billet,
     peer: Peer,
-    message: PhantomData<fn(M)>,
+}
+
+impl<M> From<Pid<M>> for RemotePid<M> {
+    fn from(pid: Pid<M>) -> Self {
+        RemotePid {
+            route: Route::Local(pid),
+        }
+    }
 }
 
 impl<M> RemotePid<M> {
     /// The node the process runs on.
     pub fn node(&self) -> &str {
-        &self.billet.origin
+        match &self.route {
+            Route::Local(pid) => pid.node(),
+            Route::Billet(held) => &held.billet.origin,
+        }
     }
 
     /// The process's number on its node.
     pub fn id(&self) -> ProcessId {
-        ProcessId(self.billet.process)
+        match &self.route {
+            Route::Local(pid) => pid.id(),
+            Route::Billet(held) => ProcessId(held.billet.process),
+        }
     }
 
-    /// When the billet expires (its node's clock, ms since the Unix epoch), if it does.
-    pub fn expires_at_ms(&self) -> Option<u64> {
-        self.billet.expires_at_ms
-    }
-
-    /// The billet itself, as it arrived.
-    pub fn billet(&self) -> &Billet {
-        &self.billet
+    /// The billet it arrived as; `None` for a local process.
+    pub fn billet(&self) -> Option<&Billet> {
+        match &self.route {
+            Route::Local(_) => None,
+            Route::Billet(held) => Some(&held.billet),
+        }
     }
 }
 
 impl<M: Serialize> RemotePid<M> {
     /// Signs a send of `message` without sending it: for other transports, and tests.
+    /// A local process needs no signature: this is an error for one.
     pub fn sign_send(&self, message: &M) -> Result<Signed> {
-        let bytes = self.peer.encode(message)?;
-        let target = Target::Billet {
-            process: self.billet.process,
-            nonce: self.billet.nonce,
+        let Route::Billet(held) = &self.route else {
+            return Err(Error::Invalid(format!(
+                "{self} is a process of this node: send to it directly"
+            )));
         };
-        self.peer
+        let bytes = held.peer.encode(message)?;
+        let target = Target::Billet {
+            process: held.billet.process,
+            nonce: held.billet.nonce,
+        };
+        held.peer
             .sign_target(target, Encoding::Postcard, bytes, true)
     }
 
-    /// Sends `message` to the process and waits until its node has put it in the
-    /// mailbox (or refused it, saying why), at most the node's call timeout.
+    /// Sends `message` to the process. For a process of another node, waits until that
+    /// node has put it in the mailbox (or refused it, saying why), at most the node's call
+    /// timeout.
     pub async fn send(&self, message: M) -> Result<()> {
-        let signed = self.sign_send(&message)?;
-        self.peer.send_signed(signed).await.map(drop)
+        match &self.route {
+            Route::Local(pid) => Ok(pid.send(message)?),
+            Route::Billet(held) => {
+                let signed = self.sign_send(&message)?;
+                held.peer.send_signed(signed).await.map(drop)
+            }
+        }
     }
 
     /// Checks the answer to a send signed by [`sign_send`](Self::sign_send) and delivered
     /// some other way.
     pub fn open_answer(&self, send: &Signed, answer: &Signed) -> Result<()> {
-        self.peer.open_reply(send, answer).map(drop)
+        match &self.route {
+            Route::Local(_) => Err(Error::Invalid(format!(
+                "{self} is a process of this node: its sends have no answer to open"
+            ))),
+            Route::Billet(held) => held.peer.open_reply(send, answer).map(drop),
+        }
     }
 }
 
 impl<M> Clone for RemotePid<M> {
     fn clone(&self) -> Self {
-        RemotePid {
-            billet: self.billet.clone(),
-            peer: self.peer.clone(),
-            message: PhantomData,
-        }
+        let route = match &self.route {
+            Route::Local(pid) => Route::Local(pid.clone()),
+            Route::Billet(held) => Route::Billet(held.clone()),
+        };
+        RemotePid { route }
     }
 }
 
 impl<M> fmt::Display for RemotePid<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}.{}>", self.billet.origin, self.billet.process)
+        write!(f, "<{}.{}>", self.node(), self.id().get())
     }
 }
 
@@ -471,18 +539,23 @@ impl<M> fmt::Debug for RemotePid<M> {
     }
 }
 
-impl<M> Serialize for RemotePid<M> {
-    /// Refused: a billet is given to one key, and only that key may use it.
-    fn serialize<S: Serializer>(&self, _: S) -> std::result::Result<S::Ok, S::Error> {
-        Err(refuse(format!(
-            "{self} came from another node and cannot be passed on: only this node may message it; to let another node message the process, ask `{}` to hand its Pid to that node",
-            self.billet.origin
-        )))
+impl<M: DeserializeOwned + Send + 'static> Serialize for RemotePid<M> {
+    /// A local process: issues a billet, as a [`Pid`] does. One that arrived from another
+    /// node: refused, since a billet is given to one key and only that key may use it.
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        match &self.route {
+            Route::Local(pid) => issue(pid, serializer),
+            Route::Billet(held) => Err(refuse(format!(
+                "{self} came from another node and cannot be passed on: only this node may message it; to let another node message the process, ask `{}` to hand its Pid to that node",
+                held.billet.origin
+            ))),
+        }
     }
 }
 
 impl<'de, M> Deserialize<'de> for RemotePid<M> {
-    /// Reads a billet given to this node, from the node that sent it.
+    /// Reads a billet given to this node (or, in a result, to the capability key of the
+    /// call), from the node that sent it.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let billet = Billet::deserialize(deserializer)?;
         let receiving = SCOPE
@@ -493,7 +566,11 @@ impl<'de, M> Deserialize<'de> for RemotePid<M> {
         if billet.holder != receiving.holder.verifying_key().to_bytes() {
             return Err(D::Error::custom("a Pid that was given to someone else"));
         }
-        if billet.origin != receiving.origin {
+        if billet.origin != receiving.origin
+            || receiving
+                .origin_key
+                .is_some_and(|key| key != billet.origin_key)
+        {
             return Err(D::Error::custom(format!(
                 "a Pid of node `{}` passed on by node `{}`: only a process's own node may hand out its Pid",
                 billet.origin, receiving.origin
@@ -508,9 +585,7 @@ impl<'de, M> Deserialize<'de> for RemotePid<M> {
         let peer = Peer::for_billet(node, &billet.origin, origin_key, receiving.holder)
             .map_err(|e| D::Error::custom(e.to_string()))?;
         Ok(RemotePid {
-            billet,
-            peer,
-            message: PhantomData,
+            route: Route::Billet(Box::new(Held { billet, peer })),
         })
     }
 }
@@ -527,6 +602,7 @@ mod tests {
                 origin: "bob".into(),
                 origin_key: [9; 32],
                 holder: [holder; 32],
+                mission: None,
             }),
             receiving: None,
         }
@@ -575,7 +651,7 @@ mod tests {
         let table = Arc::new(BilletTable::default());
         let b = billet(issuing(&table, 1), &pid).expect("issued");
         let now = wire::now_ms();
-        assert_eq!(table.check(b.process, &b.nonce, &[1; 32], now), Ok(()));
+        assert_eq!(table.check(b.process, &b.nonce, &[1; 32], now), Ok(None));
         assert_eq!(
             table.check(b.process, &b.nonce, &[2; 32], now),
             Err(Refusal::NotTheHolder)

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
-use crate::billet::{Issuing, Scope};
+use crate::billet::{Issuing, Receiving, Scope};
 use crate::error::{Error, Result};
 use crate::keys::KeyFile;
 use crate::node::outbox::{OnStatus, OutboxItem};
@@ -102,22 +102,36 @@ impl Peer {
                 origin: self.node.name.clone(),
                 origin_key: self.node.public_key,
                 holder: self.callee_key.to_bytes(),
+                mission: None,
             }),
             receiving: None,
         };
         scope.encode(value)
     }
 
-    /// Decodes a result from this peer. Results carry no billets-doux (a Pid cannot be
-    /// an exported function's or a behaviour's result): decoding one is an error.
+    /// Decodes a result from this peer: a billet-doux in it (a Pid the callee handed
+    /// out) becomes a [`RemotePid`](crate::billet::RemotePid) given to this peer's key.
     pub(crate) fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
-        crate::nesting::from_postcard::<T>(bytes).map_err(|e| Error::BadReply {
-            node: self.callee.clone(),
-            detail: match e {
-                crate::nesting::NestingError::Trailing(_) => "extra bytes after the result".into(),
-                e => e.to_string(),
-            },
-        })
+        let scope = Scope {
+            issuing: None,
+            receiving: Some(Receiving {
+                node: Arc::downgrade(&self.node),
+                holder: self.capability.clone(),
+                origin: self.callee.clone(),
+                origin_key: Some(self.callee_key.to_bytes()),
+            }),
+        };
+        scope
+            .sync(|| crate::nesting::from_postcard::<T>(bytes))
+            .map_err(|e| Error::BadReply {
+                node: self.callee.clone(),
+                detail: match e {
+                    crate::nesting::NestingError::Trailing(_) => {
+                        "extra bytes after the result".into()
+                    }
+                    e => e.to_string(),
+                },
+            })
     }
 
     /// The node this peer calls.

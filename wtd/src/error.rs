@@ -155,6 +155,10 @@ pub enum Error {
         path: String,
     },
 
+    /// A send to a local process failed (it ended, or its mailbox is full).
+    #[error("{0}")]
+    Process(#[from] crate::process::ProcessError),
+
     /// A send to a billet-doux (a `Pid` from another node) was refused by the node that
     /// issued it.
     #[error("node `{node}` refused the message to its process: {why}")]
@@ -358,6 +362,7 @@ impl Error {
             Error::NoSuchInstance { .. } => "NoSuchInstance",
             Error::ServerFailed { .. } => "ServerFailed",
             Error::BilletRefused { .. } => "BilletRefused",
+            Error::Process(_) => "Process",
             Error::BadArguments { .. } => "BadArguments",
             Error::RemotePanic { .. } => "RemotePanic",
             Error::ProxyUnreachable { .. } => "ProxyUnreachable",

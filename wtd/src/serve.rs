@@ -33,7 +33,7 @@ use ed25519_dalek::SigningKey;
 use tracing::Instrument;
 
 use crate::audit::{AuditEntry, AuditLog};
-use crate::billet::{BilletTable, Delivery, Receiving, Scope};
+use crate::billet::{BilletTable, Delivery, Issuing, Receiving, Scope};
 use crate::gen_server::{self, BehaviourEntry};
 use crate::grants::{Decision, GrantTable};
 use crate::keys;
@@ -358,12 +358,19 @@ impl Callee {
 
     /// Step 5: the key is granted this mission, and the grant is alive. For a send to a
     /// billet: this node issued the billet, to the key that signed, for a process that
-    /// lives, and it has not expired.
+    /// lives, unexpired; and, if it went to a capability key in a result, that key's
+    /// grant for the mission of that call is still alive.
     fn grant(&self, call: &Call, now: u64) -> Result<(), Refusal> {
-        if let Target::Billet { process, nonce } = &call.target {
-            return self.billets.check(*process, nonce, &call.capability, now);
-        }
-        match self.grants.check(&call.capability, call.mission()) {
+        let mission = match &call.target {
+            Target::Billet { process, nonce } => {
+                match self.billets.check(*process, nonce, &call.capability, now)? {
+                    Some(mission) => mission,
+                    None => return Ok(()),
+                }
+            }
+            _ => call.mission().to_string(),
+        };
+        match self.grants.check(&call.capability, &mission) {
             Decision::Allow => Ok(()),
             Decision::Denied => Err(Refusal::Denied),
             Decision::Revoked => Err(Refusal::Revoked),
@@ -438,22 +445,35 @@ impl Callee {
         }
     }
 
-    /// The scope a call's arguments (or a send's message) are decoded in: billets in them
-    /// come from the caller and are given to this node's key. Results issue no billets.
+    /// The scope a call's arguments are decoded and its result encoded in: billets in
+    /// the arguments come from the caller and are given to this node's key; Pids in the
+    /// result become billets given to the call's capability key, under its mission.
     fn scope(&self, call: &Call) -> Scope {
         Scope {
-            issuing: None,
+            issuing: Some(Issuing {
+                table: self.billets.clone(),
+                origin: self.name.clone(),
+                origin_key: self.key.verifying_key().to_bytes(),
+                holder: call.capability,
+                mission: Some(call.mission().to_string()),
+            }),
             receiving: Some(Receiving {
                 node: self.node.clone(),
                 holder: self.key.clone(),
                 origin: call.caller.clone(),
+                origin_key: None,
             }),
         }
     }
 
-    /// Puts a send's message in its process's mailbox.
+    /// Puts a send's message in its process's mailbox. Billets in the message come from
+    /// the sender and are given to this node; nothing is encoded back.
     fn deliver(&self, delivery: &Delivery, call: &Call) -> Outcome {
-        match self.scope(call).sync(|| delivery.deliver(&call.args)) {
+        let scope = Scope {
+            issuing: None,
+            ..self.scope(call)
+        };
+        match scope.sync(|| delivery.deliver(&call.args)) {
             Ok(()) => Outcome::Ok(Vec::new()),
             Err(refusal) => Outcome::Refused(refusal),
         }
