@@ -6,6 +6,7 @@ mod harness;
 mod adversarial;
 mod backpressure;
 mod behaviours;
+mod billets;
 mod calls;
 mod crowds;
 mod faults;

@@ -16,9 +16,9 @@ pub enum Encoding {
 
 /// What a call is for, on the callee.
 ///
-/// An exported function, or (since wire version 3) a named instance of a behaviour. The
-/// enum leaves room for what comes next — a billet-doux (a process reached through a
-/// token its owner handed out) — as a new variant. A node that does not know a variant
+/// An exported function, (since wire version 3) a named instance of a behaviour, or
+/// (since wire version 4) a process reached through a [`Billet`] its node handed out. A
+/// node that does not know a variant
 /// cannot read the call at all, so adding one is a new wire version: the older node then
 /// answers with a [`VersionRefusal`] instead of leaving the caller to time out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +43,39 @@ pub enum Target {
         /// The name the instance is registered under on the callee's node.
         instance: String,
     },
+    /// A send to one process through a billet-doux the callee (the billet's origin) issued
+    /// (wire version 4). Signed under [`domain::SEND`](crate::domain::SEND) by the billet's
+    /// holder key, which the call's `capability` field names; `args` is one encoded
+    /// message; the reply is empty.
+    Billet {
+        /// The process's number on the origin node.
+        process: u64,
+        /// The billet's 128-bit random nonce: only the origin and the holder know it.
+        nonce: [u8; 16],
+    },
+}
+
+/// A billet-doux: what a `Pid` becomes on the wire — the right to send messages to one
+/// process, given to one key (wire version 4).
+///
+/// It travels inside the arguments of a call or the result of a reply, so it is covered
+/// by that message's signature: the receiver learns the origin's key from a signed source,
+/// never from the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Billet {
+    /// The node the process runs on, which issued the billet.
+    pub origin: String,
+    /// That node's public key: it signs the answers to sends.
+    pub origin_key: [u8; 32],
+    /// The process's number on the origin node.
+    pub process: u64,
+    /// 128 random bits the origin recorded when it issued the billet.
+    pub nonce: [u8; 16],
+    /// The only key whose sends the origin accepts: the callee's node key for a Pid in a
+    /// call's arguments, the capability key for a Pid in a reply.
+    pub holder: [u8; 32],
+    /// After this (origin's clock, ms since the Unix epoch) the billet is refused.
+    pub expires_at_ms: Option<u64>,
 }
 
 impl Target {
@@ -50,12 +83,15 @@ impl Target {
     pub fn mission(&self) -> &str {
         match self {
             Target::Function { mission, .. } | Target::Behaviour { mission, .. } => mission,
+            // A send is not granted by mission: the billet itself is the right.
+            Target::Billet { .. } => "",
         }
     }
 
     /// `mission/module/function` for a function, `mission/behaviour@instance` for a
-    /// behaviour instance (`@` is in no name, so the two never meet), as shown to people
-    /// and used in `/apply` URLs.
+    /// behaviour instance (`@` is in no name, so the two never meet), `billet/PROCESS`
+    /// for a send to a billet (two segments and no `@`: it meets neither), as shown to
+    /// people and used in `/apply` URLs.
     pub fn path(&self) -> String {
         match self {
             Target::Function {
@@ -68,6 +104,7 @@ impl Target {
                 behaviour,
                 instance,
             } => format!("{mission}/{behaviour}@{instance}"),
+            Target::Billet { process, .. } => format!("billet/{process}"),
         }
     }
 
@@ -92,6 +129,7 @@ impl Target {
                 check_behaviour(behaviour)?;
                 check_name("instance", instance)
             }
+            Target::Billet { .. } => Ok(()),
         }
     }
 }
@@ -252,6 +290,16 @@ pub enum Refusal {
     /// The instance was found, but did not answer: it ended, its mailbox was full, or it
     /// took longer than the call may live (wire version 3).
     ServerFailed(String),
+    /// The callee never issued this billet (or it was freed): a forged or stale nonce
+    /// (wire version 4).
+    NoSuchBillet,
+    /// The billet was given to another key than the one that signed the send
+    /// (wire version 4).
+    NotTheHolder,
+    /// The process the billet names has ended (wire version 4).
+    ProcessEnded,
+    /// The billet has expired (wire version 4).
+    BilletExpired,
 }
 
 impl Refusal {
@@ -279,6 +327,10 @@ impl Refusal {
             Refusal::NoSuchBehaviour => "NoSuchBehaviour",
             Refusal::NoSuchInstance => "NoSuchInstance",
             Refusal::ServerFailed(_) => "ServerFailed",
+            Refusal::NoSuchBillet => "NoSuchBillet",
+            Refusal::NotTheHolder => "NotTheHolder",
+            Refusal::ProcessEnded => "ProcessEnded",
+            Refusal::BilletExpired => "BilletExpired",
         }
     }
 }

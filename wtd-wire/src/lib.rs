@@ -49,7 +49,9 @@ pub use signed::*;
 /// [`Target`]. Version 3 added [`Target::Behaviour`] (a call or cast to a named
 /// gen_server), the refusals that go with it, and the behaviours an [`Offer`] lists: an
 /// older node could not read any of these, so it answers with a [`VersionRefusal`].
-pub const PROTOCOL_VERSION: u8 = 3;
+/// Version 4 added [`Target::Billet`] (a send to a process through a [`Billet`]), the
+/// `…/send` domain tag and the refusals that go with them.
+pub const PROTOCOL_VERSION: u8 = 4;
 /// The envelope version of a [`VersionRefusal`]: its layout is fixed for good, so every
 /// version can read why its message was refused.
 pub const VERSION_REFUSAL: u8 = 0;

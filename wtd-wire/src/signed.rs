@@ -15,6 +15,8 @@ pub mod domain {
     pub const CALL: &[u8] = b"wtd/v1/call\0";
     /// A reply, signed by the callee's node key.
     pub const REPLY: &[u8] = b"wtd/v1/reply\0";
+    /// A send to a billet-doux, signed by the billet's holder key (wire version 4).
+    pub const SEND: &[u8] = b"wtd/v1/send\0";
     /// A registration, signed by the registering node's key.
     pub const REGISTER: &[u8] = b"wtd/v1/register\0";
     /// A [`VersionRefusal`](crate::VersionRefusal), signed by the callee's node key.

@@ -8,9 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
+use crate::billet::{Issuing, Receiving, Scope};
 use crate::error::{Error, Result};
 use crate::keys::KeyFile;
 use crate::node::outbox::{OnStatus, OutboxItem};
@@ -57,6 +60,78 @@ impl Peer {
             callee_key: key_file.node_key()?,
             capability: Arc::new(key_file.signing_key()?),
         })
+    }
+
+    /// The peer a [`RemotePid`](crate::billet::RemotePid) sends through: the billet's
+    /// origin, its key (from the signed message that carried the billet), and the key the
+    /// billet was given to.
+    pub(crate) fn for_billet(
+        node: Arc<NodeInner>,
+        origin: &str,
+        origin_key: VerifyingKey,
+        holder: Arc<SigningKey>,
+    ) -> Result<Peer> {
+        wire::check_name("node", origin)?;
+        Ok(Peer {
+            timeout: node.call_timeout,
+            node,
+            callee: origin.to_string(),
+            callee_key: origin_key,
+            capability: holder,
+        })
+    }
+
+    /// Encodes a call's arguments (or a message) for this peer: a [`Pid`](crate::process::Pid)
+    /// in them becomes a billet-doux given to the peer's node key.
+    pub fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>> {
+        self.encode_raw(value).map_err(|e| {
+            Error::Invalid(format!(
+                "the arguments cannot be encoded: {e} (check the Serialize implementation of their types)"
+            ))
+        })
+    }
+
+    /// [`Peer::encode`], with postcard's error as it is.
+    pub(crate) fn encode_raw<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let scope = Scope {
+            issuing: Some(Issuing {
+                table: self.node.callee.billets.clone(),
+                origin: self.node.name.clone(),
+                origin_key: self.node.public_key,
+                holder: self.callee_key.to_bytes(),
+                mission: None,
+            }),
+            receiving: None,
+        };
+        scope.encode(value)
+    }
+
+    /// Decodes a result from this peer: a billet-doux in it (a Pid the callee handed
+    /// out) becomes a [`RemotePid`](crate::billet::RemotePid) given to this peer's key.
+    pub(crate) fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+        let scope = Scope {
+            issuing: None,
+            receiving: Some(Receiving {
+                node: Arc::downgrade(&self.node),
+                holder: self.capability.clone(),
+                origin: self.callee.clone(),
+                origin_key: Some(self.callee_key.to_bytes()),
+            }),
+        };
+        scope
+            .sync(|| crate::nesting::from_postcard::<T>(bytes))
+            .map_err(|e| Error::BadReply {
+                node: self.callee.clone(),
+                detail: match e {
+                    crate::nesting::NestingError::Trailing(_) => {
+                        "extra bytes after the result".into()
+                    }
+                    e => e.to_string(),
+                },
+            })
     }
 
     /// The node this peer calls.
@@ -348,7 +423,11 @@ pub fn sign_target(
     };
     call.check_bounds()
         .map_err(|e| Error::Invalid(format!("cannot make this call: {e}")))?;
-    Ok(Signed::sign(domain::CALL, &call, capability))
+    let domain = match call.target {
+        Target::Billet { .. } => domain::SEND,
+        _ => domain::CALL,
+    };
+    Ok(Signed::sign(domain, &call, capability))
 }
 
 /// Checks that `reply` is `callee`'s answer to `call` (signed by its pinned node key,
@@ -386,16 +465,10 @@ pub async fn call_typed<A: Remote, R: Remote>(peer: &Peer, path: &FnPath, args: 
             path.module(),
             path.name,
             Encoding::Postcard,
-            encode_args(&args)?,
+            peer.encode(&args)?,
         )
         .await?;
-    crate::nesting::from_postcard::<R>(&bytes).map_err(|e| Error::BadReply {
-        node: peer.callee.clone(),
-        detail: match e {
-            crate::nesting::NestingError::Trailing(_) => "extra bytes after the result".into(),
-            e => e.to_string(),
-        },
-    })
+    peer.decode::<R>(&bytes)
 }
 
 /// Typed cast used by the stubs `#[wtd_export]` generates.
@@ -405,18 +478,7 @@ pub async fn cast_typed<A: Remote>(peer: &Peer, path: &FnPath, args: A) -> Resul
         path.module(),
         path.name,
         Encoding::Postcard,
-        encode_args(&args)?,
+        peer.encode(&args)?,
     )
     .await
-}
-
-/// Encodes a call's argument tuple. A `Serialize` implementation can refuse (a map whose
-/// keys are not strings, a custom impl returning an error): that is an error here, never
-/// an empty argument list sent in its place.
-fn encode_args<A: Remote>(args: &A) -> Result<Vec<u8>> {
-    postcard::to_allocvec(args).map_err(|e| {
-        Error::Invalid(format!(
-            "the arguments cannot be encoded: {e} (check the Serialize implementation of their types)"
-        ))
-    })
 }

@@ -155,6 +155,20 @@ pub enum Error {
         path: String,
     },
 
+    /// A send to a local process failed (it ended, or its mailbox is full).
+    #[error("{0}")]
+    Process(#[from] crate::process::ProcessError),
+
+    /// A send to a billet-doux (a `Pid` from another node) was refused by the node that
+    /// issued it.
+    #[error("node `{node}` refused the message to its process: {why}")]
+    BilletRefused {
+        /// The billet's origin node.
+        node: String,
+        /// Why, in a sentence.
+        why: String,
+    },
+
     /// The server was found but did not answer.
     #[error("node `{node}`'s server did not answer: {detail}")]
     ServerFailed {
@@ -347,6 +361,8 @@ impl Error {
             Error::NoSuchBehaviour { .. } => "NoSuchBehaviour",
             Error::NoSuchInstance { .. } => "NoSuchInstance",
             Error::ServerFailed { .. } => "ServerFailed",
+            Error::BilletRefused { .. } => "BilletRefused",
+            Error::Process(_) => "Process",
             Error::BadArguments { .. } => "BadArguments",
             Error::RemotePanic { .. } => "RemotePanic",
             Error::ProxyUnreachable { .. } => "ProxyUnreachable",
@@ -403,6 +419,22 @@ impl Error {
                 path: path.to_string(),
             },
             Refusal::ServerFailed(detail) => Error::ServerFailed { node, detail },
+            Refusal::NoSuchBillet => Error::BilletRefused {
+                node,
+                why: "it never gave out this Pid (a forged or stale billet), or the process it named has ended and its billets were freed".into(),
+            },
+            Refusal::NotTheHolder => Error::BilletRefused {
+                node,
+                why: "this Pid was given to another node or key, and only they may message it".into(),
+            },
+            Refusal::ProcessEnded => Error::BilletRefused {
+                node,
+                why: "the process has ended".into(),
+            },
+            Refusal::BilletExpired => Error::BilletRefused {
+                node,
+                why: "this Pid was given out with an expiry, and it has passed".into(),
+            },
             Refusal::BadArguments(detail) => Error::BadArguments { node, detail },
             Refusal::RemotePanic(message) => Error::RemotePanic { node, message },
             Refusal::BadSignature => Error::BadSignature {

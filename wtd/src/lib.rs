@@ -29,6 +29,8 @@
 //! * [`gen_server`]: the gen_server behaviour on top of processes: init, call (with a
 //!   timeout), cast, info, terminate, stop; and, with `#[wtd_behaviour(mission)]`, named
 //!   servers other nodes call through [`gen_server::RemoteServer`].
+//! * [`billet`]: billets-doux: a `Pid` sent to another node becomes the right to message
+//!   that one process ([`billet::RemotePid`] there), recorded, checked and revocable here.
 //! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
 //! * [`logging`]: log lines on stderr, coloured only on a terminal and without `NO_COLOR`.
 //! * `cli` (feature `cli`, on by default): the `wtd` command.
@@ -36,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod billet;
 pub mod call;
 #[cfg(feature = "cli")]
 pub mod cli;

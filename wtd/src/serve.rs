@@ -26,16 +26,18 @@
 //! as `Busy`: its ack is recorded, so it can never run later.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use tracing::Instrument;
 
 use crate::audit::{AuditEntry, AuditLog};
+use crate::billet::{BilletTable, Delivery, Issuing, Receiving, Scope};
 use crate::gen_server::{self, BehaviourEntry};
 use crate::grants::{Decision, GrantTable};
 use crate::keys;
+use crate::node::NodeInner;
 use crate::process::ProcessTable;
 use crate::registry::{self, ApplyError, CallContext, ExportedFn};
 use crate::wire::{
@@ -51,8 +53,8 @@ pub(crate) const REPLAY_CAPACITY: usize = 1 << 20;
 pub(crate) struct Callee {
     /// This node's name: calls must be addressed to it.
     name: String,
-    /// The node key, which signs every reply.
-    key: SigningKey,
+    /// The node key, which signs every reply (and the sends to billets given to this node).
+    pub(crate) key: Arc<SigningKey>,
     /// Who may call what (`grants.toml`, reloaded when it changes).
     pub(crate) grants: GrantTable,
     /// One line per incoming call, accepted or refused.
@@ -65,6 +67,10 @@ pub(crate) struct Callee {
     started_ms: u64,
     /// The node's processes: a call to a behaviour finds its named instance here.
     pub(crate) processes: ProcessTable,
+    /// The billets-doux this node has issued: its Pids that other nodes may message.
+    pub(crate) billets: Arc<BilletTable>,
+    /// The node this callee serves: billets received in a call send through it.
+    node: Weak<NodeInner>,
 }
 
 /// What the lookup step found for a call.
@@ -73,6 +79,8 @@ enum Found {
     Function(&'static ExportedFn),
     /// An exposed behaviour, whose instance was running when looked up.
     Behaviour(&'static BehaviourEntry),
+    /// A process reached through a billet this node issued.
+    Billet(Delivery),
 }
 
 impl Callee {
@@ -82,11 +90,14 @@ impl Callee {
         grants: GrantTable,
         audit_log: AuditLog,
         served: HashSet<String>,
+        node: Weak<NodeInner>,
     ) -> Callee {
         Callee {
             processes: ProcessTable::new(name.clone()),
             name,
-            key,
+            key: Arc::new(key),
+            billets: Arc::default(),
+            node,
             grants,
             audit_log,
             replay: Mutex::new(ReplayCache::new(REPLAY_CAPACITY)),
@@ -170,6 +181,7 @@ impl Callee {
         let (outcome, checked) = match self.check(signed, call) {
             Ok(Found::Function(function)) => (self.run(function, call).await, false),
             Ok(Found::Behaviour(behaviour)) => (self.run_behaviour(behaviour, call).await, false),
+            Ok(Found::Billet(delivery)) => (self.deliver(&delivery, call), false),
             Err(refusal) => (Outcome::Refused(refusal), true),
         };
         self.reply(
@@ -270,8 +282,10 @@ impl Callee {
     /// The pipeline's checks, in order; the first that fails says why.
     fn check(&self, signed: &Signed, call: &Call) -> Result<Found, Refusal> {
         self.admit(signed, call, wire::now_ms())?;
-        self.rate(call)?;
-        self.lookup(call)
+        match self.rate(call)? {
+            Some(delivery) => Ok(Found::Billet(delivery)),
+            None => self.lookup(call),
+        }
     }
 
     /// Steps 1 to 6: the checks that decide whether the call is genuine, allowed and new
@@ -281,7 +295,7 @@ impl Callee {
         self.addressee(call)?;
         self.signature(signed, call)?;
         self.clock(call, now)?;
-        self.grant(call)?;
+        self.grant(call, now)?;
         self.replay(call, now)
     }
 
@@ -300,14 +314,19 @@ impl Callee {
         }
     }
 
-    /// Step 3: signed by the capability key it names.
+    /// Step 3: signed by the capability key it names (for a send to a billet: by the key
+    /// it names, under the send domain tag; step 5 checks it is the billet's holder).
     fn signature(&self, signed: &Signed, call: &Call) -> Result<(), Refusal> {
         // A granted key was parsed (and checked for weakness) when the grants loaded.
         let key = match self.grants.verifying_key(&call.capability) {
             Some(key) => Ok(key),
             None => wire::verifying_key(&call.capability),
         };
-        key.and_then(|key| signed.verify(domain::CALL, &key))
+        let domain = match call.target {
+            Target::Billet { .. } => domain::SEND,
+            _ => domain::CALL,
+        };
+        key.and_then(|key| signed.verify(domain, &key))
             .map_err(|_| Refusal::BadSignature)
     }
 
@@ -337,9 +356,21 @@ impl Callee {
         Ok(())
     }
 
-    /// Step 5: the key is granted this mission, and the grant is alive.
-    fn grant(&self, call: &Call) -> Result<(), Refusal> {
-        match self.grants.check(&call.capability, call.mission()) {
+    /// Step 5: the key is granted this mission, and the grant is alive. For a send to a
+    /// billet: this node issued the billet, to the key that signed, for a process that
+    /// lives, unexpired; and, if it went to a capability key in a result, that key's
+    /// grant for the mission of that call is still alive.
+    fn grant(&self, call: &Call, now: u64) -> Result<(), Refusal> {
+        let mission = match &call.target {
+            Target::Billet { process, nonce } => {
+                match self.billets.check(*process, nonce, &call.capability, now)? {
+                    Some(mission) => mission,
+                    None => return Ok(()),
+                }
+            }
+            _ => call.mission().to_string(),
+        };
+        match self.grants.check(&call.capability, &mission) {
             Decision::Allow => Ok(()),
             Decision::Denied => Err(Refusal::Denied),
             Decision::Revoked => Err(Refusal::Revoked),
@@ -352,7 +383,11 @@ impl Callee {
     /// spends nobody's quota, and a call refused as rate-limited can never run later (its
     /// refusal is the truth even if the proxy delivers it again).
     fn replay(&self, call: &Call, now: u64) -> Result<(), Refusal> {
-        let share = self.grants.replay_share(&call.capability, REPLAY_CAPACITY);
+        let share = match call.target {
+            // A node key holds no grant; its billet sends get a fixed share.
+            Target::Billet { .. } => REPLAY_CAPACITY / 64,
+            _ => self.grants.replay_share(&call.capability, REPLAY_CAPACITY),
+        };
         let freshness = crate::node::lock(&self.replay).check_and_insert(
             call.capability,
             share,
@@ -367,17 +402,21 @@ impl Callee {
         }
     }
 
-    /// Step 7: the grant's rate limit allows one more.
-    fn rate(&self, call: &Call) -> Result<(), Refusal> {
-        self.grants
-            .spend(&call.capability)
-            .map_err(|retry_after| Refusal::RateLimited {
-                retry_after_ms: retry_after.as_millis().max(1) as u64,
-            })
+    /// Step 7: the grant's rate limit allows one more (for a send: the billet's). A
+    /// send's process is found here, with the billet's rate.
+    fn rate(&self, call: &Call) -> Result<Option<Delivery>, Refusal> {
+        let spent = match &call.target {
+            Target::Billet { process, nonce } => self.billets.spend(*process, nonce).map(Some),
+            _ => self.grants.spend(&call.capability).map(|()| None),
+        };
+        spent.map_err(|retry_after| Refusal::RateLimited {
+            retry_after_ms: retry_after.as_millis().max(1) as u64,
+        })
     }
 
     /// Step 8: the function exists, in a mission this node serves; or the behaviour is
-    /// exposed in such a mission and an instance of it runs under the name given.
+    /// exposed in such a mission and an instance of it runs under the name given. (A
+    /// send's process was found by step 7.)
     fn lookup(&self, call: &Call) -> Result<Found, Refusal> {
         match &call.target {
             Target::Function {
@@ -402,6 +441,41 @@ impl Callee {
                     Err(Refusal::NoSuchInstance)
                 }
             }
+            Target::Billet { .. } => Err(Refusal::NoSuchBillet),
+        }
+    }
+
+    /// The scope a call's arguments are decoded and its result encoded in: billets in
+    /// the arguments come from the caller and are given to this node's key; Pids in the
+    /// result become billets given to the call's capability key, under its mission.
+    fn scope(&self, call: &Call) -> Scope {
+        Scope {
+            issuing: Some(Issuing {
+                table: self.billets.clone(),
+                origin: self.name.clone(),
+                origin_key: self.key.verifying_key().to_bytes(),
+                holder: call.capability,
+                mission: Some(call.mission().to_string()),
+            }),
+            receiving: Some(Receiving {
+                node: self.node.clone(),
+                holder: self.key.clone(),
+                origin: call.caller.clone(),
+                origin_key: None,
+            }),
+        }
+    }
+
+    /// Puts a send's message in its process's mailbox. Billets in the message come from
+    /// the sender and are given to this node; nothing is encoded back.
+    fn deliver(&self, delivery: &Delivery, call: &Call) -> Outcome {
+        let scope = Scope {
+            issuing: None,
+            ..self.scope(call)
+        };
+        match scope.sync(|| delivery.deliver(&call.args)) {
+            Ok(()) => Outcome::Ok(Vec::new()),
+            Err(refusal) => Outcome::Refused(refusal),
         }
     }
 
@@ -418,7 +492,8 @@ impl Callee {
             return Outcome::Refused(refusal);
         }
         let apply = (function.apply)(call.encoding, call.args.clone());
-        outcome(tokio::spawn(registry::with_context(context, apply)).await)
+        let scoped = self.scope(call).run(registry::with_context(context, apply));
+        outcome(tokio::spawn(scoped).await)
     }
 
     /// Calls or casts a behaviour's instance in a task of its own. A call waits for the
@@ -439,7 +514,7 @@ impl Callee {
             call.want_reply,
             Duration::from_millis(left),
         );
-        outcome(tokio::spawn(apply).await)
+        outcome(tokio::spawn(self.scope(call).run(apply)).await)
     }
 
     /// Logs an incoming call (tracing and the audit log).

@@ -229,8 +229,9 @@ fn call_bounds_refuse_paths_and_lifetimes() {
 #[test]
 fn reply_and_outcome_with_unknown_tags_or_huge_lists_are_malformed() {
     malformed(decode_exact::<Outcome>(&[2]));
-    // The first refusal tag past the last variant (19, `ServerFailed`, since wire version 3).
-    malformed(decode_exact::<Outcome>(&[1, 20]));
+    // The first refusal tag past the last variant (23, `BilletExpired`, since wire
+    // version 4; it was 19, `ServerFailed`, in version 3).
+    malformed(decode_exact::<Outcome>(&[1, 24]));
     malformed(decode_exact::<Refusal>(&[0xff, 0xff, 0xff, 0xff, 0x0f]));
     // WrongMission { granted } with 2³²−1 missions announced.
     malformed(decode_exact::<Refusal>(&[&[1][..], &HUGE_LEN[..]].concat()));

@@ -607,6 +607,7 @@ fn expected_blocks() -> Vec<(&'static str, String)> {
     ));
 
     blocks.push(("behaviour-call", behaviour_call_block()));
+    blocks.push(("billet-send", billet_send_block()));
     blocks
 }
 
@@ -693,6 +694,86 @@ fn behaviour_call_block() -> String {
         reply_signed.to_bytes().len(),
         dump(&reply_signed.to_bytes()),
         spaced(&wire::encode(&no_instance.outcome)),
+    ))
+}
+
+/// §6a and §11: the billet bob's Pid `<bob.7>` becomes in a call to alice, and alice's
+/// send of `"hi"` through it, signed by her node key.
+fn billet_send_block() -> String {
+    let billet = wire::Billet {
+        origin: "bob".into(),
+        origin_key: bob().verifying_key().to_bytes(),
+        process: 7,
+        nonce: [0x02; 16],
+        holder: alice().verifying_key().to_bytes(),
+        expires_at_ms: None,
+    };
+    let billet_bytes = wire::encode(&billet);
+    let billet_fields = annotated(
+        &billet_bytes,
+        &[
+            field(wire::encode(&billet.origin), "origin = \"bob\""),
+            shown(
+                billet.origin_key,
+                "(32 bytes)",
+                "origin_key = bob's node key",
+            ),
+            field(wire::encode(&billet.process), "process = 7"),
+            shown(billet.nonce, "02 × 16", "nonce"),
+            shown(billet.holder, "(32 bytes)", "holder = alice's node key"),
+            field(wire::encode(&billet.expires_at_ms), "expires_at_ms = None"),
+        ],
+    );
+    let send = Call {
+        capability: alice().verifying_key().to_bytes(),
+        caller: "alice".into(),
+        callee: "bob".into(),
+        target: Target::Billet {
+            process: billet.process,
+            nonce: billet.nonce,
+        },
+        args: wire::encode(&"hi".to_string()),
+        ..call()
+    };
+    let body = wire::encode(&send);
+    let fields = annotated(
+        &body,
+        &[
+            shown(
+                send.capability,
+                "(32 bytes)",
+                "capability = alice's node key, the holder",
+            ),
+            field(wire::encode(&send.caller), "caller = \"alice\""),
+            field(wire::encode(&send.callee), "callee = \"bob\", the origin"),
+            field([2], "target = Target::Billet (variant 2)"),
+            field(wire::encode(&billet.process), "target.process = 7"),
+            shown(billet.nonce, "02 × 16", "target.nonce"),
+            field(wire::encode(&send.encoding), "encoding = Postcard"),
+            field(wire::encode(&send.want_reply), "want_reply = true"),
+            shown(send.ack, "01 × 16", "ack"),
+            field(wire::encode(&send.issued_at_ms), "issued_at_ms"),
+            field(wire::encode(&send.expires_at_ms), "expires_at_ms"),
+            field(wire::encode(&send.args), "args: length 3, then \"hi\""),
+        ],
+    );
+    let signed = Signed::sign(domain::SEND, &send, &alice());
+    let envelope = signed.to_bytes();
+    fenced(&format!(
+        "Billet, inside the arguments of bob's call ({} bytes):\n{billet_fields}\n\n\
+         Send body ({} bytes):\n{fields}\n\n\
+         Signature over \"{}\" ‖ {:02x} ‖ body, with alice's node key:\n{}\n\n\
+         Signed send (PUT /apply/bob/{}, {} bytes):\n{}\n\n\
+         Reply outcome once the message is in the mailbox: {}",
+        billet_bytes.len(),
+        body.len(),
+        tag(domain::SEND),
+        wire::PROTOCOL_VERSION,
+        hex_lines(&signed.signature),
+        send.path(),
+        envelope.len(),
+        dump(&envelope),
+        spaced(&wire::encode(&Outcome::Ok(Vec::new()))),
     ))
 }
 
@@ -842,4 +923,29 @@ fn the_example_opens_as_the_document_says() {
         Outcome::Refused(r) => panic!("refused: {}", r.name()),
     };
     assert_eq!(result, 5);
+}
+
+#[test]
+fn the_billet_send_verifies_as_a_send_and_never_as_a_call() {
+    let send = Call {
+        capability: alice().verifying_key().to_bytes(),
+        caller: "alice".into(),
+        callee: "bob".into(),
+        target: Target::Billet {
+            process: 7,
+            nonce: [0x02; 16],
+        },
+        args: wire::encode(&"hi".to_string()),
+        ..call()
+    };
+    let signed = Signed::sign(domain::SEND, &send, &alice());
+    let key = alice().verifying_key();
+    assert_eq!(signed.open::<Call>(domain::SEND, &key), Ok(send));
+    assert!(signed.open::<Call>(domain::CALL, &key).is_err());
+    assert_eq!(
+        Signed::sign(domain::CALL, &call(), &capability())
+            .open::<Call>(domain::SEND, &capability().verifying_key())
+            .map(|_| ()),
+        Err(WireError::BadSignature)
+    );
 }

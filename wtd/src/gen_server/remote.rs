@@ -69,12 +69,9 @@ impl<S: GenServer> RemoteServer<S> {
     {
         let bytes = self
             .peer
-            .call_target(self.target(), Encoding::Postcard, encode(&call)?)
+            .call_target(self.target(), Encoding::Postcard, self.encode(&call)?)
             .await?;
-        crate::nesting::from_postcard::<S::Reply>(&bytes).map_err(|e| Error::BadReply {
-            node: self.peer.name().to_string(),
-            detail: e.to_string(),
-        })
+        self.peer.decode::<S::Reply>(&bytes)
     }
 
     /// Sends `cast` and returns once the proxy has queued it; it cannot say whether the
@@ -84,17 +81,18 @@ impl<S: GenServer> RemoteServer<S> {
         S::Cast: Message,
     {
         self.peer
-            .cast_target(self.target(), Encoding::Postcard, encode(&cast)?)
+            .cast_target(self.target(), Encoding::Postcard, self.encode(&cast)?)
             .await
     }
-}
 
-fn encode<M: Message>(message: &M) -> Result<Vec<u8>> {
-    postcard::to_allocvec(message).map_err(|e| {
-        Error::Invalid(format!(
-            "the message cannot be encoded: {e} (check the Serialize implementation of its type)"
-        ))
-    })
+    /// Encodes a message: a Pid in it becomes a billet-doux given to the peer's node.
+    fn encode<M: Message>(&self, message: &M) -> Result<Vec<u8>> {
+        self.peer.encode_raw(message).map_err(|e| {
+            Error::Invalid(format!(
+                "the message cannot be encoded: {e} (check the Serialize implementation of its type)"
+            ))
+        })
+    }
 }
 
 impl<S> Clone for RemoteServer<S> {

@@ -57,7 +57,7 @@ pub(crate) struct NodeInner {
     /// This node's name on the proxy.
     pub(crate) name: String,
     /// The node key's public half (the private half signs hops and replies).
-    public_key: [u8; 32],
+    pub(crate) public_key: [u8; 32],
     /// The folder holding the key, grants, keys and audit log.
     home: PathBuf,
     /// The HTTP client to the proxy; signs every request with the node key.
@@ -128,7 +128,7 @@ impl Node {
             proxy: config.proxy.clone(),
             email: config.email.clone(),
         };
-        let inner = Arc::new(NodeInner {
+        let inner = Arc::new_cyclic(|node| NodeInner {
             name: config.name.clone(),
             public_key: key.verifying_key().to_bytes(),
             transport: Transport::new(&config.proxy, &config.name, key.clone()),
@@ -140,6 +140,7 @@ impl Node {
                 GrantTable::open(config.home.join("grants.toml")),
                 AuditLog::new(&config.home),
                 served,
+                node.clone(),
             ),
             backlog: inbox::Backlog::new(),
             presence: Presence::new(config.email, offers),
@@ -212,6 +213,13 @@ impl Node {
     /// it is registered under; every other process stays local.
     pub fn processes(&self) -> &crate::process::ProcessTable {
         &self.inner.callee.processes
+    }
+
+    /// How many billets-doux (this node's Pids given to other nodes) are out. Bounded by
+    /// [`billet::MAX_PER_NODE`](crate::billet::MAX_PER_NODE), and
+    /// [`MAX_PER_PROCESS`](crate::billet::MAX_PER_PROCESS) per process.
+    pub fn billets_out(&self) -> usize {
+        self.inner.callee.billets.len()
     }
 
     /// The grants of this node.

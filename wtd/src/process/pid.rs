@@ -3,6 +3,7 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::error::ProcessError;
 use super::exit::ExitReason;
@@ -36,18 +37,40 @@ impl fmt::Display for ProcessId {
 /// would deliver it and let the receiver crash or ignore it. `Debug` and `Display` show
 /// `<node.id>`, as Erlang shows `<0.42.0>`.
 ///
-/// A `Pid` knows its node's name so that, later, one that came from another node can
-/// route its sends through the proxy instead of to a local mailbox: that is where a `Pid`
-/// will turn into a billet-doux on the wire. A local `Pid` costs nothing of the sort.
+/// Sent to another node inside a call or a reply, a `Pid` becomes a billet-doux there: a
+/// [`RemotePid`](crate::billet::RemotePid) that may message this one process and nothing
+/// else (see the `billet` module). A local `Pid` costs nothing of the sort.
 pub struct Pid<M> {
     node: Arc<str>,
     id: ProcessId,
     mailbox: Arc<Mailbox<M>>,
+    /// How long a billet-doux made from this Pid stays valid; `None`: as long as the
+    /// process lives.
+    billet_lifetime: Option<Duration>,
 }
 
 impl<M> Pid<M> {
     pub(crate) fn new(node: Arc<str>, id: ProcessId, mailbox: Arc<Mailbox<M>>) -> Self {
-        Pid { node, id, mailbox }
+        Pid {
+            node,
+            id,
+            mailbox,
+            billet_lifetime: None,
+        }
+    }
+
+    /// The same Pid, but when it is sent to another node the right it gives there (its
+    /// billet-doux) expires after `lifetime`. Without this, the right lasts as long as the
+    /// process.
+    pub fn expiring_after(&self, lifetime: Duration) -> Self {
+        Pid {
+            billet_lifetime: Some(lifetime),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn billet_lifetime(&self) -> Option<Duration> {
+        self.billet_lifetime
     }
 
     /// The process's number on its node.
@@ -103,6 +126,7 @@ impl<M> Clone for Pid<M> {
             node: self.node.clone(),
             id: self.id,
             mailbox: self.mailbox.clone(),
+            billet_lifetime: self.billet_lifetime,
         }
     }
 }
