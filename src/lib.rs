@@ -4,7 +4,8 @@
 //! (`mission/module/function`), so the functions live here, in one module both link.
 //! The module path without the crate name is the function's module on the wire: the
 //! functions below are `demo/demo/add`, `admin/admin/reset`, `lab/lab/sleep_ms`, …
-//! The gen_server of mission `counting` is reached as `counting/counter@NAME`.
+//! The gen_server of mission `counting` is reached as `counting/counter@NAME`, the chat
+//! room of mission `chat` as `chat/room@NAME`.
 
 pub mod demo {
     //! Mission `demo`: what the quickstart grants Bob.
@@ -214,6 +215,97 @@ pub mod counting {
         ) -> Next {
             self.count += 1;
             from.reply(self.count);
+            Next::Continue
+        }
+    }
+}
+
+pub mod chat {
+    //! Mission `chat`: a chat room (`examples/chat.rs`). A member joins by handing the room
+    //! the Pid of a process of theirs; it arrives as a billet-doux, the right to message
+    //! that one process, and the room sends each post to every other member through it.
+
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+    use wtd::billet::RemotePid;
+    use wtd::gen_server::{GenServer, Next, ReplyTo, ServerProcess};
+    use wtd::prelude::*;
+
+    /// The room: who is in it, and the billet each member gave it.
+    #[derive(Debug, Default)]
+    pub struct Room {
+        members: BTreeMap<String, RemotePid<String>>,
+    }
+
+    /// What a member asks the room; the answer is a sentence saying what the room did.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub enum RoomCall {
+        /// Join as `name`: posts go to `pid`, a process of the caller's.
+        Join {
+            /// The member's name in the room.
+            name: String,
+            /// Where the member wants posts delivered.
+            pid: RemotePid<String>,
+        },
+        /// Say `text` as `from` to every other member.
+        Post {
+            /// Who speaks (a member's name).
+            from: String,
+            /// What they say.
+            text: String,
+        },
+        /// The members' names. Only names: the room never hands out the Pids it holds.
+        Members,
+    }
+
+    /// Exposed to holders of mission `chat`, as `chat/room@NAME`.
+    #[wtd_behaviour(chat, name = "room")]
+    impl GenServer for Room {
+        type Call = RoomCall;
+        type Reply = String;
+        type Cast = ();
+        type Info = ();
+
+        async fn handle_call(
+            &mut self,
+            call: RoomCall,
+            from: ReplyTo<String>,
+            _: &ServerProcess<Self>,
+        ) -> Next {
+            let answer = match call {
+                RoomCall::Join { name, pid } => {
+                    let said = format!("{name} joined; the room holds a billet for {pid}");
+                    self.members.insert(name, pid);
+                    said
+                }
+                RoomCall::Members => {
+                    let names: Vec<&str> = self.members.keys().map(String::as_str).collect();
+                    names.join(", ")
+                }
+                RoomCall::Post { from: who, text } => {
+                    let mut said = Vec::new();
+                    let mut gone = Vec::new();
+                    for (name, pid) in self.members.iter().filter(|(name, _)| **name != who) {
+                        match pid.send(format!("{who}: {text}")).await {
+                            Ok(()) => said.push(format!("delivered to {name}")),
+                            Err(e) => {
+                                said.push(format!("{name} dropped from the room, because: {e}"));
+                                gone.push(name.clone());
+                            }
+                        }
+                    }
+                    for name in gone {
+                        self.members.remove(&name);
+                    }
+                    if said.is_empty() {
+                        "nobody else is in the room".into()
+                    } else {
+                        said.join("; ")
+                    }
+                }
+            };
+            from.reply(answer);
             Next::Continue
         }
     }

@@ -8,6 +8,7 @@ mod backpressure;
 mod behaviours;
 mod billets;
 mod calls;
+mod chat;
 mod crowds;
 mod faults;
 mod limits;
