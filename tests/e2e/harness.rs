@@ -233,3 +233,57 @@ pub fn empty_ping() -> Ping {
         known_version: 0,
     }
 }
+
+/// Builds the example `name` as `cargo run --example NAME` would (a no-op when it is up to
+/// date: `cargo test --test e2e` alone may not have built it), runs it as a new user does,
+/// and returns what it printed on stdout once it exited 0 by itself, within 2 minutes.
+pub fn run_example(name: &str) -> String {
+    use std::process::{Command, Stdio};
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(&cargo)
+        .args(["build", "--quiet", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(built.success(), "the {name} example does not build");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let exe = target.join("debug/examples").join(name);
+    let mut child = Command::new(&exe)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} does not start: {e}", exe.display()));
+    // Read both pipes while it runs, so a chatty example never blocks on a full pipe.
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let (out, err) = (read(Box::new(stdout)), read(Box::new(stderr)));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the {name} example did not finish within 2 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (stdout, stderr) = (out.join().expect("stdout"), err.join().expect("stderr"));
+    assert!(
+        status.success(),
+        "{name}: exit {status:?}\n{stdout}\n{stderr}"
+    );
+    stdout
+}
