@@ -1,0 +1,282 @@
+//! Tests of the embedded store: each promise of the module above, one test each.
+
+use std::time::Duration;
+
+use super::*;
+use crate::store::Store;
+
+fn record(key: u8) -> NodeRecord {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[key; 32]);
+    NodeRecord {
+        node_key: key.verifying_key().to_bytes(),
+        email: "alice@example.org".into(),
+        registered_at_ms: 1,
+    }
+}
+
+fn store(dir: &tempfile::TempDir) -> EmbeddedStore {
+    let mut config = Config::new(dir.path());
+    config.presence_timeout = Duration::from_millis(50);
+    config.max_applies = 2;
+    EmbeddedStore::open(&config).expect("opens")
+}
+
+/// Registers `name` and makes it present, as a ping would.
+async fn online(store: &impl Store, name: &str) {
+    store.register(name, record(1)).await.expect("registers");
+    store.seen(name, Route::Ping, 1).await.expect("seen");
+}
+
+#[tokio::test]
+async fn a_name_stays_with_the_first_key_that_registers_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir);
+    assert_eq!(
+        store.register("alice", record(1)).await.ok(),
+        Some(Registered::New)
+    );
+    assert_eq!(
+        store.register("alice", record(1)).await.ok(),
+        Some(Registered::Again)
+    );
+    assert!(matches!(
+        store.register("alice", record(2)).await,
+        Err(ProxyError::NameTaken(_))
+    ));
+    let key = store.node_key("alice").await.expect("reads");
+    assert_eq!(key.map(|k| k.to_bytes()), Some(record(1).node_key));
+    assert_eq!(store.node_key("bob").await.expect("reads"), None);
+}
+
+#[tokio::test]
+async fn a_name_left_offline_past_the_expiry_is_free_and_one_online_is_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::new(dir.path());
+    config.presence_timeout = Duration::from_millis(50);
+    config.name_expiry = Duration::from_millis(100);
+    config.max_nodes = 2;
+    let store = EmbeddedStore::open(&config).expect("opens");
+    online(&store, "alice").await;
+    store
+        .register("squatter", record(2))
+        .await
+        .expect("registers");
+    assert!(matches!(
+        store.register("carol", record(3)).await,
+        Err(ProxyError::TooMany(text)) if text.contains("next name expires in")
+    ));
+    assert!(matches!(
+        store.register("squatter", record(3)).await,
+        Err(ProxyError::NameTaken(_))
+    ));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    store
+        .seen("alice", Route::Ping, 2)
+        .await
+        .expect("still online");
+    // The squatter's name goes to another key; at the bound, Alice's stays hers.
+    assert_eq!(
+        store.register("squatter", record(3)).await.ok(),
+        Some(Registered::New)
+    );
+    let key = store.node_key("squatter").await.expect("reads");
+    assert_eq!(key.map(|k| k.to_bytes()), Some(record(3).node_key));
+    assert!(matches!(
+        store.register("carol", record(4)).await,
+        Err(ProxyError::TooMany(_))
+    ));
+    // The operator releases a name: it is gone, on disk too.
+    assert!(store.release("squatter").await.expect("releases"));
+    assert_eq!(store.node_key("squatter").await.expect("reads"), None);
+    drop(store);
+    let store = EmbeddedStore::open(&config).expect("reopens");
+    let names: Vec<String> = store
+        .registered()
+        .await
+        .expect("reads")
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(names, ["alice"]);
+}
+
+#[tokio::test]
+async fn a_counter_is_accepted_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir);
+    online(&store, "alice").await;
+    assert!(store.accept_counter("alice", 7).await.expect("alice"));
+    assert!(!store.accept_counter("alice", 7).await.expect("alice"));
+    assert!(store.accept_counter("alice", 6).await.expect("alice"));
+    assert!(matches!(
+        store.accept_counter("bob", 1).await,
+        Err(ProxyError::NotRegistered(_))
+    ));
+}
+
+#[tokio::test]
+async fn messages_are_numbered_and_stay_until_acknowledged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir);
+    assert_eq!(
+        store.deliver("alice", None, Kind::Call, vec![1]).await.ok(),
+        Some(TxStatus::NodeDown),
+        "not registered"
+    );
+    online(&store, "alice").await;
+    let mut arrivals = store.watch_mailbox("alice").await.expect("watch");
+    arrivals.borrow_and_update();
+    for byte in [1, 2] {
+        let status = store.deliver("alice", Some("bob"), Kind::Call, vec![byte]);
+        assert_eq!(status.await.ok(), Some(TxStatus::Queued));
+    }
+    assert!(arrivals.has_changed().expect("open"), "the poll is woken");
+    let seqs = |mail: Mail| mail.messages.iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(store.take("alice", None).await.expect("take")), [1, 2]);
+    assert_eq!(seqs(store.take("alice", Some(1)).await.expect("take")), [2]);
+    store.clear_mailbox("alice").await.expect("clear");
+    let mail = store.take("alice", None).await.expect("take");
+    assert!(mail.messages.is_empty());
+}
+
+#[tokio::test]
+async fn a_goodbye_empties_the_mailbox_wakes_the_poll_and_refuses_more() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir);
+    online(&store, "alice").await;
+    let status = store.deliver("alice", None, Kind::Call, vec![1]).await;
+    assert_eq!(status.ok(), Some(TxStatus::Queued));
+    let mut arrivals = store.watch_mailbox("alice").await.expect("watch");
+    arrivals.borrow_and_update();
+    store.leave("alice").await.expect("leaves");
+    assert!(arrivals.has_changed().expect("open"));
+    let mail = store.take("alice", None).await.expect("take");
+    assert!(mail.gone && mail.messages.is_empty());
+    let status = store.deliver("alice", None, Kind::Call, vec![2]).await;
+    assert_eq!(status.ok(), Some(TxStatus::NodeDown));
+    // A ping signed before the goodbye does not bring the node back; one after does.
+    store.seen("alice", Route::Bye, 5).await.expect("seen");
+    store.seen("alice", Route::Ping, 4).await.expect("seen");
+    assert!(store.take("alice", None).await.expect("take").gone);
+    store.seen("alice", Route::Ping, 6).await.expect("seen");
+    assert!(!store.take("alice", None).await.expect("take").gone);
+}
+
+#[tokio::test]
+async fn every_directory_change_gets_a_larger_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir);
+    online(&store, "alice").await;
+    let mut directory = store.directory();
+    let first = directory.borrow_and_update().version;
+    assert!(directory.borrow().directory.nodes.is_empty());
+
+    store
+        .list("alice", Vec::new(), vec![[3; 32]])
+        .await
+        .expect("lists");
+    assert!(directory.has_changed().expect("open"));
+    let listed = directory.borrow_and_update().clone();
+    assert!(listed.version > first);
+    assert_eq!(listed.directory.nodes[0].name, "alice");
+
+    store
+        .list("alice", Vec::new(), vec![[3; 32]])
+        .await
+        .expect("lists");
+    assert!(!directory.has_changed().expect("open"), "nothing changed");
+
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    store.sweep().await;
+    let swept = directory.borrow_and_update().clone();
+    assert!(swept.version > listed.version);
+    assert!(swept.directory.nodes.is_empty(), "silent past the timeout");
+}
+
+#[tokio::test]
+async fn the_directory_stays_within_its_bound_and_a_node_past_it_is_listed_bare() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::new(dir.path());
+    config.directory_bytes = 4096;
+    let store = EmbeddedStore::open(&config).expect("opens");
+    let keys = |n: usize| vec![[1u8; 32]; n];
+    online(&store, "alice").await;
+    store
+        .list("alice", Vec::new(), keys(80))
+        .await
+        .expect("2.6 KB fits");
+    online(&store, "bob").await;
+    assert!(matches!(
+        store.list("bob", Vec::new(), keys(80)).await,
+        Err(ProxyError::TooLarge(text)) if text.contains("the directory is full")
+    ));
+    let view = store.directory().borrow().clone();
+    let bob = view.directory.nodes.iter().find(|n| n.name == "bob");
+    assert!(
+        bob.is_some_and(|b| b.accepts.is_empty()),
+        "listed by name and key"
+    );
+    assert!(
+        view.postcard().len() <= 4096,
+        "{} bytes",
+        view.postcard().len()
+    );
+    // Alice changing her own line is measured without her old one.
+    store
+        .list("alice", Vec::new(), keys(85))
+        .await
+        .expect("still fits");
+    store
+        .list("bob", Vec::new(), keys(2))
+        .await
+        .expect("a small line fits");
+}
+
+#[tokio::test]
+async fn a_held_poll_keeps_a_node_online_and_is_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir);
+    store.register("alice", record(1)).await.expect("registers");
+    store.hold_poll("alice").await.expect("first");
+    store.hold_poll("alice").await.expect("second");
+    assert!(matches!(
+        store.hold_poll("alice").await,
+        Err(ProxyError::TooMany(_))
+    ));
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    store.sweep().await;
+    assert_eq!(store.directory().borrow().directory.nodes.len(), 1);
+    store.release_poll("alice");
+    store.release_poll("alice");
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    store.sweep().await;
+    assert!(store.directory().borrow().directory.nodes.is_empty());
+}
+
+#[tokio::test]
+async fn a_reply_is_taken_only_from_the_callee_and_only_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir);
+    let answer = store.expect_reply([1; 16], "alice").await.expect("waits");
+    assert!(matches!(
+        store.expect_reply([1; 16], "alice").await,
+        Err(ProxyError::Malformed(_))
+    ));
+    store.expect_reply([2; 16], "bob").await.expect("waits");
+    assert!(matches!(
+        store.expect_reply([3; 16], "bob").await,
+        Err(ProxyError::TooMany(_))
+    ));
+    assert_eq!(
+        store.answer([1; 16], "mallory", vec![9]).await,
+        Some(vec![9])
+    );
+    assert_eq!(store.answer([1; 16], "alice", vec![7]).await, None);
+    assert_eq!(answer.await.ok(), Some(vec![7]));
+    assert_eq!(store.answer([1; 16], "alice", vec![8]).await, Some(vec![8]));
+    store.forget_reply(&[2; 16]);
+    store
+        .expect_reply([3; 16], "bob")
+        .await
+        .expect("a slot came back");
+}
