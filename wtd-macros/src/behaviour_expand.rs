@@ -1,4 +1,5 @@
-//! Phase 3 of `#[wtd_behaviour]`: the registration of a checked `impl GenServer`.
+//! Phase 3 of `#[wtd_behaviour]`: the registration of a checked behaviour `impl`
+//! (the names it ends in come from `behaviour_kinds.rs`).
 //!
 //! For `#[wtd_behaviour(counting)] impl GenServer for Counter { .. }` the output is:
 //!
@@ -84,6 +85,7 @@ impl<'a> BehaviourExpander<'a> {
     /// `Type::remote(&peer, "name")`.
     fn remote_fn(&self) -> TokenStream {
         let self_ty = &self.behaviour.item.self_ty;
+        let handle = format_ident!("{}", self.behaviour.kind.remote);
         let mission = &self.args.mission.name;
         let doc = format!(
             " The instance registered as `instance` on `peer`'s node, to call and cast to \
@@ -98,8 +100,8 @@ impl<'a> BehaviourExpander<'a> {
                 pub fn remote(
                     peer: &::wtd::Peer,
                     instance: &str,
-                ) -> ::wtd::__private::RemoteServer<#self_ty> {
-                    ::wtd::__private::RemoteServer::new(peer, __WTD_PATH, instance)
+                ) -> ::wtd::__private::#handle<#self_ty> {
+                    ::wtd::__private::#handle::new(peer, __WTD_PATH, instance)
                 }
             }
         }
@@ -143,8 +145,9 @@ impl<'a> BehaviourExpander<'a> {
 
     fn run(&self) -> TokenStream {
         let self_ty = &self.behaviour.item.self_ty;
+        let apply = format_ident!("{}", self.behaviour.kind.apply);
         quote! {
-            ::wtd::__private::gen_server_apply::<#self_ty>(
+            ::wtd::__private::#apply::<#self_ty>(
                 table, instance, encoding, message, want_reply, within,
             )
         }
@@ -152,11 +155,12 @@ impl<'a> BehaviourExpander<'a> {
 
     fn registration(&self) -> TokenStream {
         let self_ty = &self.behaviour.item.self_ty;
+        let running = format_ident!("{}", self.behaviour.kind.running);
         quote! {
             ::wtd::__private::inventory::submit! {
                 ::wtd::__private::BehaviourEntry {
                     path: __WTD_PATH,
-                    running: ::wtd::__private::gen_server_running::<#self_ty>,
+                    running: ::wtd::__private::#running::<#self_ty>,
                     apply: __wtd_apply,
                 }
             }

@@ -9,11 +9,8 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Ident, ImplItem, Item, ItemImpl, LitStr, Token, Type};
 
+use crate::behaviour_kinds::{self, Kind};
 use crate::parse::{self, Mission};
-
-/// The behaviour traits `#[wtd_behaviour]` knows. (supervisor, gen_event and gen_fsm
-/// come with the next issue.)
-const BEHAVIOURS: [&str; 1] = ["GenServer"];
 
 /// What the attribute's arguments say.
 pub struct Args {
@@ -84,6 +81,8 @@ pub struct BehaviourImpl {
     pub item: ItemImpl,
     /// The type's own name (`Counter` of `impl GenServer for crate::Counter`).
     pub type_name: Ident,
+    /// Which behaviour the `impl` is of.
+    pub kind: &'static Kind,
 }
 
 /// Parses the item: an `impl` of a behaviour trait for a named type without generics.
@@ -106,27 +105,28 @@ pub fn behaviour_impl(item: TokenStream) -> syn::Result<BehaviourImpl> {
              on its own `impl` block: move the attribute to `impl GenServer for ...`",
         ));
     };
-    let is_behaviour = trait_path
+    let kind = trait_path
         .segments
         .last()
-        .is_some_and(|segment| BEHAVIOURS.iter().any(|name| segment.ident == name));
-    if !is_behaviour {
+        .and_then(|segment| behaviour_kinds::kind(&segment.ident.to_string()));
+    let Some(kind) = kind else {
         let name = trait_path.to_token_stream().to_string().replace(' ', "");
         return Err(syn::Error::new_spanned(
             trait_path,
             format!(
                 "`{name}` is not a behaviour: `#[wtd_behaviour]` goes on an \
-                 `impl GenServer for YourType` block, which says how other nodes talk to \
-                 your server; to call a plain function from another node, use \
-                 `#[wtd_export(mission)]` on it"
+                 `impl GenServer for YourType` block (or an `impl` of {}), which says how \
+                 other nodes talk to your process; to call a plain function from another \
+                 node, use `#[wtd_export(mission)]` on it",
+                behaviour_kinds::names()
             ),
         ));
-    }
+    };
     if !item.generics.params.is_empty() {
         return Err(syn::Error::new_spanned(
             &item.generics,
             "a behaviour exposed to other nodes cannot be generic: the calling node must know \
-             the exact message types; implement `GenServer` for one concrete type",
+             the exact message types; implement the behaviour for one concrete type",
         ));
     }
     let type_name = match &*item.self_ty {
@@ -145,7 +145,11 @@ pub fn behaviour_impl(item: TokenStream) -> syn::Result<BehaviourImpl> {
              `struct Counter { .. }`",
         ));
     };
-    Ok(BehaviourImpl { item, type_name })
+    Ok(BehaviourImpl {
+        item,
+        type_name,
+        kind,
+    })
 }
 
 fn not_an_impl(item: &Item) -> syn::Error {
@@ -170,13 +174,16 @@ fn not_an_impl(item: &Item) -> syn::Error {
     )
 }
 
-/// The message types the impl names: `(associated type name, type)` for `Call`, `Reply`
-/// and `Cast` (`Info` stays on its node).
-pub fn message_types(item: &ItemImpl) -> Vec<(Ident, Type)> {
-    item.items
+/// The message types the impl names: `(associated type name, type)` for those its
+/// behaviour sends over the wire (a gen_server's `Call`, `Reply` and `Cast`; its `Info`
+/// stays on its node).
+pub fn message_types(behaviour: &BehaviourImpl) -> Vec<(Ident, Type)> {
+    behaviour
+        .item
+        .items
         .iter()
         .filter_map(|item| match item {
-            ImplItem::Type(ty) if ["Call", "Reply", "Cast"].iter().any(|n| ty.ident == n) => {
+            ImplItem::Type(ty) if behaviour.kind.messages.iter().any(|n| ty.ident == n) => {
                 Some((ty.ident.clone(), ty.ty.clone()))
             }
             _ => None,

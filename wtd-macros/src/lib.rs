@@ -24,6 +24,7 @@ use proc_macro::TokenStream;
 mod behaviour;
 mod behaviour_check;
 mod behaviour_expand;
+mod behaviour_kinds;
 mod behaviour_parse;
 mod check;
 mod diag;
