@@ -16,7 +16,7 @@ pub fn behaviour(args: TokenStream, item: TokenStream) -> TokenStream {
         .ok();
     let messages = behaviour
         .as_ref()
-        .map(|b| behaviour_parse::message_types(b))
+        .map(behaviour_parse::message_types)
         .unwrap_or_default();
     behaviour_check::message_types(&messages, &mut diag);
     match (args, behaviour) {

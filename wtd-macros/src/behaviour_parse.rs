@@ -114,10 +114,10 @@ pub fn behaviour_impl(item: TokenStream) -> syn::Result<BehaviourImpl> {
         return Err(syn::Error::new_spanned(
             trait_path,
             format!(
-                "`{name}` is not a behaviour: `#[wtd_behaviour]` goes on an \
-                 `impl GenServer for YourType` block (or an `impl` of {}), which says how \
-                 other nodes talk to your process; to call a plain function from another \
-                 node, use `#[wtd_export(mission)]` on it",
+                "`{name}` is not a behaviour: `#[wtd_behaviour]` goes on the `impl` of a \
+                 behaviour ({}) for your type, which says how other nodes talk to your \
+                 process; to call a plain function from another node, use \
+                 `#[wtd_export(mission)]` on it",
                 behaviour_kinds::names()
             ),
         ));
