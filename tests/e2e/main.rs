@@ -12,6 +12,7 @@ mod chat;
 mod crowds;
 mod faults;
 mod limits;
+mod monitors;
 mod proxy;
 mod quickstart;
 mod refusals;

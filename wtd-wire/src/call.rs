@@ -53,6 +53,17 @@ pub enum Target {
         /// The billet's 128-bit random nonce: only the origin and the holder know it.
         nonce: [u8; 16],
     },
+    /// A question to the origin of a billet-doux (wire version 5): has its process ended,
+    /// and why? Signed under [`domain::SEND`](crate::domain::SEND) by the billet's holder,
+    /// as a send is; `args` is empty; the result is the postcard of `wtd`'s `Watched`:
+    /// `Alive`, or `Ended(reason)`. It is how a monitor on a process of another node
+    /// learns that the process ended.
+    Watch {
+        /// The process's number on the origin node.
+        process: u64,
+        /// The billet's nonce.
+        nonce: [u8; 16],
+    },
 }
 
 /// A billet-doux: what a `Pid` becomes on the wire — the right to send messages to one
@@ -84,14 +95,14 @@ impl Target {
         match self {
             Target::Function { mission, .. } | Target::Behaviour { mission, .. } => mission,
             // A send is not granted by mission: the billet itself is the right.
-            Target::Billet { .. } => "",
+            Target::Billet { .. } | Target::Watch { .. } => "",
         }
     }
 
     /// `mission/module/function` for a function, `mission/behaviour@instance` for a
     /// behaviour instance (`@` is in no name, so the two never meet), `billet/PROCESS`
-    /// for a send to a billet (two segments and no `@`: it meets neither), as shown to
-    /// people and used in `/apply` URLs.
+    /// for a send to a billet and `watch/PROCESS` for a watch (two segments and no `@`:
+    /// they meet neither), as shown to people and used in `/apply` URLs.
     pub fn path(&self) -> String {
         match self {
             Target::Function {
@@ -105,6 +116,7 @@ impl Target {
                 instance,
             } => format!("{mission}/{behaviour}@{instance}"),
             Target::Billet { process, .. } => format!("billet/{process}"),
+            Target::Watch { process, .. } => format!("watch/{process}"),
         }
     }
 
@@ -129,7 +141,7 @@ impl Target {
                 check_behaviour(behaviour)?;
                 check_name("instance", instance)
             }
-            Target::Billet { .. } => Ok(()),
+            Target::Billet { .. } | Target::Watch { .. } => Ok(()),
         }
     }
 }

@@ -50,8 +50,10 @@ pub use signed::*;
 /// gen_server), the refusals that go with it, and the behaviours an [`Offer`] lists: an
 /// older node could not read any of these, so it answers with a [`VersionRefusal`].
 /// Version 4 added [`Target::Billet`] (a send to a process through a [`Billet`]), the
-/// `…/send` domain tag and the refusals that go with them.
-pub const PROTOCOL_VERSION: u8 = 4;
+/// `…/send` domain tag and the refusals that go with them. Version 5 added
+/// [`Target::Watch`] (whether a billet's process has ended: how a monitor on a process of
+/// another node works).
+pub const PROTOCOL_VERSION: u8 = 5;
 /// The envelope version of a [`VersionRefusal`]: its layout is fixed for good, so every
 /// version can read why its message was refused.
 pub const VERSION_REFUSAL: u8 = 0;

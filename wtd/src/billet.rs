@@ -33,7 +33,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::call::Peer;
 use crate::error::{Error, Result};
 use crate::node::NodeInner;
-use crate::process::{Pid, ProcessError, ProcessId};
+use crate::process::{ExitReason, Pid, ProcessError, ProcessId};
 use crate::wire::{self, Billet, Encoding, Refusal, Signed, Target};
 
 /// Most billets one process may have out at once.
@@ -123,12 +123,17 @@ impl Scope {
 /// A process a billet names, without its message type.
 trait Recipient: Send + Sync {
     fn alive(&self) -> bool;
+    fn exit_reason(&self) -> Option<ExitReason>;
     fn deliver(&self, message: &[u8]) -> std::result::Result<(), Refusal>;
 }
 
 impl<M: DeserializeOwned + Send + 'static> Recipient for Pid<M> {
     fn alive(&self) -> bool {
         self.is_alive()
+    }
+
+    fn exit_reason(&self) -> Option<ExitReason> {
+        Pid::exit_reason(self)
     }
 
     fn deliver(&self, message: &[u8]) -> std::result::Result<(), Refusal> {
@@ -288,15 +293,38 @@ impl BilletTable {
         Ok(nonce)
     }
 
-    /// The pipeline's billet step: the billet exists, was given to `signer`, its process
-    /// lives and it has not expired. Returns the mission whose grant must still be alive
-    /// (for a billet given to a capability key).
+    /// The pipeline's billet step for a send: the billet exists, was given to `signer`,
+    /// its process lives and it has not expired. Returns the mission whose grant must
+    /// still be alive (for a billet given to a capability key).
     pub(crate) fn check(
         &self,
         process: u64,
         nonce: &[u8; 16],
         signer: &[u8; 32],
         now: u64,
+    ) -> std::result::Result<Option<String>, Refusal> {
+        self.check_billet(process, nonce, signer, now, false)
+    }
+
+    /// The same step for a watch, which asks whether the process lives: it may have
+    /// ended.
+    pub(crate) fn check_watch(
+        &self,
+        process: u64,
+        nonce: &[u8; 16],
+        signer: &[u8; 32],
+        now: u64,
+    ) -> std::result::Result<Option<String>, Refusal> {
+        self.check_billet(process, nonce, signer, now, true)
+    }
+
+    fn check_billet(
+        &self,
+        process: u64,
+        nonce: &[u8; 16],
+        signer: &[u8; 32],
+        now: u64,
+        watch: bool,
     ) -> std::result::Result<Option<String>, Refusal> {
         let mut state = self.lock();
         let id = ProcessId(process);
@@ -309,7 +337,7 @@ impl BilletTable {
         if &entry.holder != signer {
             return Err(Refusal::NotTheHolder);
         }
-        if !issued.recipient.alive() {
+        if !issued.recipient.alive() && !watch {
             let freed = issued.billets.len();
             state.processes.remove(&id);
             state.count -= freed;
@@ -342,6 +370,32 @@ impl BilletTable {
         Ok(Delivery(recipient))
     }
 
+    /// Answers a watch that passed the checks: `Alive` (spending one of the billet's
+    /// sends, so watching is bounded as sending is), or `Ended` with the reason, freeing
+    /// the process's billets. `Err(retry_after)` when the billet's rate is spent.
+    pub(crate) fn watched(
+        &self,
+        process: u64,
+        nonce: &[u8; 16],
+    ) -> std::result::Result<Watched, Duration> {
+        let mut state = self.lock();
+        let id = ProcessId(process);
+        let issued = state.processes.get_mut(&id).ok_or(Duration::from_secs(1))?;
+        if let Some(reason) = issued.recipient.exit_reason() {
+            let freed = issued.billets.len();
+            state.processes.remove(&id);
+            state.count -= freed;
+            return Ok(Watched::Ended(reason));
+        }
+        let entry = issued
+            .billets
+            .iter_mut()
+            .find(|b| same_nonce(&b.nonce, nonce))
+            .ok_or(Duration::from_secs(1))?;
+        entry.rate.spend()?;
+        Ok(Watched::Alive)
+    }
+
     /// How many billets are out.
     pub(crate) fn len(&self) -> usize {
         self.lock().count
@@ -361,6 +415,15 @@ impl TableState {
             .retain(|_, issued| !issued.billets.is_empty());
         self.count = self.processes.values().map(|i| i.billets.len()).sum();
     }
+}
+
+/// The answer to a watch ([`Target::Watch`]): whether a billet's process has ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Watched {
+    /// It runs.
+    Alive,
+    /// It ended, for this reason.
+    Ended(ExitReason),
 }
 
 /// The error a `Pid` gives when it is serialized outside a WTD call.
@@ -590,5 +653,8 @@ impl<'de, M> Deserialize<'de> for RemotePid<M> {
     }
 }
 
+mod monitor;
 #[cfg(test)]
 mod tests;
+
+pub use monitor::{ASK_TIMEOUT, WATCH_EVERY};

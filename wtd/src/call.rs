@@ -134,6 +134,17 @@ impl Peer {
             })
     }
 
+    /// Whether the peer's node is in the directory this node last heard from the proxy
+    /// (which lists the nodes online).
+    pub(crate) fn listed(&self) -> bool {
+        self.node.lists(&self.callee)
+    }
+
+    /// Whether this peer's own node has stopped.
+    pub(crate) fn node_stopped(&self) -> bool {
+        self.node.is_stopped()
+    }
+
     /// The node this peer calls.
     pub fn name(&self) -> &str {
         &self.callee
@@ -424,7 +435,7 @@ pub fn sign_target(
     call.check_bounds()
         .map_err(|e| Error::Invalid(format!("cannot make this call: {e}")))?;
     let domain = match call.target {
-        Target::Billet { .. } => domain::SEND,
+        Target::Billet { .. } | Target::Watch { .. } => domain::SEND,
         _ => domain::CALL,
     };
     Ok(Signed::sign(domain, &call, capability))

@@ -167,6 +167,9 @@ pub enum Error {
         node: String,
         /// Why, in a sentence.
         why: String,
+        /// Whether the refusal means the process is gone: it ended, or its node no longer
+        /// knows the billet (freed with its process, or the node restarted).
+        gone: bool,
     },
 
     /// The server was found but did not answer.
@@ -421,18 +424,22 @@ impl Error {
             Refusal::ServerFailed(detail) => Error::ServerFailed { node, detail },
             Refusal::NoSuchBillet => Error::BilletRefused {
                 node,
+                gone: true,
                 why: "it never gave out this Pid (a forged or stale billet), or the process it named has ended and its billets were freed".into(),
             },
             Refusal::NotTheHolder => Error::BilletRefused {
                 node,
+                gone: false,
                 why: "this Pid was given to another node or key, and only they may message it".into(),
             },
             Refusal::ProcessEnded => Error::BilletRefused {
                 node,
+                gone: true,
                 why: "the process has ended".into(),
             },
             Refusal::BilletExpired => Error::BilletRefused {
                 node,
+                gone: false,
                 why: "this Pid was given out with an expiry, and it has passed".into(),
             },
             Refusal::BadArguments(detail) => Error::BadArguments { node, detail },

@@ -33,7 +33,7 @@ use ed25519_dalek::SigningKey;
 use tracing::Instrument;
 
 use crate::audit::{AuditEntry, AuditLog};
-use crate::billet::{BilletTable, Delivery, Issuing, Receiving, Scope};
+use crate::billet::{BilletTable, Delivery, Issuing, Receiving, Scope, Watched};
 use crate::gen_server::{self, BehaviourEntry};
 use crate::grants::{Decision, GrantTable};
 use crate::keys;
@@ -81,6 +81,8 @@ enum Found {
     Behaviour(&'static BehaviourEntry),
     /// A process reached through a billet this node issued.
     Billet(Delivery),
+    /// A watch's answer: whether the billet's process lives.
+    Watch(Watched),
 }
 
 impl Callee {
@@ -182,6 +184,7 @@ impl Callee {
             Ok(Found::Function(function)) => (self.run(function, call).await, false),
             Ok(Found::Behaviour(behaviour)) => (self.run_behaviour(behaviour, call).await, false),
             Ok(Found::Billet(delivery)) => (self.deliver(&delivery, call), false),
+            Ok(Found::Watch(watched)) => (Outcome::Ok(wire::encode(&watched)), false),
             Err(refusal) => (Outcome::Refused(refusal), true),
         };
         self.reply(
@@ -283,7 +286,7 @@ impl Callee {
     fn check(&self, signed: &Signed, call: &Call) -> Result<Found, Refusal> {
         self.admit(signed, call, wire::now_ms())?;
         match self.rate(call)? {
-            Some(delivery) => Ok(Found::Billet(delivery)),
+            Some(found) => Ok(found),
             None => self.lookup(call),
         }
     }
@@ -323,7 +326,7 @@ impl Callee {
             None => wire::verifying_key(&call.capability),
         };
         let domain = match call.target {
-            Target::Billet { .. } => domain::SEND,
+            Target::Billet { .. } | Target::Watch { .. } => domain::SEND,
             _ => domain::CALL,
         };
         key.and_then(|key| signed.verify(domain, &key))
@@ -359,11 +362,19 @@ impl Callee {
     /// Step 5: the key is granted this mission, and the grant is alive. For a send to a
     /// billet: this node issued the billet, to the key that signed, for a process that
     /// lives, unexpired; and, if it went to a capability key in a result, that key's
-    /// grant for the mission of that call is still alive.
+    /// grant for the mission of that call is still alive. A watch passes the same checks,
+    /// except that its process may have ended: that is what it asks.
     fn grant(&self, call: &Call, now: u64) -> Result<(), Refusal> {
         let mission = match &call.target {
-            Target::Billet { process, nonce } => {
-                match self.billets.check(*process, nonce, &call.capability, now)? {
+            Target::Billet { process, nonce } | Target::Watch { process, nonce } => {
+                let checked = match call.target {
+                    Target::Watch { .. } => {
+                        self.billets
+                            .check_watch(*process, nonce, &call.capability, now)
+                    }
+                    _ => self.billets.check(*process, nonce, &call.capability, now),
+                };
+                match checked? {
                     Some(mission) => mission,
                     None => return Ok(()),
                 }
@@ -384,8 +395,8 @@ impl Callee {
     /// refusal is the truth even if the proxy delivers it again).
     fn replay(&self, call: &Call, now: u64) -> Result<(), Refusal> {
         let share = match call.target {
-            // A node key holds no grant; its billet sends get a fixed share.
-            Target::Billet { .. } => REPLAY_CAPACITY / 64,
+            // A node key holds no grant; its billet sends and watches get a fixed share.
+            Target::Billet { .. } | Target::Watch { .. } => REPLAY_CAPACITY / 64,
             _ => self.grants.replay_share(&call.capability, REPLAY_CAPACITY),
         };
         let freshness = crate::node::lock(&self.replay).check_and_insert(
@@ -402,11 +413,19 @@ impl Callee {
         }
     }
 
-    /// Step 7: the grant's rate limit allows one more (for a send: the billet's). A
-    /// send's process is found here, with the billet's rate.
-    fn rate(&self, call: &Call) -> Result<Option<Delivery>, Refusal> {
+    /// Step 7: the grant's rate limit allows one more (for a send or a watch: the
+    /// billet's). A send's process is found here, with the billet's rate, and a watch is
+    /// answered.
+    fn rate(&self, call: &Call) -> Result<Option<Found>, Refusal> {
         let spent = match &call.target {
-            Target::Billet { process, nonce } => self.billets.spend(*process, nonce).map(Some),
+            Target::Billet { process, nonce } => self
+                .billets
+                .spend(*process, nonce)
+                .map(|delivery| Some(Found::Billet(delivery))),
+            Target::Watch { process, nonce } => self
+                .billets
+                .watched(*process, nonce)
+                .map(|watched| Some(Found::Watch(watched))),
             _ => self.grants.spend(&call.capability).map(|()| None),
         };
         spent.map_err(|retry_after| Refusal::RateLimited {
@@ -441,7 +460,7 @@ impl Callee {
                     Err(Refusal::NoSuchInstance)
                 }
             }
-            Target::Billet { .. } => Err(Refusal::NoSuchBillet),
+            Target::Billet { .. } | Target::Watch { .. } => Err(Refusal::NoSuchBillet),
         }
     }
 
@@ -519,6 +538,13 @@ impl Callee {
 
     /// Logs an incoming call (tracing and the audit log).
     fn audit(&self, call: &Call, outcome: &Outcome, took: Duration) {
+        // A monitor asks once a second: a watch that found its process alive is routine,
+        // and would bury the log. Its refusals and its "ended" answer are logged.
+        if matches!(call.target, Target::Watch { .. })
+            && matches!(outcome, Outcome::Ok(bytes) if bytes == &wire::encode(&Watched::Alive))
+        {
+            return;
+        }
         let key = keys::fingerprint(&call.capability);
         let (path, caller) = (call.path(), &call.caller);
         let outcome = match outcome {

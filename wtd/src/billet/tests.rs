@@ -130,3 +130,19 @@ fn outside_a_call_a_pid_does_not_serialize_and_says_why() {
     let err = Scope::default().encode(&pid).expect_err("no issuing scope");
     assert!(err.contains("inside a WTD call"), "{err}");
 }
+
+#[test]
+fn a_watch_answer_is_encoded_as_docs_protocol_md_says() {
+    // docs/PROTOCOL.md, §6a "A watch": `Alive` is `00`, an `Err("disk full")` exit is
+    // `01 05 09` and the text.
+    assert_eq!(wire::encode(&Watched::Alive), vec![0x00]);
+    let ended = Watched::Ended(ExitReason::Other("disk full".into()));
+    let mut expected = vec![0x01, 0x05, 0x09];
+    expected.extend_from_slice(b"disk full");
+    assert_eq!(wire::encode(&ended), expected);
+    assert_eq!(
+        wire::encode(&ExitReason::NodeDown("bob".into()))[0],
+        0x06,
+        "NodeDown is variant 6"
+    );
+}

@@ -267,6 +267,14 @@ impl Node {
 }
 
 impl NodeInner {
+    /// Whether the directory this node last heard from the proxy lists `name` online.
+    pub(crate) fn lists(&self, name: &str) -> bool {
+        lock(&self.presence.directory)
+            .nodes
+            .iter()
+            .any(|entry| entry.name == name)
+    }
+
     /// Whether the node is stopping or stopped.
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::SeqCst)

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use super::pid::ProcessId;
 
 /// Why a process ended.
@@ -10,7 +12,10 @@ use super::pid::ProcessId;
 /// Only [`ExitReason::Normal`] is harmless to linked partners: every other reason is
 /// *abnormal*, and an abnormal exit signal kills a linked process that does not trap
 /// exits, as in Erlang.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// It is data (`Serialize + Deserialize`): a node that watches a process of another node
+/// through a billet-doux learns why it ended in these words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExitReason {
     /// The process finished its work: its function returned `()` or `Ok(())`, or a
     /// gen_server stopped normally. Links do not spread it.
@@ -31,6 +36,11 @@ pub enum ExitReason {
     /// Any other reason, in words: an `Err` the process's function returned, or a reason
     /// given to `exit` or `stop`.
     Other(String),
+    /// What a monitor on a process of another node reports when that node left the
+    /// proxy's directory (it stopped, crashed or lost its network) before saying the
+    /// process ended: the process may still run, cut off, but nothing can reach it. The
+    /// node's name. (Erlang's `noconnection`.)
+    NodeDown(String),
 }
 
 impl ExitReason {
@@ -49,6 +59,9 @@ impl fmt::Display for ExitReason {
             ExitReason::Killed => f.write_str("killed"),
             ExitReason::NoProc => f.write_str("no such process"),
             ExitReason::Other(reason) => f.write_str(reason),
+            ExitReason::NodeDown(node) => {
+                write!(f, "its node `{node}` left the proxy's directory")
+            }
         }
     }
 }

@@ -65,6 +65,9 @@ impl TableState {
                 watched.watchers.remove(monitor);
             }
         }
+        for watch in entry.watching_remote.values() {
+            watch.abort();
+        }
     }
 
     /// Links `a` and `b`. If `b` has ended, `a` gets an exit signal `NoProc` instead,
@@ -155,10 +158,45 @@ impl ProcessTable {
         monitor
     }
 
+    /// Records a monitor `watcher` set on a process of another node, watched by the task
+    /// `watch`; if `watcher` has ended, stops the task at once.
+    pub(crate) fn monitor_remote(
+        &self,
+        watcher: ProcessId,
+        monitor: MonitorRef,
+        watch: tokio::task::AbortHandle,
+    ) {
+        match self.lock().processes.get_mut(&watcher) {
+            Some(me) => {
+                me.watching_remote.insert(monitor, watch);
+            }
+            None => watch.abort(),
+        }
+    }
+
+    /// Delivers the one `Down` of a monitor on a process of another node, unless the
+    /// watcher demonitored (or ended) meanwhile.
+    pub(crate) fn remote_down(&self, watcher: ProcessId, down: Down) {
+        let mut state = self.lock();
+        if let Some(me) = state.processes.get_mut(&watcher)
+            && me.watching_remote.remove(&down.monitor).is_some()
+        {
+            me.signals.down(down);
+        }
+    }
+
     /// Removes a monitor `watcher` set. The caller also removes a `Down` that already
     /// arrived (see `Process::demonitor`).
     pub(crate) fn demonitor(&self, watcher: ProcessId, monitor: MonitorRef) {
         let mut state = self.lock();
+        if let Some(watch) = state
+            .processes
+            .get_mut(&watcher)
+            .and_then(|me| me.watching_remote.remove(&monitor))
+        {
+            watch.abort();
+            return;
+        }
         let watched = state
             .processes
             .get_mut(&watcher)

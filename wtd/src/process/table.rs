@@ -63,6 +63,9 @@ pub(crate) struct Entry {
     pub(crate) watchers: HashMap<MonitorRef, ProcessId>,
     /// Monitors this process set, and on whom, so they are removed when it ends.
     pub(crate) watching: HashMap<MonitorRef, ProcessId>,
+    /// Monitors this process set on processes of other nodes (through billets-doux): the
+    /// task watching each, stopped when this process ends or demonitors.
+    pub(crate) watching_remote: HashMap<MonitorRef, tokio::task::AbortHandle>,
     /// Its mailbox, for exit and down messages (type-erased).
     pub(crate) signals: Arc<dyn SignalSink>,
     /// Its mailbox again, as `Any`, so that `whereis` can hand out a typed `Pid`.
@@ -100,6 +103,7 @@ impl Entry {
             links: HashSet::new(),
             watchers: HashMap::new(),
             watching: HashMap::new(),
+            watching_remote: HashMap::new(),
             signals: mailbox.clone(),
             mailbox,
             message_type: std::any::type_name::<M>(),
