@@ -5,7 +5,10 @@
 //! The module path without the crate name is the function's module on the wire: the
 //! functions below are `demo/demo/add`, `admin/admin/reset`, `lab/lab/sleep_ms`, …
 //! The gen_server of mission `counting` is reached as `counting/counter@NAME`, the chat
-//! room of mission `chat` as `chat/room@NAME`.
+//! room of mission `chat` as `chat/room@NAME`, the gen_fsm door of mission `door`
+//! (module `door`, its own file) as `door/door@NAME`.
+
+pub mod door;
 
 pub mod demo {
     //! Mission `demo`: what the quickstart grants Bob.

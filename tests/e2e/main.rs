@@ -11,6 +11,7 @@ mod calls;
 mod chat;
 mod crowds;
 mod faults;
+mod gen_fsm;
 mod limits;
 mod monitors;
 mod proxy;

@@ -23,13 +23,22 @@ pub struct Kind {
 }
 
 /// Every behaviour an `impl` may expose.
-pub const KINDS: &[Kind] = &[Kind {
-    trait_name: "GenServer",
-    messages: &["Call", "Reply", "Cast"],
-    apply: "gen_server_apply",
-    running: "gen_server_running",
-    remote: "RemoteServer",
-}];
+pub const KINDS: &[Kind] = &[
+    Kind {
+        trait_name: "GenServer",
+        messages: &["Call", "Reply", "Cast"],
+        apply: "gen_server_apply",
+        running: "gen_server_running",
+        remote: "RemoteServer",
+    },
+    Kind {
+        trait_name: "GenFsm",
+        messages: &["Event", "Call", "Reply"],
+        apply: "gen_fsm_apply",
+        running: "gen_fsm_running",
+        remote: "RemoteFsm",
+    },
+];
 
 /// The row for a trait name.
 pub fn kind(trait_name: &str) -> Option<&'static Kind> {

@@ -29,6 +29,9 @@
 //! * [`gen_server`]: the gen_server behaviour on top of processes: init, call (with a
 //!   timeout), cast, info, terminate, stop; and, with `#[wtd_behaviour(mission)]`, named
 //!   servers other nodes call through [`gen_server::RemoteServer`].
+//! * [`gen_fsm`]: state machines (gen_fsm, built as OTP's gen_statem): states, events,
+//!   sync events with replies, enter actions, state / generic / event timeouts,
+//!   postponed events; other nodes send them events through [`gen_fsm::RemoteFsm`].
 //! * [`billet`]: billets-doux: a `Pid` sent to another node becomes the right to message
 //!   that one process ([`billet::RemotePid`] there), recorded, checked and revocable here.
 //! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
@@ -43,6 +46,7 @@ pub mod call;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
+pub mod gen_fsm;
 pub mod gen_server;
 pub mod grants;
 pub mod home;
@@ -80,6 +84,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::call::{call_typed, cast_typed};
+    pub use crate::gen_fsm::{GenFsm, RemoteFsm, gen_fsm_apply, gen_fsm_running};
     pub use crate::gen_server::{
         BehaviourEntry, BehaviourPath, GenServer, Message, RemoteServer, gen_server_apply,
         gen_server_running,

@@ -123,7 +123,10 @@ fn server_failed(e: ProcessError) -> ApplyError {
 }
 
 /// Decodes one message: postcard (bounded nesting, no trailing bytes) or JSON.
-fn decode_message<M: DeserializeOwned>(encoding: Encoding, bytes: &[u8]) -> Result<M, ApplyError> {
+pub(crate) fn decode_message<M: DeserializeOwned>(
+    encoding: Encoding,
+    bytes: &[u8],
+) -> Result<M, ApplyError> {
     match encoding {
         Encoding::Postcard => crate::nesting::from_postcard::<M>(bytes).map_err(|e| match e {
             crate::nesting::NestingError::Trailing(_) => {

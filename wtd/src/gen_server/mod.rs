@@ -42,6 +42,7 @@ mod server_ref;
 mod start;
 
 pub use behaviour::{GenServer, Next, ServerProcess};
+pub(crate) use expose::decode_message;
 pub use expose::{
     BehaviourApply, BehaviourEntry, BehaviourPath, Message, exposed_behaviours, exposed_twice,
     gen_server_apply, gen_server_running, lookup_behaviour,
