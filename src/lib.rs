@@ -7,6 +7,8 @@
 //! The gen_server of mission `counting` is reached as `counting/counter@NAME`, the chat
 //! room of mission `chat` as `chat/room@NAME`.
 
+pub mod alarms;
+
 pub mod demo {
     //! Mission `demo`: what the quickstart grants Bob.
 

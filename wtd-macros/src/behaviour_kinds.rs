@@ -23,13 +23,22 @@ pub struct Kind {
 }
 
 /// Every behaviour an `impl` may expose.
-pub const KINDS: &[Kind] = &[Kind {
-    trait_name: "GenServer",
-    messages: &["Call", "Reply", "Cast"],
-    apply: "gen_server_apply",
-    running: "gen_server_running",
-    remote: "RemoteServer",
-}];
+pub const KINDS: &[Kind] = &[
+    Kind {
+        trait_name: "GenServer",
+        messages: &["Call", "Reply", "Cast"],
+        apply: "gen_server_apply",
+        running: "gen_server_running",
+        remote: "RemoteServer",
+    },
+    Kind {
+        trait_name: "GenEvent",
+        messages: &["Event"],
+        apply: "gen_event_apply",
+        running: "gen_event_running",
+        remote: "RemoteEventManager",
+    },
+];
 
 /// The row for a trait name.
 pub fn kind(trait_name: &str) -> Option<&'static Kind> {
