@@ -567,3 +567,37 @@ async fn a_gen_server_supervising_a_handler_is_told_in_handle_info() {
     within(watcher.stop()).await.expect("stopped");
     within(log.stop()).await.expect("stopped");
 }
+
+/// Takes two seconds over each event.
+struct Slow;
+
+impl EventHandler<String> for Slow {
+    async fn handle_event(&mut self, _: &String) -> Next {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Next::Continue
+    }
+}
+
+#[tokio::test]
+async fn sync_notify_gives_up_at_its_timeout_while_a_handler_is_slow() {
+    let table = ProcessTable::new("alice");
+    let log = gen_event::start::<Log>(&table).await.expect("started");
+    log.add_handler(Slow).await.expect("added");
+    let err = log
+        .sync_notify_timeout("x".into(), Duration::from_millis(100))
+        .await
+        .expect_err("too slow");
+    assert_eq!(
+        err,
+        ProcessError::Timeout {
+            after: Duration::from_millis(100)
+        }
+    );
+    // The manager was busy, not broken: once the handler is done, it answers again.
+    log.sync_notify_timeout("y".into(), Duration::from_secs(30))
+        .await
+        .expect("handled");
+    log.stop_with(ExitReason::Normal, Duration::from_secs(30))
+        .await
+        .expect("stopped");
+}

@@ -80,6 +80,9 @@ impl<K: GenEvent> EventManager<K> {
     /// manager stopped — `adder` gets a [`HandlerRemoved`] saying why; and when `adder`
     /// ends, the handler leaves too (its `terminate` runs with
     /// [`Removal::AdderExited`](super::Removal::AdderExited)).
+    ///
+    /// Unlike OTP, the adder is not linked to the manager: if the manager is killed (no
+    /// `terminate`, nobody told), the adder learns it by monitoring [`pid`](Self::pid).
     pub async fn add_sup_handler<H, M>(
         &self,
         adder: &Process<M>,
