@@ -24,10 +24,7 @@ async fn alarm_board(
     let board = gen_event::start_named::<AlarmManager>(alice.processes(), "main")
         .await
         .expect("started");
-    let log = board
-        .add_handler(AlarmLog::default())
-        .await
-        .expect("added");
+    let log = board.add_handler(AlarmLog::default()).await.expect("added");
     let count = board
         .add_handler(AlarmCount::default())
         .await
@@ -95,7 +92,10 @@ async fn bob_and_carol_notify_an_alarm_manager_on_alices_node() {
     );
 
     let err = carol_peer
-        .call_json("alarms/alarms@main", r#"{"from": "carol", "level": "Loud"}"#)
+        .call_json(
+            "alarms/alarms@main",
+            r#"{"from": "carol", "level": "Loud"}"#,
+        )
         .await
         .expect_err("not an alarm");
     assert!(matches!(err, Error::BadArguments { .. }), "{err}");
@@ -117,7 +117,9 @@ async fn a_remote_alarm_that_crashes_a_handler_removes_it_others_keep_going_adde
         .spawn(move |mut me: Process<HandlerRemoved>| async move {
             let pager = supervising.add_sup_handler(&me, Pager::default()).await;
             let _ = added_tx.send(pager);
-            if let Some(Received::Message(removed)) = me.receive_timeout(Duration::from_secs(30)).await {
+            if let Some(Received::Message(removed)) =
+                me.receive_timeout(Duration::from_secs(30)).await
+            {
                 let _ = told_tx.send(removed);
             }
         });
@@ -129,7 +131,11 @@ async fn a_remote_alarm_that_crashes_a_handler_removes_it_others_keep_going_adde
         .await
         .expect("handled");
     alarms
-        .sync_notify(Alarm::new("bob", Level::Critical, "fire in the server room, floor 2"))
+        .sync_notify(Alarm::new(
+            "bob",
+            Level::Critical,
+            "fire in the server room, floor 2",
+        ))
         .await
         .expect("the manager handled it, though the pager crashed");
 
