@@ -10,6 +10,8 @@
 
 pub mod door;
 
+pub mod alarms;
+
 pub mod demo {
     //! Mission `demo`: what the quickstart grants Bob.
 

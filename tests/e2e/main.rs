@@ -10,6 +10,7 @@ mod billets;
 mod calls;
 mod chat;
 mod crowds;
+mod events;
 mod faults;
 mod gen_fsm;
 mod limits;

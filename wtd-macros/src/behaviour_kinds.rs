@@ -38,6 +38,13 @@ pub const KINDS: &[Kind] = &[
         running: "gen_fsm_running",
         remote: "RemoteFsm",
     },
+    Kind {
+        trait_name: "GenEvent",
+        messages: &["Event"],
+        apply: "gen_event_apply",
+        running: "gen_event_running",
+        remote: "RemoteEventManager",
+    },
 ];
 
 /// The row for a trait name.

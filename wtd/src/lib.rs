@@ -32,6 +32,10 @@
 //! * [`gen_fsm`]: state machines (gen_fsm, built as OTP's gen_statem): states, events,
 //!   sync events with replies, enter actions, state / generic / event timeouts,
 //!   postponed events; other nodes send them events through [`gen_fsm::RemoteFsm`].
+//! * [`gen_event`]: the gen_event behaviour: an event manager whose handlers come and
+//!   go (add, remove, swap, call), notify and sync_notify, a crashing handler removed
+//!   and its adder told; with `#[wtd_behaviour(mission)]`, other nodes notify named
+//!   managers through [`gen_event::RemoteEventManager`].
 //! * [`billet`]: billets-doux: a `Pid` sent to another node becomes the right to message
 //!   that one process ([`billet::RemotePid`] there), recorded, checked and revocable here.
 //! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
@@ -46,6 +50,7 @@ pub mod call;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
+pub mod gen_event;
 pub mod gen_fsm;
 pub mod gen_server;
 pub mod grants;
@@ -84,6 +89,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::call::{call_typed, cast_typed};
+    pub use crate::gen_event::{GenEvent, RemoteEventManager, gen_event_apply, gen_event_running};
     pub use crate::gen_fsm::{GenFsm, RemoteFsm, gen_fsm_apply, gen_fsm_running};
     pub use crate::gen_server::{
         BehaviourEntry, BehaviourPath, GenServer, Message, RemoteServer, gen_server_apply,

@@ -56,4 +56,4 @@ pub use running::Process;
 pub use spawn::{DEFAULT_MAILBOX_CAPACITY, SpawnOptions};
 pub use table::ProcessTable;
 
-pub(crate) use panic::CatchPanic;
+pub(crate) use panic::{CatchPanic, panic_message};
