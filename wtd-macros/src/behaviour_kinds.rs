@@ -23,13 +23,23 @@ pub struct Kind {
 }
 
 /// Every behaviour an `impl` may expose.
-pub const KINDS: &[Kind] = &[Kind {
-    trait_name: "GenServer",
-    messages: &["Call", "Reply", "Cast"],
-    apply: "gen_server_apply",
-    running: "gen_server_running",
-    remote: "RemoteServer",
-}];
+pub const KINDS: &[Kind] = &[
+    Kind {
+        trait_name: "GenServer",
+        messages: &["Call", "Reply", "Cast"],
+        apply: "gen_server_apply",
+        running: "gen_server_running",
+        remote: "RemoteServer",
+    },
+    Kind {
+        trait_name: "Supervisor",
+        // Its remote messages are the library's own (`SupervisorRequest`, `SupervisorReply`).
+        messages: &[],
+        apply: "supervisor_apply",
+        running: "supervisor_running",
+        remote: "RemoteSupervisor",
+    },
+];
 
 /// The row for a trait name.
 pub fn kind(trait_name: &str) -> Option<&'static Kind> {
