@@ -17,3 +17,4 @@ mod quickstart;
 mod refusals;
 mod replay;
 mod restart;
+mod supervision;
