@@ -6,7 +6,8 @@
 //! functions below are `demo/demo/add`, `admin/admin/reset`, `lab/lab/sleep_ms`, …
 //! The gen_server of mission `counting` is reached as `counting/counter@NAME`, the chat
 //! room of mission `chat` as `chat/room@NAME`, the gen_fsm door of mission `door`
-//! (module `door`, its own file) as `door/door@NAME`.
+//! (module `door`, its own file) as `door/door@NAME`, the supervisor of mission
+//! `supervision` as `supervision/app@NAME`.
 
 pub mod door;
 
@@ -312,6 +313,66 @@ pub mod chat {
             };
             from.reply(answer);
             Next::Continue
+        }
+    }
+}
+
+pub mod supervision {
+    //! Mission `supervision`: a worker that crashes on a bad request, and the supervisor
+    //! that restarts it (`examples/supervision.rs`). Other nodes call the worker as
+    //! `supervision/doubler@doubler` and ask the supervisor about its children as
+    //! `supervision/app@app`.
+
+    use std::time::Duration;
+
+    use wtd::gen_server::{GenServer, Next, ReplyTo, ServerProcess};
+    use wtd::prelude::*;
+    use wtd::supervisor::{ChildSpec, Starter, Supervisor, SupervisorSpec};
+
+    /// Doubles numbers; a negative one makes it panic: a worker with a bug.
+    #[derive(Debug, Default)]
+    pub struct Doubler;
+
+    /// Exposed to holders of mission `supervision`, as `supervision/doubler@NAME`.
+    #[wtd_behaviour(supervision, name = "doubler")]
+    impl GenServer for Doubler {
+        type Call = i64;
+        type Reply = i64;
+        type Cast = ();
+        type Info = ();
+
+        async fn handle_call(
+            &mut self,
+            n: i64,
+            from: ReplyTo<i64>,
+            _: &ServerProcess<Self>,
+        ) -> Next {
+            assert!(
+                n >= 0,
+                "cannot double {n}: negative numbers are a bug in this worker"
+            );
+            from.reply(n.saturating_mul(2));
+            Next::Continue
+        }
+    }
+
+    /// Supervises one `Doubler`, registered as `doubler`; gives up past `max_restarts`
+    /// restarts within a minute.
+    #[derive(Debug)]
+    pub struct App {
+        /// The restart intensity.
+        pub max_restarts: u32,
+    }
+
+    /// Exposed to holders of mission `supervision`, as `supervision/app@NAME`.
+    #[wtd_behaviour(supervision, name = "app")]
+    impl Supervisor for App {
+        fn init(&mut self) -> SupervisorSpec {
+            SupervisorSpec::one_for_one()
+                .intensity(self.max_restarts, Duration::from_secs(60))
+                .child(ChildSpec::worker("doubler", |start: Starter| async move {
+                    start.gen_server_named("doubler", Doubler).await
+                }))
         }
     }
 }

@@ -20,3 +20,4 @@ mod quickstart;
 mod refusals;
 mod replay;
 mod restart;
+mod supervision;

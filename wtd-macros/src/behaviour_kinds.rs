@@ -45,6 +45,14 @@ pub const KINDS: &[Kind] = &[
         running: "gen_event_running",
         remote: "RemoteEventManager",
     },
+    Kind {
+        trait_name: "Supervisor",
+        // Its remote messages are the library's own (`SupervisorRequest`, `SupervisorReply`).
+        messages: &[],
+        apply: "supervisor_apply",
+        running: "supervisor_running",
+        remote: "RemoteSupervisor",
+    },
 ];
 
 /// The row for a trait name.

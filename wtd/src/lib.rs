@@ -36,6 +36,10 @@
 //!   go (add, remove, swap, call), notify and sync_notify, a crashing handler removed
 //!   and its adder told; with `#[wtd_behaviour(mission)]`, other nodes notify named
 //!   managers through [`gen_event::RemoteEventManager`].
+//! * [`supervisor`]: the supervisor behaviour: child specs, one_for_one / one_for_all /
+//!   rest_for_one, restart intensity, shutdown in reverse order; and, with
+//!   `#[wtd_behaviour(mission)]`, which_children / count_children / restart_child /
+//!   terminate_child from other nodes through [`supervisor::RemoteSupervisor`].
 //! * [`billet`]: billets-doux: a `Pid` sent to another node becomes the right to message
 //!   that one process ([`billet::RemotePid`] there), recorded, checked and revocable here.
 //! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
@@ -63,6 +67,7 @@ pub mod path;
 pub mod process;
 pub mod registry;
 mod serve;
+pub mod supervisor;
 pub mod transport;
 
 /// What travels on the wire: the `wtd-wire` crate, which the proxy shares.
@@ -99,6 +104,7 @@ pub mod __private {
     pub use crate::registry::{
         ApplyFuture, ExportedFn, FnPath, Remote, apply_async, apply_blocking, parent_module,
     };
+    pub use crate::supervisor::{RemoteSupervisor, supervisor_apply, supervisor_running};
     pub use crate::wire::Encoding;
     pub use inventory;
 }

@@ -52,3 +52,5 @@ pub use reply::ReplyTo;
 pub use request::Request;
 pub use server_ref::{DEFAULT_TIMEOUT, ServerRef};
 pub use start::{start, start_link, start_link_named, start_named};
+
+pub(crate) use start::start_with;

@@ -81,7 +81,7 @@ pub async fn start_link_named<S: GenServer, M: Send + 'static>(
     .await
 }
 
-async fn start_with<S: GenServer>(
+pub(crate) async fn start_with<S: GenServer>(
     table: &ProcessTable,
     name: Option<&str>,
     parent: Option<ProcessId>,
