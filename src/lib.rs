@@ -7,9 +7,13 @@
 //! The gen_server of mission `counting` is reached as `counting/counter@NAME`, the chat
 //! room of mission `chat` as `chat/room@NAME`, the gen_fsm door of mission `door`
 //! (module `door`, its own file) as `door/door@NAME`, the supervisor of mission
-//! `supervision` as `supervision/app@NAME`.
+//! `supervision` as `supervision/app@NAME`, the failover service of missions `workers`
+//! and `tickets` (module `failover`) as `workers/failover/start_tickets` and
+//! `tickets/tickets@tickets`.
 
 pub mod door;
+
+pub mod failover;
 
 pub mod alarms;
 

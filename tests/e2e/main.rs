@@ -11,6 +11,7 @@ mod calls;
 mod chat;
 mod crowds;
 mod events;
+mod failover;
 mod faults;
 mod gen_fsm;
 mod limits;

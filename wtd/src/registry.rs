@@ -214,6 +214,9 @@ pub struct CallContext {
     pub mission: String,
     /// The capability key the call was signed with.
     pub key: [u8; 32],
+    /// This node's processes: where an exported function starts a process (a worker a
+    /// supervisor on the caller's node asked for) or finds one by name.
+    pub processes: crate::process::ProcessTable,
 }
 
 tokio::task_local! {

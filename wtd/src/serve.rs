@@ -506,6 +506,7 @@ impl Callee {
             caller: call.caller.clone(),
             mission: call.mission().to_string(),
             key: call.capability,
+            processes: self.processes.clone(),
         };
         if let Some(refusal) = wrong_json_arity(function, call) {
             return Outcome::Refused(refusal);

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use super::{Held, RemotePid, Route, Watched};
 use crate::error::Error;
-use crate::process::{Down, ExitReason, MonitorRef, Process, ProcessId};
+use crate::process::{Down, ExitReason, MonitorRef, Process, ProcessId, ProcessTable};
 use crate::wire::{Encoding, Target};
 
 /// How often a monitor asks a process's node whether the process has ended.
@@ -51,32 +51,37 @@ impl<M> RemotePid<M> {
     pub fn monitor<W: Send + 'static>(&self, watcher: &Process<W>) -> MonitorRef {
         match &self.route {
             Route::Local(pid) => watcher.monitor(pid),
-            Route::Billet(held) => {
-                let table = watcher.table().clone();
-                let monitor = table.next_monitor();
-                let me = watcher.pid().id();
-                let (go, ready) = tokio::sync::oneshot::channel::<()>();
-                let held = held.as_ref().clone();
-                let watching = table.clone();
-                let task = tokio::spawn(async move {
-                    // Recorded before the first question, so a quick answer finds it.
-                    if ready.await.is_err() {
-                        return;
-                    }
-                    if let Some(reason) = watch(&held).await {
-                        let down = Down {
-                            monitor,
-                            process: ProcessId(held.billet.process),
-                            reason,
-                        };
-                        watching.remote_down(me, down);
-                    }
-                });
-                table.monitor_remote(me, monitor, task.abort_handle());
-                let _ = go.send(());
-                monitor
-            }
+            Route::Billet(_) => self.monitor_from(watcher.table(), watcher.pid().id()),
         }
+    }
+
+    /// [`monitor`](Self::monitor) from process `watcher` of `table`, for callers that
+    /// hold no typed [`Process`] (a supervisor's type-erased child).
+    pub(crate) fn monitor_from(&self, table: &ProcessTable, watcher: ProcessId) -> MonitorRef {
+        let held = match &self.route {
+            Route::Local(pid) => return table.monitor(watcher, pid.id()),
+            Route::Billet(held) => held.as_ref().clone(),
+        };
+        let monitor = table.next_monitor();
+        let (go, ready) = tokio::sync::oneshot::channel::<()>();
+        let watching = table.clone();
+        let task = tokio::spawn(async move {
+            // Recorded before the first question, so a quick answer finds it.
+            if ready.await.is_err() {
+                return;
+            }
+            if let Some(reason) = watch(&held).await {
+                let down = Down {
+                    monitor,
+                    process: ProcessId(held.billet.process),
+                    reason,
+                };
+                watching.remote_down(watcher, down);
+            }
+        });
+        table.monitor_remote(watcher, monitor, task.abort_handle());
+        let _ = go.send(());
+        monitor
     }
 }
 

@@ -96,6 +96,14 @@ pub enum ProcessError {
         reason: ExitReason,
     },
 
+    /// A child meant to run on another node could not be started on any of the nodes
+    /// its spec lists.
+    #[error("no node could start it: {why}")]
+    NoNode {
+        /// What each node said, or that it was not online.
+        why: String,
+    },
+
     /// A gen_server's `init` refused to start.
     #[error("the server did not start: its init returned {reason}")]
     InitFailed {

@@ -174,6 +174,15 @@ impl ProcessTable {
     }
 }
 
+/// Two handles are equal when they share one table.
+impl PartialEq for ProcessTable {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for ProcessTable {}
+
 impl Default for ProcessTable {
     /// A table for a program that is not (yet) a node: its Pids show `<local.N>`.
     fn default() -> Self {

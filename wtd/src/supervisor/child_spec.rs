@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use super::behaviour::Supervisor;
 use super::child::Child;
 use super::start::start_with;
 use super::supervisor_ref::SupervisorRef;
+use crate::call::Peer;
 use crate::gen_server::{GenServer, ServerRef};
 use crate::process::{
     ExitReason, Pid, Process, ProcessError, ProcessId, ProcessTable, SpawnOptions,
@@ -112,6 +114,60 @@ impl ChildSpec {
             kind: ChildKind::Supervisor,
             ..ChildSpec::worker(id, start)
         }
+    }
+
+    /// A worker that runs on another node: on the first of `nodes` that is online and
+    /// starts it, and when it ends or its node goes away, again on that node if it is
+    /// there, else on the next in the list (and round again): **failover from one
+    /// machine to another**. `start` is given the [`Peer`] of one node and returns what
+    /// it started there, a [`Child::remote`] (or any `Into<Child>`), usually from an
+    /// exported "start a worker" function that node granted this one a key for. So each
+    /// start is a granted, rate-limited, revocable call like any other: revoking the key
+    /// stops further starts there.
+    ///
+    /// A node the directory does not list is skipped without a call. Each try counts
+    /// nothing by itself: the supervisor counts the restart once, and a restart that
+    /// finds no node counts as one more, so past its intensity the supervisor gives up,
+    /// saying what each node answered.
+    pub fn on_nodes<F, Fut, C>(id: &str, nodes: Vec<Peer>, start: F) -> Self
+    where
+        F: Fn(Peer) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = crate::Result<C>> + Send + 'static,
+        C: Into<Child>,
+    {
+        let nodes = Arc::new(nodes);
+        // Where the child ran last: the first node tried at the next start.
+        let last = Arc::new(AtomicUsize::new(0));
+        let start = Arc::new(start);
+        ChildSpec::worker(id, move |_starter| {
+            let (nodes, last, start) = (nodes.clone(), last.clone(), start.clone());
+            async move {
+                let first = last.load(Ordering::Relaxed);
+                let mut said = Vec::new();
+                for k in 0..nodes.len() {
+                    let at = (first + k) % nodes.len();
+                    let peer = nodes[at].clone();
+                    if !peer.listed() {
+                        said.push(format!("`{}` is not online", peer.name()));
+                        continue;
+                    }
+                    match start(peer.clone()).await {
+                        Ok(child) => {
+                            last.store(at, Ordering::Relaxed);
+                            tracing::info!(node = %peer.name(), "started a child on another node");
+                            return Ok(child.into());
+                        }
+                        Err(e) => said.push(format!("`{}`: {e}", peer.name())),
+                    }
+                }
+                if said.is_empty() {
+                    said.push("its spec lists no node".into());
+                }
+                Err(ProcessError::NoNode {
+                    why: said.join("; "),
+                })
+            }
+        })
     }
 
     /// The same child with another [`Restart`].

@@ -40,12 +40,19 @@
 //! ([`SupervisorRequest`]); never add, delete or stop. Every such call passes the
 //! node's grants, rate limits, revocation, replay protection and audit.
 //!
-//! # Children on other nodes, later
+//! # Children on other nodes: failover
 //!
-//! A child is watched and stopped through [`Child`] (`child.rs`), the one place a child
-//! on another node will plug in (issue 11): watched by a remote monitor, stopped by a
-//! call, restarted by the same strategy and counted by the same intensity.
+//! [`ChildSpec::on_nodes`] places a child on another node, from a list: the supervisor
+//! starts it through a function that node exports (and granted this one a key for), and
+//! watches the Pid it hands back with a remote monitor. When the child ends, or its node
+//! leaves the proxy's directory ([`ExitReason::NodeDown`](crate::process::ExitReason::NodeDown)),
+//! the supervisor restarts it by its strategy: on the same node if it is there, else on
+//! the next in the list — failover from one machine to another — and the restart
+//! intensity counts these restarts too. On the node that runs the child, [`guard`]
+//! makes a gen_server's Pid fit to hand back; on the supervisor's side,
+//! [`Child::remote`] says which message stops it. `examples/failover.rs` shows it all.
 
+mod away;
 mod behaviour;
 mod child;
 mod child_spec;
@@ -57,6 +64,7 @@ mod run;
 mod start;
 mod supervisor_ref;
 
+pub use away::{StopChild, guard};
 pub use behaviour::{Intensity, Strategy, Supervisor, SupervisorSpec};
 pub use child::Child;
 pub use child_spec::{ChildKind, ChildSpec, Restart, Shutdown, Starter};
