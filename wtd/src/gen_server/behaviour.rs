@@ -38,8 +38,8 @@ pub enum Next {
 ///   messages of links and monitors.
 ///
 /// Use `()` for a kind you do not need. Locally they only need to be `Send`. A server
-/// exposed to other nodes (a later issue) will also need them to be `Serialize +
-/// DeserializeOwned`; that bound will sit where a server is offered to a mission, so
+/// exposed to other nodes (`#[wtd_behaviour]`) also needs them to be `Serialize +
+/// DeserializeOwned`; that bound sits where a server is offered to a mission, so
 /// servers that stay local never need serde.
 ///
 /// The callbacks are `async`: a callback may await (a timer, a call to another server),

@@ -17,7 +17,7 @@
 //!   reason;
 //! * its registered name, if it had one ([`ProcessTable::register`]), is freed.
 //!
-//! That is what lets OTP-style programs "let it crash": a supervisor (a later issue)
+//! That is what lets OTP-style programs "let it crash": a [supervisor](crate::supervisor)
 //! links to its workers, traps exits, and restarts the ones that die.
 //!
 //! # Where this departs from Erlang
