@@ -27,7 +27,7 @@ use crate::wire::Encoding;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent to another node",
     label = "this message type is not `Serialize + Deserialize`",
-    note = "the `Call`, `Reply` and `Cast` of a `#[wtd_behaviour]` server travel over the network as bytes: derive `serde::Serialize` and `serde::Deserialize` on `{Self}`, or use plain data (numbers, String, Vec, enums and structs of those)"
+    note = "the messages of a `#[wtd_behaviour]` (a gen_server's `Call`, `Reply` and `Cast`, a gen_fsm's `Event`, `Call` and `Reply`, a gen_event's `Event`) travel over the network as bytes: derive `serde::Serialize` and `serde::Deserialize` on `{Self}`, or use plain data (numbers, String, Vec, enums and structs of those)"
 )]
 pub trait Message: Serialize + DeserializeOwned + Send + 'static {}
 
