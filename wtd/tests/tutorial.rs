@@ -2,14 +2,14 @@
 //! document at test time, so the tutorial cannot drift from the code.
 //!
 //! Sections 1, 3 and 4 run in one folder, one after the other, as a reader does them;
-//! section 2 ("two machines") runs on its own. Proxies and the example node run in-process
-//! (their `cargo run …` lines), the programs of sections 3 and 4 (`garden`, `guestbook`)
-//! run as built by cargo, every `wtd …` line runs the built `wtd` binary. Examples that end
-//! by themselves (`cargo run --example NAME`) run to their end as built by cargo, and what
-//! they print must contain the `text` block the tutorial shows after the command. The
-//! tutorial's fixed values (the proxies' URLs, `~/…` paths) are mapped to this test's proxy
-//! and temp folder. A command this test does not know fails the test, so a new command in
-//! the tutorial gets covered here.
+//! sections 2 ("two machines") and 5 (supervision and failover) run on their own. Proxies
+//! and the example node run in-process (their `cargo run …` lines), the programs of
+//! sections 3 and 4 (`garden`, `guestbook`) run as built by cargo, every `wtd …` line runs
+//! the built `wtd` binary. Examples that end by themselves (`cargo run --example NAME`) run
+//! to their end as built by cargo, and what they print must contain the `text` block the
+//! tutorial shows after the command. The tutorial's fixed values (the proxies' URLs, `~/…`
+//! paths) are mapped to this test's proxy and temp folder. A command this test does not
+//! know fails the test, so a new command in the tutorial gets covered here.
 
 #![allow(dead_code)]
 
@@ -727,6 +727,18 @@ async fn tutorial_section_2_runs_as_written() {
     reader.finish().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tutorial_section_5_runs_as_written() {
+    let mut reader = Reader::new().await;
+    reader.section(5).await;
+    assert_eq!(
+        reader.examples_run,
+        ["supervision", "failover"],
+        "section 5 runs the supervision example, then the failover one"
+    );
+    reader.finish().await;
+}
+
 /// The `rust` blocks of section `section`, in order.
 fn rust_blocks(section: u32) -> Vec<String> {
     let text = section_text(section);
@@ -773,6 +785,29 @@ fn the_guestbook_program_in_the_tutorial_is_examples_guestbook_rs() {
         include_str!("../../examples/guestbook.rs"),
         "docs/TUTORIAL.md section 4 shows examples/guestbook.rs whole: paste the file again"
     );
+}
+
+#[test]
+fn the_code_in_section_5_is_the_code_of_src() {
+    let sources = [
+        ("src/lib.rs", include_str!("../../src/lib.rs")),
+        ("src/failover.rs", include_str!("../../src/failover.rs")),
+    ];
+    let blocks = rust_blocks(5);
+    assert!(!blocks.is_empty(), "section 5 shows no code");
+    for block in blocks {
+        let found = sources.iter().any(|(_, source)| {
+            (0..=8)
+                .step_by(4)
+                .any(|spaces| source.contains(&indented(&block, spaces)))
+        });
+        assert!(
+            found,
+            "docs/TUTORIAL.md section 5 shows code that is in none of {:?} (paste it again \
+             from there):\n{block}",
+            sources.map(|(path, _)| path)
+        );
+    }
 }
 
 #[test]
