@@ -2,12 +2,14 @@
 //! document at test time, so the tutorial cannot drift from the code.
 //!
 //! Sections 1, 3 and 4 run in one folder, one after the other, as a reader does them;
-//! section 2 ("two machines") runs on its own. Proxies and the example node run
-//! in-process (their `cargo run …` lines), the programs of sections 3 and 4 (`garden`,
-//! `guestbook`) run as built by cargo, every `wtd …` line runs the built `wtd` binary. The tutorial's fixed
-//! values (the proxies' URLs, `~/…` paths) are mapped to this test's proxy and temp
-//! folder. A command this test does not know fails the test, so a new command in the
-//! tutorial gets covered here.
+//! sections 2 ("two machines") and 5 (supervision and failover) run on their own. Proxies
+//! and the example node run in-process (their `cargo run …` lines), the programs of
+//! sections 3 and 4 (`garden`, `guestbook`) run as built by cargo, every `wtd …` line runs
+//! the built `wtd` binary. Examples that end by themselves (`cargo run --example NAME`) run
+//! to their end as built by cargo, and what they print must contain the `text` block the
+//! tutorial shows after the command. The tutorial's fixed values (the proxies' URLs, `~/…`
+//! paths) are mapped to this test's proxy and temp folder. A command this test does not
+//! know fails the test, so a new command in the tutorial gets covered here.
 
 #![allow(dead_code)]
 
@@ -32,6 +34,11 @@ const PUBLIC_KEY_PLACEHOLDER: &str = "PUBLIC_KEY_FROM_BOB";
 const PROOF_PLACEHOLDER: &str = "PROOF_FROM_BOB";
 /// How long a node may take to show in the directory, or a grant to reach it.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
+/// How long an example that ends by itself (`cargo run --example failover`) may run.
+const EXAMPLE_LIMIT: Duration = Duration::from_secs(60);
+/// The longest failover gap that still reads as the tutorial's "about a second" (a node
+/// that stops cleanly), with room for a busy machine; a lost node's 3–7 s is well above.
+const CLEAN_FAILOVER_LIMIT: f64 = 3.0;
 
 /// Adds two numbers (`demo/tutorial/add`).
 #[wtd_export(demo)]
@@ -111,6 +118,85 @@ fn tutorial_lines(section: u32) -> Vec<(usize, String)> {
         "no ```sh lines found in section {section} of {path}"
     );
     lines
+}
+
+/// The lines of the `text` block that follows the `sh` block holding line `number` of the
+/// document: what the tutorial says the command prints.
+fn shown_output(number: usize) -> Vec<String> {
+    let text = tutorial_text();
+    let mut rest = text.lines().skip(number);
+    let sh_end = rest
+        .by_ref()
+        .position(|line| line.trim().starts_with("```"));
+    assert!(
+        sh_end.is_some(),
+        "docs/TUTORIAL.md line {number}: its sh block is not closed"
+    );
+    let next_fence = rest.by_ref().find(|line| line.trim().starts_with("```"));
+    assert_eq!(
+        next_fence.map(str::trim),
+        Some("```text"),
+        "docs/TUTORIAL.md line {number}: the next code block after this command should be a \
+         ```text block showing what it prints"
+    );
+    rest.take_while(|line| !line.trim().starts_with("```"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A line of output as compared: words separated by single spaces, and a number of
+/// seconds (`1.0 s`) as `N.N s`, since a gap is measured anew on every run.
+fn comparable(line: &str) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut out = Vec::with_capacity(words.len());
+    for (at, word) in words.iter().enumerate() {
+        let seconds =
+            words.get(at + 1) == Some(&"s") && word.contains('.') && word.parse::<f64>().is_ok();
+        out.push(if seconds { "N.N" } else { word });
+    }
+    out.join(" ")
+}
+
+/// Checks that `printed` shows the lines of `shown` (a tutorial `text` block), in order:
+/// lines next to each other in the block are next to each other in the output (blank lines
+/// aside); a line `...` stands for any number of lines; a line ending in ` ...` for any
+/// line that begins like it.
+fn assert_shows(at: &str, shown: &[String], printed: &str) {
+    let printed: Vec<String> = printed
+        .lines()
+        .map(comparable)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let mut from = 0;
+    let mut runs: Vec<Vec<String>> = vec![Vec::new()];
+    for line in shown.iter().map(|line| comparable(line)) {
+        if line == "..." {
+            runs.push(Vec::new());
+        } else if !line.is_empty() {
+            runs.last_mut().expect("a run").push(line);
+        }
+    }
+    let fits = |expected: &String, line: &String| match expected.strip_suffix(" ...") {
+        Some(start) => line.starts_with(start),
+        None => line == expected,
+    };
+    for run in runs.iter().filter(|run| !run.is_empty()) {
+        let found = (from..=printed.len().saturating_sub(run.len())).find(|&start| {
+            run.iter()
+                .zip(&printed[start..])
+                .all(|(expected, line)| fits(expected, line))
+                && printed.len() >= start + run.len()
+        });
+        let start = found.unwrap_or_else(|| {
+            panic!(
+                "{at}: the tutorial says it prints\n  {}\nbut after line {from} of its output it \
+                 printed\n  {}",
+                run.join("\n  "),
+                printed[from..].join("\n  ")
+            )
+        });
+        from = start + run.len();
+    }
 }
 
 /// Splits a shell line into words (single and double quotes; no escapes, no expansion),
@@ -201,6 +287,8 @@ struct Reader {
     proof: Option<String>,
     /// `wtd call` lines whose output was checked.
     calls_checked: usize,
+    /// The examples run to their end (`cargo run --example NAME`), in order.
+    examples_run: Vec<String>,
 }
 
 /// An example program as cargo built it, running on a home; killed when dropped, as the
@@ -240,6 +328,7 @@ impl Reader {
             public_key: None,
             proof: None,
             calls_checked: 0,
+            examples_run: Vec::new(),
         }
     }
 
@@ -261,11 +350,11 @@ impl Reader {
         for (number, line) in tutorial_lines(section) {
             let at = format!("docs/TUTORIAL.md line {number}: `{line}`");
             eprintln!("tutorial: {at}");
-            self.line(&at, &line).await;
+            self.line(number, &at, &line).await;
         }
     }
 
-    async fn line(&mut self, at: &str, line: &str) {
+    async fn line(&mut self, number: usize, at: &str, line: &str) {
         let (words, comment) = split_line(line);
         let words: Vec<String> = words.iter().map(|w| self.map(w)).collect();
         let words_str: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -317,6 +406,29 @@ impl Reader {
                     .unwrap_or_else(|e| panic!("{at}: {e}"))
                     .name;
                 self.wait_listed(at, home, &name).await;
+            }
+            ["cargo", "run", "--example", example] => {
+                let run = run_example(at, example).await;
+                assert_shows(at, &shown_output(number), &run.stdout);
+                match *example {
+                    "supervision" => assert!(
+                        run.stderr.contains("panicked at src/lib.rs"),
+                        "{at}: the tutorial says each panic of the worker is printed on \
+                         stderr: {}",
+                        run.stderr
+                    ),
+                    "failover" => {
+                        let gap = failover_gap(&run.stdout)
+                            .unwrap_or_else(|| panic!("{at}: no gap printed: {}", run.stdout));
+                        assert!(
+                            gap < CLEAN_FAILOVER_LIMIT,
+                            "{at}: the tutorial says the gap after a clean stop is about a \
+                             second; it was {gap} s"
+                        );
+                    }
+                    _ => {}
+                }
+                self.examples_run.push(example.to_string());
             }
             ["wtd", ..] => self.wtd_line(at, &words, comment.as_deref()).await,
             _ => panic!(
@@ -458,23 +570,7 @@ impl Reader {
 /// Builds example `example` as a reader's `cargo run` would, starts it on `home`, and
 /// returns it with the first line it prints (that it serves).
 async fn start_example(at: &str, example: &str, home: &str) -> (Program, String) {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = std::process::Command::new(&cargo)
-        .args(["build", "--quiet", "--example", example])
-        .current_dir(workspace)
-        .status()
-        .expect("cargo runs");
-    assert!(
-        built.success(),
-        "{at}: the {example} example does not build"
-    );
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    let mut child = std::process::Command::new(target.join("debug/examples").join(example))
+    let mut child = std::process::Command::new(build_example(at, example))
         .arg(home)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -497,6 +593,89 @@ async fn start_example(at: &str, example: &str, home: &str) -> (Program, String)
         .expect("joined")
         .expect("read");
     (program, first.trim().to_string())
+}
+
+/// Builds example `example` as a reader's `cargo run` would; returns its program's path.
+fn build_example(at: &str, example: &str) -> std::path::PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(&cargo)
+        .args(["build", "--quiet", "--example", example])
+        .current_dir(workspace)
+        .status()
+        .expect("cargo runs");
+    assert!(
+        built.success(),
+        "{at}: the {example} example does not build"
+    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    target.join("debug/examples").join(example)
+}
+
+/// What an example that ends by itself printed.
+struct Finished {
+    stdout: String,
+    stderr: String,
+}
+
+/// Builds example `example` and runs it to its end (at most [`EXAMPLE_LIMIT`]), as
+/// `cargo run --example NAME` does; it must succeed.
+async fn run_example(at: &str, example: &str) -> Finished {
+    let program = build_example(at, example);
+    let at = at.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(&program)
+            .env_remove("RUST_BACKTRACE")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{at}: {} does not start: {e}", program.display()));
+        let read = |mut pipe: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        };
+        let stdout = read(Box::new(child.stdout.take().expect("stdout")));
+        let stderr = read(Box::new(child.stderr.take().expect("stderr")));
+        let deadline = Instant::now() + EXAMPLE_LIMIT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{at}: the example did not end within {EXAMPLE_LIMIT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let finished = Finished {
+            stdout: stdout.join().expect("stdout read"),
+            stderr: stderr.join().expect("stderr read"),
+        };
+        assert!(
+            status.success(),
+            "{at}: the example failed ({status}):\n{}\n{}",
+            finished.stdout,
+            finished.stderr
+        );
+        finished
+    })
+    .await
+    .expect("the example thread")
+}
+
+/// The gap `examples/failover.rs` measured: the seconds in "answered again 1.0 s after".
+fn failover_gap(stdout: &str) -> Option<f64> {
+    let after = stdout.split("answered again ").nth(1)?;
+    after.split_whitespace().next()?.parse().ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -548,12 +727,46 @@ async fn tutorial_section_2_runs_as_written() {
     reader.finish().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tutorial_section_5_runs_as_written() {
+    let mut reader = Reader::new().await;
+    reader.section(5).await;
+    assert_eq!(
+        reader.examples_run,
+        ["supervision", "failover"],
+        "section 5 runs the supervision example, then the failover one"
+    );
+    reader.finish().await;
+}
+
+/// The `rust` blocks of section `section`, in order.
+fn rust_blocks(section: u32) -> Vec<String> {
+    let text = section_text(section);
+    let mut blocks = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("```rust\n") {
+        let block = &rest[start + "```rust\n".len()..];
+        let end = block.find("```").expect("closed");
+        blocks.push(block[..end].to_string());
+        rest = &block[end + 3..];
+    }
+    blocks
+}
+
 /// The first `rust` block of section `section`.
 fn rust_block(section: u32) -> String {
-    let text = section_text(section);
-    let start = text.find("```rust\n").expect("a rust block") + "```rust\n".len();
-    let end = start + text[start..].find("```").expect("closed");
-    text[start..end].to_string()
+    rust_blocks(section).remove(0)
+}
+
+/// `block` with every non-empty line indented by `spaces` more.
+fn indented(block: &str, spaces: usize) -> String {
+    block
+        .lines()
+        .map(|line| match line {
+            "" => "\n".to_string(),
+            line => format!("{:spaces$}{line}\n", ""),
+        })
+        .collect()
 }
 
 #[test]
@@ -572,6 +785,51 @@ fn the_guestbook_program_in_the_tutorial_is_examples_guestbook_rs() {
         include_str!("../../examples/guestbook.rs"),
         "docs/TUTORIAL.md section 4 shows examples/guestbook.rs whole: paste the file again"
     );
+}
+
+#[test]
+fn the_code_in_section_5_is_the_code_of_src() {
+    let sources = [
+        ("src/lib.rs", include_str!("../../src/lib.rs")),
+        ("src/failover.rs", include_str!("../../src/failover.rs")),
+    ];
+    let blocks = rust_blocks(5);
+    assert!(!blocks.is_empty(), "section 5 shows no code");
+    for block in blocks {
+        let found = sources.iter().any(|(_, source)| {
+            (0..=8)
+                .step_by(4)
+                .any(|spaces| source.contains(&indented(&block, spaces)))
+        });
+        assert!(
+            found,
+            "docs/TUTORIAL.md section 5 shows code that is in none of {:?} (paste it again \
+             from there):\n{block}",
+            sources.map(|(path, _)| path)
+        );
+    }
+}
+
+#[test]
+fn shown_output_matches_in_order_with_gaps() {
+    let printed = "a\n  b 1.0 s later\n\nc <x.2>\nd\ne: long tail\n";
+    let shown = |lines: &[&str]| lines.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    assert_shows(
+        "t",
+        &shown(&["b 2.5 s later", "c <x.2>", "...", "e: ..."]),
+        printed,
+    );
+    assert_shows("t", &shown(&["a", "..."]), printed);
+    for wrong in [
+        &["a", "c <x.2>"][..],
+        &["c <x.3>"],
+        &["d", "a"],
+        &["e: short ..."],
+    ] {
+        let shown = shown(wrong);
+        let failed = std::panic::catch_unwind(|| assert_shows("t", &shown, printed)).is_err();
+        assert!(failed, "{wrong:?} should not match");
+    }
 }
 
 #[test]
