@@ -11,6 +11,7 @@ mod calls;
 mod chat;
 mod crowds;
 mod faults;
+mod gate;
 mod limits;
 mod proxy;
 mod quickstart;

@@ -30,6 +30,11 @@ pub enum ProxyError {
     /// The request was signed for another node or route.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// An `/apply` call the callee could not accept: its capability key is not among the
+    /// keys the callee announced, or its signature does not verify. Refused before it
+    /// costs the callee anything (see `state/gate.rs`).
+    #[error("not accepted: {0}")]
+    NotAccepted(String),
     /// The node is not registered. Its [`wtd_wire::ERROR_HEADER`] code,
     /// [`wtd_wire::NOT_REGISTERED`], tells a node to register again.
     #[error(
@@ -66,7 +71,7 @@ impl ProxyError {
             ProxyError::Unauthenticated(_) | ProxyError::SignedBeforeStart(_) => {
                 StatusCode::UNAUTHORIZED
             }
-            ProxyError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ProxyError::Forbidden(_) | ProxyError::NotAccepted(_) => StatusCode::FORBIDDEN,
             ProxyError::NotRegistered(_) => StatusCode::NOT_FOUND,
             ProxyError::NameTaken(_) => StatusCode::CONFLICT,
             ProxyError::NodeDown(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -89,6 +94,7 @@ impl ProxyError {
             ProxyError::Unauthenticated(_) => "Unauthenticated",
             ProxyError::SignedBeforeStart(_) => wtd_wire::SIGNED_BEFORE_START,
             ProxyError::Forbidden(_) => "Forbidden",
+            ProxyError::NotAccepted(_) => wtd_wire::NOT_ACCEPTED,
             ProxyError::NotRegistered(_) => wtd_wire::NOT_REGISTERED,
             ProxyError::NameTaken(_) => "NameTaken",
             ProxyError::NodeDown(_) => "NodeDown",

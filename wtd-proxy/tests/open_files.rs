@@ -57,7 +57,9 @@ fn a_proxy_started_with_a_low_soft_limit_raises_it_to_the_hard_limit() {
             log.push_str(&line);
             log.push('\n');
         }
-        soft = open_file_limits(pid).map(|(soft, _)| soft).unwrap_or_default();
+        soft = open_file_limits(pid)
+            .map(|(soft, _)| soft)
+            .unwrap_or_default();
         if soft != "256" && log.contains("listening") {
             break;
         }

@@ -266,7 +266,10 @@ mod tests {
             |_| true,
         );
         assert_eq!(result, Err(refused("Unauthenticated")));
-        assert_eq!(posts, 1, "a bad signature or a clock far off is not retried");
+        assert_eq!(
+            posts, 1,
+            "a bad signature or a clock far off is not retried"
+        );
 
         let mut posts = 0;
         let mut paused = Duration::ZERO;
