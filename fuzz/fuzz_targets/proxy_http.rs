@@ -216,6 +216,7 @@ impl HopBody {
                     .map(|(mission, functions)| Offer {
                         mission: mission.clone().unwrap_or_else(|| "demo".into()),
                         functions: functions.iter().map(Function::text).collect(),
+                        behaviours: Vec::new(),
                     })
                     .collect(),
                 accepts: accepts.clone(),
@@ -577,19 +578,21 @@ fn run(req: &Req) {
                     module.clone(),
                     function.clone(),
                 ),
-                None => {
-                    let wire::Target::Function {
+                None => match &call.target {
+                    wire::Target::Function {
                         mission,
                         module,
                         function,
-                    } = &call.target;
-                    (
+                    } => (
                         call.callee.clone(),
                         mission.clone(),
                         module.clone(),
                         function.clone(),
-                    )
-                }
+                    ),
+                    // `fields.call` makes calls to functions only; any other target gets
+                    // a URL that cannot match it.
+                    _ => (call.callee.clone(), String::new(), String::new(), String::new()),
+                },
             };
             let path = format!(
                 "/apply/{}/{}/{}/{}",

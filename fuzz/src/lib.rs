@@ -339,6 +339,26 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             ]
             .concat(),
         ],
+        "proxy_server" => {
+            let apply = Signed::sign(domain::CALL, &sample_call(), &alice()).to_bytes();
+            let mut put = format!(
+                "PUT /apply/alice/demo/demo/add HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+                apply.len()
+            )
+            .into_bytes();
+            put.extend_from_slice(&apply);
+            let get = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n".to_vec();
+            vec![
+                // One chunk each (the first byte says how many chunks, see the target).
+                [&[0u8][..], &get].concat(),
+                [&[0u8][..], b"GET /api/directory HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"].concat(),
+                [&[1u8][..], &put].concat(),
+                [&[2u8][..], &get, &get, &get].concat(),
+                [&[3u8][..], b"POST /tx/alice HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"].concat(),
+                [&[0u8][..], b"POST /ping HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: 3\r\n\r\nabc"].concat(),
+                [&[0u8][..], b"GET / HTTP/1.0\r\n\r\n"].concat(),
+            ]
+        }
         _ => Vec::new(),
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use wtd::call::{CallSpec, open_reply, sign_call};
+use wtd::call::{CallSpec, sign_call};
 use wtd::wire::{
     Call, Encoding, Hop, Kind, Outcome, Outgoing, Ping, Register, Reply, Route, RxBatch, RxPoll,
     Signed, Target, TxBatch, TxReply, TxStatus, domain, encode, now_ms, random_ack,
@@ -14,7 +14,8 @@ use wtd::{Error, KeyFile};
 use wtd_examples::demo;
 
 use crate::harness::{
-    Cluster, apply, as_u64, empty_ping, register_by_hand, send, sign_demo, unique,
+    Cluster, apply, apply_not_accepted, as_u64, empty_ping, register_by_hand, send, sign_demo,
+    unique,
 };
 
 /// Mallory, a registered node, tries to long-poll Alice's mailbox.
@@ -109,9 +110,24 @@ async fn a_key_for_alice_does_not_work_on_carol() {
         spec,
     )
     .expect("signed");
-    let reply = apply(&cluster, &for_carol).await;
-    let carol_key = wtd::wire::verifying_key(&carol.public_key()).expect("carol's key");
-    let err = open_reply(carol.name(), &carol_key, &for_carol, &reply).expect_err("not granted");
+    // Carol never announced Bob's key: the proxy refuses it before it costs her anything
+    // (issue 16); sent the way Bob's node sends calls, Carol herself refuses it.
+    apply_not_accepted(&cluster, &for_carol).await;
+    let bob_for_carol = KeyFile {
+        node: carol.name().to_string(),
+        node_public_key: carol
+            .public_key()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        ..key.clone()
+    };
+    let err = bob
+        .peer(&bob_for_carol)
+        .expect("a peer for carol")
+        .send_signed(for_carol)
+        .await
+        .expect_err("not granted");
     assert!(
         matches!(&err, Error::Denied { node } if node == carol.name()),
         "{err}"
@@ -390,8 +406,22 @@ async fn messages_of_an_abandoned_long_poll_come_again() {
         200
     );
 
-    // Someone sends Eve a call through /apply (its answer does not matter here).
+    // Someone sends Eve a call through /apply (its answer does not matter here), with a
+    // key Eve announces, so that the proxy lets it through to her mailbox.
     let capability = wtd::keys::generate();
+    let announce = Ping {
+        accepts: vec![capability.verifying_key().to_bytes()],
+        ..empty_ping()
+    };
+    let ping = Signed::sign(
+        domain::HOP,
+        &hop(&eve_name, Route::Ping, encode(&announce)),
+        &eve,
+    );
+    assert_eq!(
+        send("POST", format!("{url}/ping"), ping.to_bytes()).await.0,
+        200
+    );
     let spec = CallSpec {
         mission: "demo",
         module: "demo",

@@ -173,6 +173,23 @@ pub async fn apply(cluster: &Cluster, call: &Signed) -> Signed {
         .expect("the proxy relays it")
 }
 
+/// Sends one signed call through `/apply` and checks that the proxy refused it itself, as
+/// a call its callee could not accept (403 `not accepted: …`, issue 16): a key the callee
+/// did not announce, or a signature that does not verify. Returns the proxy's sentence.
+pub async fn apply_not_accepted(cluster: &Cluster, call: &Signed) -> String {
+    let call_path: wtd::wire::Call = call.peek().expect("a call");
+    let url = format!(
+        "{}/apply/{}/{}",
+        cluster.url(),
+        call_path.callee,
+        call_path.path()
+    );
+    let (status, text) = send("PUT", url, call.to_bytes()).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.starts_with("not accepted: "), "{text}");
+    text
+}
+
 /// A postcard-encoded `u64` result.
 pub fn as_u64(bytes: &[u8]) -> u64 {
     wtd::wire::decode_exact(bytes).expect("a u64")

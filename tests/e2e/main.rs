@@ -13,6 +13,7 @@ mod crowds;
 mod events;
 mod failover;
 mod faults;
+mod gate;
 mod gen_fsm;
 mod limits;
 mod monitors;

@@ -1,5 +1,7 @@
 //! Replayed and altered requests, sent straight to the proxy's `/apply` route as an
-//! attacker (or a script) would.
+//! attacker (or a script) would. Altered calls no longer get that far: the proxy checks an
+//! `/apply` call's signature before it costs the callee anything (issue 16), so they are
+//! also sent the way a node sends its calls, through `/tx`, where the callee refuses them.
 
 use std::time::Duration;
 
@@ -7,7 +9,7 @@ use wtd::Error;
 use wtd::wire::Signed;
 use wtd_examples::demo;
 
-use crate::harness::{Cluster, apply, as_u64, sign_demo};
+use crate::harness::{Cluster, apply, apply_not_accepted, as_u64, sign_demo};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_replayed_byte_for_byte_is_refused_and_not_run_twice() {
@@ -46,8 +48,8 @@ async fn request_with_one_flipped_byte_is_refused() {
         body,
         signature: call.signature.clone(),
     };
-    let reply = apply(&cluster, &tampered).await;
-    let err = peer.open_reply(&tampered, &reply).expect_err("refused");
+    apply_not_accepted(&cluster, &tampered).await;
+    let err = peer.send_signed(tampered).await.expect_err("refused");
     assert!(
         matches!(&err, Error::BadSignature { who } if who.contains(alice.name())),
         "alice refused it: {err}"
@@ -61,10 +63,8 @@ async fn request_with_one_flipped_byte_is_refused() {
         body: call.body.clone(),
         signature,
     };
-    let reply = apply(&cluster, &bad_signature).await;
-    let err = peer
-        .open_reply(&bad_signature, &reply)
-        .expect_err("refused");
+    apply_not_accepted(&cluster, &bad_signature).await;
+    let err = peer.send_signed(bad_signature).await.expect_err("refused");
     assert!(
         matches!(&err, Error::BadSignature { who } if who.contains(alice.name())),
         "alice refused it: {err}"
@@ -99,7 +99,8 @@ async fn apply_url_that_does_not_match_the_signed_call_is_refused() {
 
 /// Regression: the callee's signed `BadSignature` refusal of a copy with a broken
 /// signature must not pass as the answer to the genuine call (the reply's call hash
-/// covers the signature too).
+/// covers the signature too). Since issue 16 the proxy refuses the copy on `/apply`
+/// before Alice sees it, so the refusal she would sign is signed here with her node key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusal_of_a_tampered_copy_is_not_an_answer_to_the_genuine_call() {
     let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
@@ -112,7 +113,20 @@ async fn refusal_of_a_tampered_copy_is_not_an_answer_to_the_genuine_call() {
         body: genuine.body.clone(),
         signature,
     };
-    let refusal = apply(&cluster, &copy).await;
+    apply_not_accepted(&cluster, &copy).await;
+    let call: wtd::wire::Call = copy.peek().expect("a call");
+    let alice_key = wtd::keys::load_or_create_node_key(alice.home()).expect("alice's key");
+    let refusal = Signed::sign(
+        wtd::wire::domain::REPLY,
+        &wtd::wire::Reply {
+            callee: alice.name().to_string(),
+            caller: bob.name().to_string(),
+            ack: call.ack,
+            call_hash: copy.envelope_hash(),
+            outcome: wtd::wire::Outcome::Refused(wtd::wire::Refusal::BadSignature),
+        },
+        &alice_key,
+    );
     let err = peer
         .open_reply(&genuine, &refusal)
         .expect_err("not an answer to the genuine call");

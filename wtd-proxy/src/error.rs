@@ -19,9 +19,22 @@ pub enum ProxyError {
     /// The hop signature does not verify, is replayed, or is out of the clock window.
     #[error("not authenticated: {0}")]
     Unauthenticated(String),
+    /// The hop was signed before this proxy started, in its first 30 s (it could be a
+    /// replay: the replay window is in memory). Its [`wtd_wire::ERROR_HEADER`] code,
+    /// [`wtd_wire::SIGNED_BEFORE_START`], tells a node to sign the request again and retry.
+    #[error(
+        "not authenticated: this request was signed {0} ms before the proxy started, so it could be a \
+         replay; send a new one (if it keeps happening, this node's clock is behind: enable NTP)"
+    )]
+    SignedBeforeStart(u64),
     /// The request was signed for another node or route.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// An `/apply` call the callee could not accept: its capability key is not among the
+    /// keys the callee announced, or its signature does not verify. Refused before it
+    /// costs the callee anything (see `state/gate.rs`).
+    #[error("not accepted: {0}")]
+    NotAccepted(String),
     /// The node is not registered. Its [`wtd_wire::ERROR_HEADER`] code,
     /// [`wtd_wire::NOT_REGISTERED`], tells a node to register again.
     #[error(
@@ -55,8 +68,10 @@ impl ProxyError {
             ProxyError::Malformed(_) => StatusCode::BAD_REQUEST,
             ProxyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
-            ProxyError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ProxyError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ProxyError::Unauthenticated(_) | ProxyError::SignedBeforeStart(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            ProxyError::Forbidden(_) | ProxyError::NotAccepted(_) => StatusCode::FORBIDDEN,
             ProxyError::NotRegistered(_) => StatusCode::NOT_FOUND,
             ProxyError::NameTaken(_) => StatusCode::CONFLICT,
             ProxyError::NodeDown(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -77,7 +92,9 @@ impl ProxyError {
             ProxyError::TooLarge(_) => "TooLarge",
             ProxyError::SlowBody(_) => "SlowBody",
             ProxyError::Unauthenticated(_) => "Unauthenticated",
+            ProxyError::SignedBeforeStart(_) => wtd_wire::SIGNED_BEFORE_START,
             ProxyError::Forbidden(_) => "Forbidden",
+            ProxyError::NotAccepted(_) => wtd_wire::NOT_ACCEPTED,
             ProxyError::NotRegistered(_) => wtd_wire::NOT_REGISTERED,
             ProxyError::NameTaken(_) => "NameTaken",
             ProxyError::NodeDown(_) => "NodeDown",

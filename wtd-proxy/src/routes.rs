@@ -279,7 +279,10 @@ async fn apply<S: Store>(
         ));
     }
     let span = tracing::debug_span!("apply", callee = %call.callee, ack = %hex::encode(call.ack), path = %call.path());
-    let reply = state.apply(&call, body.to_vec()).instrument(span).await?;
+    let reply = state
+        .apply(&call, &signed, body.to_vec())
+        .instrument(span)
+        .await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())
 }
 

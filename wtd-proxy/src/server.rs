@@ -294,33 +294,49 @@ fn is_per_connection(e: &std::io::Error) -> bool {
     )
 }
 
-/// `wanted`, lowered to leave room under the process's open-file limit (Linux reads it
-/// from `/proc/self/limits`; elsewhere `wanted` is kept). Each connection is one file;
+/// `wanted`, lowered to leave room under the process's open-file limit, after raising
+/// that limit as far as it goes ([`raise_open_file_limit`]). Each connection is one file;
 /// the database, the listener and logs need a few more.
 pub fn fit_to_open_files(wanted: usize) -> usize {
     const RESERVED: usize = 64;
-    let Some(limit) = open_file_limit() else {
+    let Some(limit) = raise_open_file_limit() else {
         return wanted;
     };
     let fitted = wanted.min(limit.saturating_sub(RESERVED).max(16));
     if fitted < wanted {
         tracing::warn!(
             "serving at most {fitted} connections, not {wanted}: the open-file limit is \
-             {limit} (raise it with `ulimit -n` or LimitNOFILE= in a systemd unit)"
+             {limit}, and the system allows this process no more (raise the hard limit with \
+             LimitNOFILE= in a systemd unit, or in /etc/security/limits.conf)"
         );
     }
     fitted
 }
 
-fn open_file_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    // "Max open files            1024                 1048576              files"
-    line["Max open files".len()..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// Raises this process's soft open-file limit to its hard limit, and returns the soft
+/// limit now; `None` where there is no such limit (not Unix).
+///
+/// Many desktops start programs with a soft limit of 1,024 and a hard limit far above it
+/// (the soft limit only protects old programs using `select`, which the proxy does not).
+/// A process may raise its own soft limit up to the hard one: so the proxy serves as many
+/// connections on such a desktop as on a server, without anyone typing `ulimit -n`.
+#[cfg(unix)]
+pub fn raise_open_file_limit() -> Option<usize> {
+    // Linux refuses a soft limit above `fs.nr_open` (2^20 by default), even when the
+    // hard limit is "unlimited"; this is far more than the proxy's connection bound.
+    const MOST_OPEN_FILES: u64 = 1 << 20;
+    let raised = rlimit::increase_nofile_limit(MOST_OPEN_FILES).or_else(|e| {
+        tracing::warn!("cannot raise the open-file limit: {e}");
+        rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _hard)| soft)
+    });
+    let soft = raised.ok()?;
+    Some(usize::try_from(soft).unwrap_or(usize::MAX))
+}
+
+/// See the Unix version: elsewhere there is no limit to raise.
+#[cfg(not(unix))]
+pub fn raise_open_file_limit() -> Option<usize> {
+    None
 }
 
 #[cfg(test)]
@@ -329,8 +345,8 @@ mod tests {
 
     #[test]
     fn the_connection_bound_fits_under_the_open_file_limit() {
-        let Some(limit) = open_file_limit() else {
-            return; // Not Linux: nothing to read, nothing lowered.
+        let Some(limit) = raise_open_file_limit() else {
+            return; // Not Unix: nothing to read, nothing lowered.
         };
         assert!(limit > 0);
         assert_eq!(fit_to_open_files(1), 1);

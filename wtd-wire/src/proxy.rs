@@ -12,6 +12,18 @@ pub const ERROR_HEADER: &str = "wtd-error";
 /// should register again (`PUT /nodes/{name}`) and retry.
 pub const NOT_REGISTERED: &str = "NotRegistered";
 
+/// The [`ERROR_HEADER`] code of a hop signed before the proxy (re)started, refused during
+/// its first 30 s (its replay window is in memory, so such a hop could be a replay). A
+/// node signs the request again and retries: a new hop passes once its time is after the
+/// start, which for a node whose clock lags a little is a moment later.
+pub const SIGNED_BEFORE_START: &str = "SignedBeforeStart";
+
+/// The [`ERROR_HEADER`] code of an `/apply` call the proxy refused because the callee
+/// could not accept it: its capability key is not among the keys the callee announced
+/// (never granted, revoked or expired), or its signature does not verify. Nothing reached
+/// the callee, so the call did not run.
+pub const NOT_ACCEPTED: &str = "NotAccepted";
+
 /// The proxy routes a node request can be for; signed into every [`Hop`] so a request
 /// signed for one route is refused on another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,6 +27,17 @@ pub enum Error {
         node: String,
     },
 
+    /// The proxy refused an `/apply` call before it reached the node: the node never
+    /// announced the key (never granted, or revoked long ago), or the call's signature does
+    /// not verify with it.
+    #[error(
+        "node `{node}` does not accept this key (the proxy checked it against the keys `{node}` announces; nothing reached `{node}`): it was never granted, or was revoked long ago. Ask its owner to grant it, or check which key file you used"
+    )]
+    NotAccepted {
+        /// The node called.
+        node: String,
+    },
+
     /// The key is granted, but not for this mission.
     #[error(
         "node `{node}` accepts this key, but not for mission `{mission}` (granted: {granted}): ask its owner to add the mission to your grant"
@@ -351,6 +362,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Denied { .. } => "Denied",
+            Error::NotAccepted { .. } => "NotAccepted",
             Error::WrongMission { .. } => "WrongMission",
             Error::Revoked { .. } => "Revoked",
             Error::Expired { .. } => "Expired",

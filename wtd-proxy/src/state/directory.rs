@@ -6,6 +6,7 @@
 //! channel holds only the newest value, which is what every reader wants. A node asks
 //! for the directory by the version it has; a page streaming it would wait for the next.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -98,6 +99,54 @@ pub(crate) struct Listing {
     listed: bool,
     /// About its bytes in the encoded directory ([`entry_size`]).
     size: usize,
+    /// Which keys `/apply` calls to this node may carry (see [`crate::state::gate`]).
+    gate: KeyGate,
+}
+
+/// The keys a node announced, as `/apply` calls are checked against them: those its last
+/// ping accepted, and up to [`EARLIER_KEYS`] it accepted before (revoked or expired since:
+/// a call with one still reaches the node, which refuses it in words and logs the attempt
+/// in its audit log). Each key is kept as its first 8 bytes, whether the directory shows
+/// the node's keys or lists it by name only: at most (256 + 256) × 8 bytes a node.
+#[derive(Debug, Default)]
+pub(crate) struct KeyGate {
+    /// The keys the last ping accepted, sorted.
+    current: Vec<u64>,
+    /// Keys accepted before and not now, the longest gone first.
+    earlier: VecDeque<u64>,
+}
+
+/// Keys a node no longer accepts that still reach it (so that its owner sees their use).
+pub(crate) const EARLIER_KEYS: usize = 256;
+
+impl KeyGate {
+    /// The node's ping accepted `accepts`.
+    fn announce(&mut self, accepts: &[[u8; 32]]) {
+        let mut now: Vec<u64> = accepts.iter().map(key_prefix).collect();
+        now.sort_unstable();
+        now.dedup();
+        if now == self.current {
+            return;
+        }
+        for gone in self
+            .current
+            .iter()
+            .filter(|k| now.binary_search(k).is_err())
+        {
+            self.earlier.push_back(*gone);
+        }
+        self.earlier.retain(|k| now.binary_search(k).is_err());
+        while self.earlier.len() > EARLIER_KEYS {
+            self.earlier.pop_front();
+        }
+        self.current = now;
+    }
+
+    /// Whether a call with `key` may reach the node.
+    fn admits(&self, key: &[u8; 32]) -> bool {
+        let key = key_prefix(key);
+        self.current.binary_search(&key).is_ok() || self.earlier.contains(&key)
+    }
 }
 
 impl Listing {
@@ -112,6 +161,19 @@ impl Listing {
         self.listed = true;
         self.size = size;
         true
+    }
+
+    /// Records the keys the node accepts now (its last accepted ping's list), whether the
+    /// directory shows them or not.
+    pub(crate) fn accept(&mut self, accepts: &[[u8; 32]]) {
+        self.gate.announce(accepts);
+    }
+
+    /// Whether an `/apply` call with `key` may reach the node: the node announced the key
+    /// (see [`KeyGate`]). A key sharing its first 8 bytes with one passes too: finding one
+    /// takes about 2^63 tries, and the callee checks every call itself anyway.
+    pub(crate) fn may_accept(&self, key: &[u8; 32]) -> bool {
+        self.gate.admits(key)
     }
 
     /// About the bytes it takes in the directory while listed, else 0.
@@ -148,6 +210,13 @@ impl Listing {
             accepts: self.accepts.clone(),
         })
     }
+}
+
+/// The first 8 bytes of a key, as a number.
+fn key_prefix(key: &[u8; 32]) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&key[..8]);
+    u64::from_le_bytes(first)
 }
 
 /// Publishes each version of the directory.
@@ -189,6 +258,34 @@ impl DirectoryFeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gate_admits_keys_announced_now_and_a_bounded_number_announced_before() {
+        let key = |n: u32| {
+            let mut key = [0u8; 32];
+            key[..4].copy_from_slice(&n.to_le_bytes());
+            key
+        };
+        let mut gate = KeyGate::default();
+        assert!(!gate.admits(&key(1)), "nothing announced yet");
+        gate.announce(&[key(1), key(2)]);
+        assert!(gate.admits(&key(1)) && gate.admits(&key(2)));
+        assert!(!gate.admits(&key(3)), "never announced");
+        // Key 1 revoked: it still reaches the node, which refuses it and logs the attempt.
+        gate.announce(&[key(2)]);
+        assert!(gate.admits(&key(1)));
+        // Hundreds of keys come and go: the earliest are forgotten, memory stays bounded.
+        for n in 10..(10 + 2 * EARLIER_KEYS as u32) {
+            gate.announce(&[key(2), key(n)]);
+        }
+        assert!(
+            !gate.admits(&key(1)),
+            "forgotten after {EARLIER_KEYS} others"
+        );
+        assert!(gate.admits(&key(2)));
+        assert!(gate.earlier.len() <= EARLIER_KEYS);
+        assert!(!gate.admits(&key(3)));
+    }
 
     #[test]
     fn a_ping_answer_is_a_ping_reply_built_from_one_shared_encoding() {

@@ -76,12 +76,7 @@ impl HopCheck {
         if age < Duration::from_millis(wire::MAX_SKEW_MS) {
             let started_ms = wire::now_ms().saturating_sub(age.as_millis() as u64);
             if issued_at_ms.saturating_add(RESTART_SLACK_MS) < started_ms {
-                return Err(ProxyError::Unauthenticated(format!(
-                    "this request was signed {} ms before the proxy started, so it could be a \
-                     replay; send a new one (if it keeps happening, this node's clock is \
-                     behind: enable NTP)",
-                    started_ms - issued_at_ms
-                )));
+                return Err(ProxyError::SignedBeforeStart(started_ms - issued_at_ms));
             }
         }
         Ok(())

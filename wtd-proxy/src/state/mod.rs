@@ -7,6 +7,7 @@
 //! * `directory`: what the directory lists, and its watch channel;
 //! * `mailboxes`: queued messages, the `/rx` long poll;
 //! * `waiters`: calls waiting on `/apply`;
+//! * `gate`: which `/apply` calls are let in (those the callee could accept);
 //! * `limits`: rate limits and shared budgets.
 //!
 //! Each holds the rules of its concept and the per-node record the embedded store keeps
@@ -17,6 +18,7 @@
 //! error, never more memory.
 
 pub(crate) mod directory;
+pub(crate) mod gate;
 pub(crate) mod hops;
 pub(crate) mod limits;
 pub(crate) mod mailboxes;
@@ -195,8 +197,16 @@ impl<S: Store> State<S> {
         long_poll(&self.store, node, acked, deadline, self.closing.subscribe()).await
     }
 
-    /// `PUT /apply/…`: queue one signed call and wait for its reply.
-    pub async fn apply(&self, call: &wire::Call, bytes: Vec<u8>) -> Result<Vec<u8>, ProxyError> {
+    /// `PUT /apply/…`: queue one signed call (`signed`, whose bytes are `bytes`) and wait
+    /// for its reply; refused first, at no cost to the callee, if the callee could not
+    /// accept it (see `gate`).
+    pub async fn apply(
+        &self,
+        call: &wire::Call,
+        signed: &wire::Signed,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<u8>, ProxyError> {
+        gate::admit(&self.store, call, signed).await?;
         let (_waiter, answer) = WaiterHold::new(&self.store, call.ack, &call.callee).await?;
         match self
             .deliver(None, &call.callee, Kind::Call, call.ack, bytes)

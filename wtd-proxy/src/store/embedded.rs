@@ -430,6 +430,7 @@ impl Presence for EmbeddedStore {
         let size = directory::entry_size(node, &offers, &accepts);
         let bare = directory::entry_size(node, &[], &[]);
         let entry = entry(&mut nodes, node)?;
+        entry.listing.accept(&accepts);
         if directory::fits(node, others, size, bound) {
             if entry.listing.show(offers, accepts, size) {
                 self.publish(&nodes);
@@ -450,6 +451,11 @@ impl Presence for EmbeddedStore {
 
     fn directory(&self) -> watch::Receiver<DirectoryView> {
         self.shared.directory.subscribe()
+    }
+
+    async fn may_accept(&self, node: &str, key: &[u8; 32]) -> Result<bool, ProxyError> {
+        let nodes = self.nodes();
+        Ok(nodes.get(node).is_some_and(|n| n.listing.may_accept(key)))
     }
 }
 

@@ -183,6 +183,17 @@ pub trait Presence: Send + Sync + 'static {
         accepts: Vec<[u8; 32]>,
     ) -> impl Future<Output = Result<(), ProxyError>> + Send;
 
+    /// Whether `key` is among the capability keys `node` accepts, as its last accepted
+    /// ping listed them (whether or not the directory shows them: a node listed by name
+    /// only is still checked). `false` for a node that never pinged or is not registered.
+    /// A store may answer `true` for a key that is not (it may keep a digest of each key),
+    /// never `false` for one that is.
+    fn may_accept(
+        &self,
+        node: &str,
+        key: &[u8; 32],
+    ) -> impl Future<Output = Result<bool, ProxyError>> + Send;
+
     /// The directory, as a channel holding its latest version. Every change is published
     /// with a larger version number than the one before; a receiver may see only the
     /// newest of several quick changes. A change made through this store is in the

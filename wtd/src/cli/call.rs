@@ -210,10 +210,14 @@ fn call_once(
     let signed = sign_target(&held.key.signing_key()?, caller, node, timeout, spec)?;
     // The proxy gives up at the call's expiry; the margin lets its answer arrive.
     let wait = timeout + Duration::from_secs(2);
-    let reply = proxy
-        .apply(node, path, &signed, wait)
-        .map_err(|e| for_the_callee(e, node, timeout))?;
     let pinned = held.key.node_key()?;
+    let reply = match proxy.apply(node, path, &signed, wait) {
+        Ok(reply) => reply,
+        Err(ProxyError::NotAccepted { .. }) => {
+            return Err(not_accepted(directory, node, &pinned));
+        }
+        Err(e) => return Err(for_the_callee(e, node, timeout)),
+    };
     let result = match open_reply(node, &pinned, &signed, &reply) {
         Ok(result) => result,
         Err(Error::BadSignature { .. }) => {
@@ -228,6 +232,27 @@ fn call_once(
         }
         .into()
     })
+}
+
+/// The proxy refused the call as one `node` does not accept. If the key file pins another
+/// node key than the directory lists for `node`, that is most likely why: say so.
+fn not_accepted(directory: &mut DirectoryOnce<'_>, node: &str, pinned: &VerifyingKey) -> CliError {
+    let listed = directory
+        .get()
+        .ok()
+        .and_then(|d| d.nodes.iter().find(|n| n.name == node))
+        .and_then(|n| keys::parse_public_key("the directory's node key", &n.node_key).ok());
+    match listed {
+        Some(listed) if listed != *pinned => CliError::PinsAnotherNode {
+            node: node.to_string(),
+            pinned: keys::fingerprint(&pinned.to_bytes()),
+            listed: keys::fingerprint(&listed.to_bytes()),
+        },
+        _ => Error::NotAccepted {
+            node: node.to_string(),
+        }
+        .into(),
+    }
 }
 
 /// A reply that does not verify against the pinned node key. If it verifies against the
@@ -383,6 +408,10 @@ fn for_the_callee(e: ProxyError, node: &str, timeout: Duration) -> CliError {
         ProxyError::NoReply { .. } => Error::Timeout {
             node: node.to_string(),
             after: timeout,
+        }
+        .into(),
+        ProxyError::NotAccepted { .. } => Error::NotAccepted {
+            node: node.to_string(),
         }
         .into(),
         other => other.into(),

@@ -128,6 +128,21 @@ pub enum CliError {
         exit: u8,
     },
 
+    /// Occurs when the proxy refused a call because the node does not announce the key,
+    /// and the key file pins another node key than the one the proxy lists for that node:
+    /// the key file was made for another node, or edited. Nothing reached the node.
+    #[error(
+        "node `{node}` does not accept this key, and your key file pins node key {pinned}… while the proxy lists {listed}… for `{node}`: the key file was made for another node, or edited to name `{node}`. Ask `{node}`'s owner for a key of its own"
+    )]
+    PinsAnotherNode {
+        /// The node called.
+        node: String,
+        /// The first 16 hex digits of the pinned node key.
+        pinned: String,
+        /// The first 16 hex digits of the node key the directory lists.
+        listed: String,
+    },
+
     /// Occurs when every key held for a node was refused by it for this call.
     #[error(
         "none of your {} keys for `{node}` may run mission `{mission}`: {}; ask `{node}`'s owner to grant it (`wtd key list` shows your keys)",
@@ -162,6 +177,7 @@ impl CliError {
             CliError::NoSuchNode { .. } => NODE_DOWN,
             CliError::PinDiffers { .. } | CliError::Declined(_) => OTHER,
             CliError::NotThePinnedNode { exit, .. } => *exit,
+            CliError::PinsAnotherNode { .. } => DENIED,
             CliError::NoKeyCovers { .. } => DENIED,
         }
     }
@@ -178,6 +194,7 @@ impl CliError {
             CliError::NoSuchNode { .. } => "NoSuchNode",
             CliError::PinDiffers { .. } => "PinDiffers",
             CliError::NotThePinnedNode { .. } => "NotThePinnedNode",
+            CliError::PinsAnotherNode { .. } => "PinsAnotherNode",
             CliError::NoKeyCovers { .. } => "NoKeyCovers",
             CliError::Declined(_) => "Declined",
         }
@@ -188,6 +205,7 @@ impl CliError {
 pub fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Denied { .. }
+        | Error::NotAccepted { .. }
         | Error::WrongMission { .. }
         | Error::Revoked { .. }
         | Error::Expired { .. }

@@ -77,7 +77,10 @@ pub(super) fn rank(
 /// Whether the node refused the call for what the key is: another key may do.
 pub(super) fn refused_the_key(e: &Error) -> bool {
     match e {
-        Error::Denied { .. } | Error::Revoked { .. } | Error::WrongMission { .. } => true,
+        Error::Denied { .. }
+        | Error::NotAccepted { .. }
+        | Error::Revoked { .. }
+        | Error::WrongMission { .. } => true,
         Error::Expired { what, .. } => what == "the grant",
         _ => false,
     }
@@ -87,6 +90,7 @@ pub(super) fn refused_the_key(e: &Error) -> bool {
 pub(super) fn why(e: &Error) -> &'static str {
     match e {
         Error::Denied { .. } => "not granted",
+        Error::NotAccepted { .. } => "not accepted (not granted)",
         Error::Revoked { .. } => "revoked",
         Error::WrongMission { .. } => "granted other missions",
         Error::Expired { .. } => "expired",

@@ -77,6 +77,15 @@ pub enum ProxyError {
         message: String,
     },
 
+    /// Occurs when the proxy refused an `/apply` call because the node called does not
+    /// announce its key (or the signature does not verify): nothing reached the node (403
+    /// `NotAccepted`). `wtd call` turns it into the library's `NotAccepted`, naming the node.
+    #[error("the proxy refused the request (403): {message}")]
+    NotAccepted {
+        /// The proxy's explanation.
+        message: String,
+    },
+
     /// Occurs on any other refusal, with the status and the proxy's explanation.
     #[error("the proxy refused the request ({status}): {message}")]
     Refused {
@@ -110,6 +119,7 @@ impl ProxyError {
             ProxyError::TooMany { .. } => "TooMany",
             ProxyError::Unavailable { .. } => "Unavailable",
             ProxyError::NoReply { .. } => "NoReply",
+            ProxyError::NotAccepted { .. } => "NotAccepted",
             ProxyError::Refused { .. } => "ProxyRefused",
             ProxyError::Unreadable { .. } => "Unreadable",
         }
@@ -121,6 +131,7 @@ impl ProxyError {
             ProxyError::TooMany { .. } => error::BUSY,
             ProxyError::Unavailable { .. } => error::NODE_DOWN,
             ProxyError::NoReply { .. } => error::TIMEOUT,
+            ProxyError::NotAccepted { .. } => error::DENIED,
             ProxyError::Unreachable { .. }
             | ProxyError::NameTaken { .. }
             | ProxyError::Refused { .. }
@@ -279,6 +290,7 @@ impl Proxy {
                     "TooMany" => ProxyError::TooMany { message },
                     "NodeDown" => ProxyError::Unavailable { message },
                     "Timeout" => ProxyError::NoReply { message },
+                    crate::wire::NOT_ACCEPTED => ProxyError::NotAccepted { message },
                     _ => ProxyError::Refused { status, message },
                 }
             }

@@ -1,6 +1,12 @@
 //! The outbox and the send threads: envelopes (calls, casts, replies) wait here until a
 //! send thread posts them to the proxy's `/tx`, many per request under load, and settles
 //! each one by the status the proxy gives it.
+//!
+//! A proxy that has just started refuses hops signed before its start (they could be
+//! replays: its replay window was in memory). A node whose clock lags a little signs such
+//! hops for a moment after a restart; the ping and receive loops simply try again, and so
+//! does a send thread, signing the batch anew ([`post_retrying`]), rather than failing
+//! every call in it.
 
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -17,6 +23,12 @@ use crate::wire::{self, Outgoing, TxBatch, TxStatus};
 const OUTBOX_CAPACITY: usize = 8192;
 /// Most envelopes per `/tx` request.
 const BATCH: usize = 64;
+/// How long a send thread keeps signing a batch again while the proxy refuses it as
+/// signed before its start: the proxy refuses so only in its first 30 s
+/// ([`wire::MAX_SKEW_MS`]), so past that the refusal means something else.
+const RESTART_RETRY: Duration = Duration::from_millis(wire::MAX_SKEW_MS + 2_000);
+/// Most tries of one batch while the proxy refuses it as signed before its start.
+const RESTART_TRIES: usize = 64;
 
 /// What to do once the proxy took (or refused) an envelope.
 pub(crate) enum OnStatus {
@@ -106,13 +118,22 @@ pub(crate) fn send_loop(node: &NodeInner, slot: usize) {
         let batch = TxBatch {
             envelopes: items.iter().map(|i| i.envelope.clone()).collect(),
         };
-        let agent = watch.begin();
-        let mut result = node.transport.tx(&agent, &batch);
-        if result == Err(TransportError::NotRegistered) {
-            node.presence.reregister(node);
-            result = node.transport.tx(&agent, &batch);
-        }
-        watch.end();
+        let result = post_retrying(
+            || {
+                let agent = watch.begin();
+                let mut result = node.transport.tx(&agent, &batch);
+                if result == Err(TransportError::NotRegistered) {
+                    node.presence.reregister(node);
+                    result = node.transport.tx(&agent, &batch);
+                }
+                watch.end();
+                result
+            },
+            |wait| {
+                super::pause(node, wait);
+                !node.is_stopped()
+            },
+        );
         match result {
             Ok(reply) if reply.statuses.len() == items.len() => {
                 backoff.reset();
@@ -132,6 +153,36 @@ pub(crate) fn send_loop(node: &NodeInner, slot: usize) {
                 backoff.wait(node);
             }
         }
+    }
+}
+
+/// Posts a batch with `post` (which signs a new hop each time), again and again while the
+/// proxy refuses it as signed before its start, pausing with `pause` (which says whether
+/// to go on) from 50 ms up to 1 s between tries. Bounded: [`RESTART_TRIES`] tries, and
+/// [`RESTART_RETRY`] of pauses; any other answer is returned at once.
+fn post_retrying<T>(
+    mut post: impl FnMut() -> Result<T, TransportError>,
+    mut pause: impl FnMut(Duration) -> bool,
+) -> Result<T, TransportError> {
+    let mut paused = Duration::ZERO;
+    let mut wait = Duration::from_millis(50);
+    let mut tries = 1;
+    loop {
+        let result = post();
+        let signed_before_start = matches!(
+            &result,
+            Err(TransportError::Refused { code, .. }) if code == wire::SIGNED_BEFORE_START
+        );
+        if !signed_before_start
+            || tries >= RESTART_TRIES
+            || paused + wait > RESTART_RETRY
+            || !pause(wait)
+        {
+            return result;
+        }
+        tries += 1;
+        paused += wait;
+        wait = (wait * 2).min(Duration::from_secs(1));
     }
 }
 
@@ -169,5 +220,82 @@ fn fail_all(node: &NodeInner, items: Vec<OutboxItem>, e: TransportError) {
                 tracing::warn!(node = %node.name, "a reply was lost: {error}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: &str) -> TransportError {
+        TransportError::Refused {
+            status: 401,
+            code: code.into(),
+            message: "not authenticated: …".into(),
+        }
+    }
+
+    #[test]
+    fn a_batch_signed_before_the_proxy_started_is_signed_again_and_sent() {
+        let mut answers = vec![
+            Err(refused(wire::SIGNED_BEFORE_START)),
+            Err(refused(wire::SIGNED_BEFORE_START)),
+            Ok("sent"),
+        ]
+        .into_iter();
+        let mut posts = 0;
+        let result = post_retrying(
+            || {
+                posts += 1;
+                answers.next().expect("asked at most three times")
+            },
+            |_| true,
+        );
+        assert_eq!(result, Ok("sent"));
+        assert_eq!(posts, 3);
+    }
+
+    #[test]
+    fn other_refusals_are_not_retried_and_retries_are_bounded() {
+        let mut posts = 0;
+        let result: Result<(), _> = post_retrying(
+            || {
+                posts += 1;
+                Err(refused("Unauthenticated"))
+            },
+            |_| true,
+        );
+        assert_eq!(result, Err(refused("Unauthenticated")));
+        assert_eq!(
+            posts, 1,
+            "a bad signature or a clock far off is not retried"
+        );
+
+        let mut posts = 0;
+        let mut paused = Duration::ZERO;
+        let result: Result<(), _> = post_retrying(
+            || {
+                posts += 1;
+                Err(refused(wire::SIGNED_BEFORE_START))
+            },
+            |wait| {
+                paused += wait;
+                true
+            },
+        );
+        assert_eq!(result, Err(refused(wire::SIGNED_BEFORE_START)));
+        assert!(posts <= RESTART_TRIES, "{posts} tries");
+        assert!(paused <= RESTART_RETRY, "{paused:?} of pauses");
+
+        // A node that stops stops retrying.
+        let mut posts = 0;
+        let _ = post_retrying(
+            || -> Result<(), _> {
+                posts += 1;
+                Err(refused(wire::SIGNED_BEFORE_START))
+            },
+            |_| false,
+        );
+        assert_eq!(posts, 1);
     }
 }

@@ -1,6 +1,11 @@
 //! Presence and the directory: once a second the ping thread tells the proxy this node
 //! is here, what it offers and which keys it accepts, and hears back the directory when
 //! it changed. If the proxy forgot the node (it lost its data), the node registers again.
+//!
+//! The proxy lets an `/apply` call through only if its key is one the callee announced,
+//! so a grant must be announced at once, not at the next ping: between pings the ping
+//! thread looks at the keys the node accepts every tenth of a second (a lock and a `stat`
+//! of `grants.toml`), and pings as soon as they change, by the API or by hand.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -8,6 +13,11 @@ use std::time::{Duration, Instant};
 use super::{NodeInner, lock, pause};
 use crate::transport::TransportError;
 use crate::wire::{Directory, Offer, Ping};
+
+/// How often the ping thread looks for a grant made or revoked since its last ping.
+const GRANTS_LOOKED_AT_EVERY: Duration = Duration::from_millis(100);
+/// Pings at least this often, changed grants or not: the node's presence.
+const PING_EVERY: Duration = Duration::from_secs(1);
 
 /// How long after registering again a node trusts that registration for every thread
 /// that was told "not registered".
@@ -25,6 +35,8 @@ pub(crate) struct Presence {
     version: Mutex<u64>,
     /// When the node last registered again; held while it does, so threads take turns.
     registered_at: Mutex<Option<Instant>>,
+    /// The keys the last ping announced as accepted (or tried to).
+    announced: Mutex<Vec<[u8; 32]>>,
 }
 
 impl Presence {
@@ -35,6 +47,7 @@ impl Presence {
             directory: Mutex::new(Directory::default()),
             version: Mutex::new(0),
             registered_at: Mutex::new(None),
+            announced: Mutex::new(Vec::new()),
         }
     }
 
@@ -71,6 +84,9 @@ impl Presence {
             accepts: node.callee.grants.accepted_keys(),
             known_version,
         };
+        // Recorded before the answer: a ping that fails is tried again at the next
+        // second, not every tenth of one.
+        lock(&self.announced).clone_from(&ping.accepts);
         let reply = node.transport.ping(&ping)?;
         *lock(&self.version) = reply.version;
         if let Some(directory) = reply.directory {
@@ -102,6 +118,21 @@ pub(crate) fn ping_loop(node: &NodeInner) {
                 failing = true;
             }
         }
-        pause(node, Duration::from_secs(1));
+        wait_for_next_ping(node);
+    }
+}
+
+/// Waits until the next ping is due: a second, or less if the keys the node accepts
+/// changed since the last ping announced them (a grant made or revoked).
+fn wait_for_next_ping(node: &NodeInner) {
+    let due = Instant::now() + PING_EVERY;
+    while !node.is_stopped() && Instant::now() < due {
+        pause(
+            node,
+            GRANTS_LOOKED_AT_EVERY.min(due.saturating_duration_since(Instant::now())),
+        );
+        if *lock(&node.presence.announced) != node.callee.grants.accepted_keys() {
+            return;
+        }
     }
 }

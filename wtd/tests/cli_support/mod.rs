@@ -90,6 +90,46 @@ pub fn wtd_blocking_disk_full(dir: &Path, args: &[String]) -> Run {
     run_blocking(isolated(shell, dir), args)
 }
 
+/// Why this machine cannot make a folder read-only for root, or `Ok`: a read-only bind
+/// mount in a private mount namespace (`unshare -m`, util-linux) needs root (or user
+/// namespaces). Root ignores file permissions, but not a read-only mount.
+pub fn read_only_mounts() -> Result<(), String> {
+    let probe = tempfile::tempdir().map_err(|e| format!("no temporary folder: {e}"))?;
+    let output = Command::new("unshare")
+        .args(["-m", "sh", "-c", READ_ONLY_THEN])
+        .arg(probe.path())
+        .args(["sh", "-c", "! touch \"$0\"/probe"])
+        .arg(probe.path())
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("`unshare` cannot run: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`unshare -m` and a read-only bind mount failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// A shell script for `unshare -m sh -c`: makes folder `$1` read-only in this private
+/// mount namespace (nothing outside it sees the change), then runs `$2…`.
+const READ_ONLY_THEN: &str = "mount --make-rprivate / && mount --bind \"$0\" \"$0\" && \
+     mount -o remount,bind,ro \"$0\" && exec \"$@\"";
+
+/// [`wtd_blocking`] with `home` read-only for real (see [`read_only_mounts`]).
+pub fn wtd_blocking_read_only(dir: &Path, home: &Path, args: &[String]) -> Run {
+    let mut unshare = Command::new("unshare");
+    unshare
+        .args(["-m", "sh", "-c", READ_ONLY_THEN])
+        .arg(home)
+        .arg(env!("CARGO_BIN_EXE_wtd"))
+        .args(args);
+    run_blocking(isolated(unshare, dir), args)
+}
+
 fn run_blocking(mut command: Command, args: &[String]) -> Run {
     let mut child = command.spawn().expect("the wtd binary starts");
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
@@ -204,6 +244,16 @@ impl User {
         let all = self.args(args);
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || wtd_blocking_disk_full(&dir, &all))
+            .await
+            .expect("the command thread")
+    }
+
+    /// [`User::wtd`] with the home read-only for real: a read-only bind mount, seen only
+    /// by this command. Check [`read_only_mounts`] first.
+    pub async fn wtd_read_only(&self, args: &[&str]) -> Run {
+        let all = self.args(args);
+        let (dir, home) = (self.dir.clone(), self.home.clone());
+        tokio::task::spawn_blocking(move || wtd_blocking_read_only(&dir, &home, &all))
             .await
             .expect("the command thread")
     }
