@@ -7,7 +7,7 @@ use super::behaviour::{GenEvent, Next};
 use super::error::EventError;
 use super::handler::{Adder, HandlerId, HandlerRemoved, Installed, Removal, Slot};
 use super::request::{CallFn, Op, Request};
-use super::start::Started;
+use crate::process::Started;
 use crate::process::{CatchPanic, ExitReason, MonitorRef, Process, ProcessId, Received};
 
 /// The handlers of one manager, in the order they were added.

@@ -1,12 +1,10 @@
 //! Starting an event manager: spawn its process and register its name, and only then
 //! hand back an [`EventManager`] — so a manager you get is one that runs.
 
-use tokio::sync::oneshot;
-
 use super::behaviour::GenEvent;
 use super::manager::EventManager;
 use super::run::manage;
-use crate::process::{Process, ProcessError, ProcessId, ProcessTable, SpawnOptions};
+use crate::process::{Process, ProcessError, ProcessId, ProcessTable, start_behaviour};
 
 /// Starts an event manager of kind `K`, without handlers, in a new process of `table`.
 ///
@@ -74,27 +72,9 @@ async fn start_with<K: GenEvent>(
     name: Option<&str>,
     parent: Option<ProcessId>,
 ) -> Result<EventManager<K>, ProcessError> {
-    if let Some(name) = name
-        && crate::wire::names::check_name("process", name).is_err()
-    {
-        return Err(ProcessError::BadName {
-            name: name.chars().take(80).collect(),
-        });
-    }
-    let (started, outcome) = oneshot::channel();
-    let name = name.map(str::to_string);
-    let pid = table.spawn_linked(SpawnOptions::default(), parent, move |process| {
+    start_behaviour(table, name, parent, move |process, name, started| {
         manage::<K>(process, name, parent, started)
-    });
-    match outcome.await {
-        Ok(Ok(())) => Ok(EventManager::new(pid)),
-        Ok(Err(refused)) => Err(refused),
-        // The process ended before it could say: it was killed.
-        Err(_) => Err(ProcessError::InitFailed {
-            reason: pid.wait_exit().await,
-        }),
-    }
+    })
+    .await
+    .map(EventManager::new)
 }
-
-/// What the starter learns from the new process: started, or why not.
-pub(crate) type Started = oneshot::Sender<Result<(), ProcessError>>;

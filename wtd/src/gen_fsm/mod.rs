@@ -78,4 +78,4 @@ pub use transition::{Enter, Transition};
 pub const MAX_POSTPONED: usize = crate::process::DEFAULT_MAILBOX_CAPACITY;
 
 /// What the starter learns from the new process: started, or why not.
-pub(crate) type Started = tokio::sync::oneshot::Sender<Result<(), crate::process::ProcessError>>;
+pub(crate) use crate::process::Started;

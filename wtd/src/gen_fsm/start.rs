@@ -1,12 +1,10 @@
 //! Starting a state machine: spawn its process, register its name, run `init`, and only
 //! then hand back an [`FsmRef`], so a machine you get is one that started.
 
-use tokio::sync::oneshot;
-
 use super::behaviour::GenFsm;
 use super::fsm_ref::FsmRef;
 use super::run::run;
-use crate::process::{Process, ProcessError, ProcessId, ProcessTable, SpawnOptions};
+use crate::process::{Process, ProcessError, ProcessId, ProcessTable, start_behaviour};
 
 /// Starts `fsm` in a new process of `table`, runs its `init` (and the enter action of
 /// the first state), and returns a handle.
@@ -90,24 +88,9 @@ async fn start_with<F: GenFsm>(
     parent: Option<ProcessId>,
     fsm: F,
 ) -> Result<FsmRef<F>, ProcessError> {
-    if let Some(name) = name
-        && crate::wire::names::check_name("process", name).is_err()
-    {
-        return Err(ProcessError::BadName {
-            name: name.chars().take(80).collect(),
-        });
-    }
-    let (started, outcome) = oneshot::channel();
-    let name = name.map(str::to_string);
-    let pid = table.spawn_linked(SpawnOptions::default(), parent, move |process| {
+    start_behaviour(table, name, parent, move |process, name, started| {
         run(fsm, process, name, parent, started)
-    });
-    match outcome.await {
-        Ok(Ok(())) => Ok(FsmRef::new(pid)),
-        Ok(Err(refused)) => Err(refused),
-        // The process ended before it could say how `init` went: it was killed.
-        Err(_) => Err(ProcessError::InitFailed {
-            reason: pid.wait_exit().await,
-        }),
-    }
+    })
+    .await
+    .map(FsmRef::new)
 }

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use super::behaviour::{GenServer, Next, ServerProcess};
 use super::request::Request;
-use super::start::Started;
+use crate::process::Started;
 use crate::process::{CatchPanic, ExitReason, ProcessError, ProcessId, Received};
 
 /// The whole life of a gen_server process; returns its exit reason.

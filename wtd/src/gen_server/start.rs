@@ -1,12 +1,10 @@
 //! Starting a gen_server: spawn its process, register its name, run `init`, and only
 //! then hand back a [`ServerRef`] — so a server you get is one that started.
 
-use tokio::sync::oneshot;
-
 use super::behaviour::GenServer;
 use super::run::serve;
 use super::server_ref::ServerRef;
-use crate::process::{Process, ProcessError, ProcessId, ProcessTable, SpawnOptions};
+use crate::process::{Process, ProcessError, ProcessId, ProcessTable, start_behaviour};
 
 /// Starts `server` in a new process of `table`, runs its `init`, and returns a handle.
 ///
@@ -87,27 +85,9 @@ pub(crate) async fn start_with<S: GenServer>(
     parent: Option<ProcessId>,
     server: S,
 ) -> Result<ServerRef<S>, ProcessError> {
-    if let Some(name) = name
-        && crate::wire::names::check_name("process", name).is_err()
-    {
-        return Err(ProcessError::BadName {
-            name: name.chars().take(80).collect(),
-        });
-    }
-    let (started, outcome) = oneshot::channel();
-    let name = name.map(str::to_string);
-    let pid = table.spawn_linked(SpawnOptions::default(), parent, move |process| {
+    start_behaviour(table, name, parent, move |process, name, started| {
         serve(server, process, name, parent, started)
-    });
-    match outcome.await {
-        Ok(Ok(())) => Ok(ServerRef::new(pid)),
-        Ok(Err(refused)) => Err(refused),
-        // The process ended before it could say how `init` went: it was killed.
-        Err(_) => Err(ProcessError::InitFailed {
-            reason: pid.wait_exit().await,
-        }),
-    }
+    })
+    .await
+    .map(ServerRef::new)
 }
-
-/// What the starter learns from the new process: started, or why not.
-pub(crate) type Started = oneshot::Sender<Result<(), ProcessError>>;

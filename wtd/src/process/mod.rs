@@ -37,6 +37,7 @@
 //! links, monitors, trapped exits and a `Pid` whose wire form (a billet-doux) we decide;
 //! the actor crates we weighed each shape one of those differently.
 
+mod behaviour_start;
 mod error;
 mod exit;
 mod mailbox;
@@ -56,4 +57,5 @@ pub use running::Process;
 pub use spawn::{DEFAULT_MAILBOX_CAPACITY, SpawnOptions};
 pub use table::ProcessTable;
 
+pub(crate) use behaviour_start::{Started, start_behaviour};
 pub(crate) use panic::{CatchPanic, panic_message};

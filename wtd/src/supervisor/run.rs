@@ -11,8 +11,8 @@ use super::child::Child;
 use super::child_spec::{ChildKind, ChildSpec, Restart, Starter};
 use super::info::{ChildCounts, ChildError, ChildInfo};
 use super::intensity::RestartLog;
-use super::start::Started;
 use super::supervisor_ref::{Op, SupervisorMessage};
+use crate::process::Started;
 use crate::process::{
     CatchPanic, Down, ExitReason, MonitorRef, Process, ProcessError, ProcessId, Received,
 };

@@ -1,12 +1,10 @@
 //! Starting a supervisor: spawn its process, register its name, run `init`, start every
 //! child, and only then hand back a [`SupervisorRef`].
 
-use tokio::sync::oneshot;
-
 use super::behaviour::Supervisor;
 use super::run::supervise;
 use super::supervisor_ref::SupervisorRef;
-use crate::process::{Process, ProcessError, ProcessId, ProcessTable, SpawnOptions};
+use crate::process::{Process, ProcessError, ProcessId, ProcessTable, start_behaviour};
 
 /// Starts `supervisor` in a new process of `table`: runs its `init`, starts its children
 /// in order, and returns a handle once all have started.
@@ -60,26 +58,9 @@ pub(crate) async fn start_with<S: Supervisor>(
     parent: Option<ProcessId>,
     supervisor: S,
 ) -> Result<SupervisorRef<S>, ProcessError> {
-    if let Some(name) = name
-        && crate::wire::names::check_name("process", name).is_err()
-    {
-        return Err(ProcessError::BadName {
-            name: name.chars().take(80).collect(),
-        });
-    }
-    let (started, outcome) = oneshot::channel();
-    let name = name.map(str::to_string);
-    let pid = table.spawn_linked(SpawnOptions::default(), parent, move |process| {
+    start_behaviour(table, name, parent, move |process, name, started| {
         supervise(supervisor, process, name, parent, started)
-    });
-    match outcome.await {
-        Ok(Ok(())) => Ok(SupervisorRef::new(pid)),
-        Ok(Err(refused)) => Err(refused),
-        Err(_) => Err(ProcessError::InitFailed {
-            reason: pid.wait_exit().await,
-        }),
-    }
+    })
+    .await
+    .map(SupervisorRef::new)
 }
-
-/// What the starter learns from the new supervisor: started, or why not.
-pub(crate) type Started = oneshot::Sender<Result<(), ProcessError>>;
