@@ -34,6 +34,7 @@
 
 mod behaviour;
 mod expose;
+mod instance;
 mod remote;
 mod reply;
 mod request;
@@ -47,6 +48,7 @@ pub use expose::{
     BehaviourApply, BehaviourEntry, BehaviourPath, Message, exposed_behaviours, exposed_twice,
     gen_server_apply, gen_server_running, lookup_behaviour,
 };
+pub(crate) use instance::RemoteInstance;
 pub use remote::RemoteServer;
 pub use reply::ReplyTo;
 pub use request::Request;

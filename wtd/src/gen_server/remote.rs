@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::behaviour::GenServer;
 use super::expose::{BehaviourPath, Message};
+use super::instance::RemoteInstance;
 use crate::call::Peer;
-use crate::error::{Error, Result};
-use crate::wire::{Encoding, Target};
+use crate::error::Result;
 
 /// A named gen_server `S` on `peer`'s node, exposed there with
 /// `#[wtd_behaviour(mission)]`. Made by the `S::remote(&peer, "name")` the attribute
@@ -18,9 +18,7 @@ use crate::wire::{Encoding, Target};
 /// callee's whole pipeline (grant, replay, rate, audit), exactly as a call to an exported
 /// function does.
 pub struct RemoteServer<S> {
-    peer: Peer,
-    path: BehaviourPath,
-    instance: String,
+    instance: RemoteInstance,
     server: PhantomData<fn() -> S>,
 }
 
@@ -28,9 +26,7 @@ impl<S: GenServer> RemoteServer<S> {
     /// The instance registered as `instance` on `peer`'s node, of the behaviour at `path`.
     pub fn new(peer: &Peer, path: BehaviourPath, instance: &str) -> Self {
         RemoteServer {
-            peer: peer.clone(),
-            path,
-            instance: instance.to_string(),
+            instance: RemoteInstance::new(peer, path, instance),
             server: PhantomData,
         }
     }
@@ -38,40 +34,28 @@ impl<S: GenServer> RemoteServer<S> {
     /// The same server, with calls that wait at most `timeout` (the peer's by default).
     pub fn with_timeout(&self, timeout: Duration) -> Self {
         RemoteServer {
-            peer: self.peer.with_timeout(timeout),
-            ..self.clone()
+            instance: self.instance.with_timeout(timeout),
+            server: PhantomData,
         }
     }
 
     /// `mission/behaviour@instance`, as the wire, the audit log and `wtd call` name it.
     pub fn path(&self) -> String {
-        self.target().path()
-    }
-
-    fn target(&self) -> Target {
-        Target::Behaviour {
-            mission: self.path.mission.to_string(),
-            behaviour: self.path.wire_name(),
-            instance: self.instance.clone(),
-        }
+        self.instance.path()
     }
 
     /// Sends `call` and waits for the reply, at most the peer's timeout (which is also
     /// how long the call lives: the callee gives up on its server then too).
     ///
     /// Fails with the callee's refusal (`Denied`, `RateLimited`, `NoSuchInstance`, …),
-    /// [`Error::ServerFailed`] if the server ended or took too long, or
-    /// [`Error::Timeout`] if no answer came back in time.
+    /// [`Error::ServerFailed`](crate::Error::ServerFailed) if the server ended or took too
+    /// long, or [`Error::Timeout`](crate::Error::Timeout) if no answer came back in time.
     pub async fn call(&self, call: S::Call) -> Result<S::Reply>
     where
         S::Call: Message,
         S::Reply: Message,
     {
-        let bytes = self
-            .peer
-            .call_target(self.target(), Encoding::Postcard, self.encode(&call)?)
-            .await?;
-        self.peer.decode::<S::Reply>(&bytes)
+        self.instance.call("the message", &call).await
     }
 
     /// Sends `cast` and returns once the proxy has queued it; it cannot say whether the
@@ -80,26 +64,13 @@ impl<S: GenServer> RemoteServer<S> {
     where
         S::Cast: Message,
     {
-        self.peer
-            .cast_target(self.target(), Encoding::Postcard, self.encode(&cast)?)
-            .await
-    }
-
-    /// Encodes a message: a Pid in it becomes a billet-doux given to the peer's node.
-    fn encode<M: Message>(&self, message: &M) -> Result<Vec<u8>> {
-        self.peer.encode_raw(message).map_err(|e| {
-            Error::Invalid(format!(
-                "the message cannot be encoded: {e} (check the Serialize implementation of its type)"
-            ))
-        })
+        self.instance.cast("the message", &cast).await
     }
 }
 
 impl<S> Clone for RemoteServer<S> {
     fn clone(&self) -> Self {
         RemoteServer {
-            peer: self.peer.clone(),
-            path: self.path,
             instance: self.instance.clone(),
             server: PhantomData,
         }
@@ -108,10 +79,6 @@ impl<S> Clone for RemoteServer<S> {
 
 impl<S> std::fmt::Debug for RemoteServer<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteServer")
-            .field("node", &self.peer.name())
-            .field("behaviour", &self.path.wire_name())
-            .field("instance", &self.instance)
-            .finish()
+        self.instance.debug("RemoteServer", f)
     }
 }

@@ -9,8 +9,7 @@ use super::expose::{SupervisorReply, SupervisorRequest};
 use super::info::{ChildCounts, ChildError, ChildInfo};
 use crate::call::Peer;
 use crate::error::{Error, Result};
-use crate::gen_server::BehaviourPath;
-use crate::wire::{Encoding, Target};
+use crate::gen_server::{BehaviourPath, RemoteInstance};
 
 /// A named supervisor `S` on `peer`'s node, exposed there with
 /// `#[wtd_behaviour(mission)]`. Made by the `S::remote(&peer, "name")` the attribute
@@ -21,9 +20,7 @@ use crate::wire::{Encoding, Target};
 /// reached the supervisor ([`Error`]); the inner one, for `restart_child` and
 /// `terminate_child`, is the supervisor's own answer ([`ChildError`]).
 pub struct RemoteSupervisor<S> {
-    peer: Peer,
-    path: BehaviourPath,
-    instance: String,
+    instance: RemoteInstance,
     supervisor: PhantomData<fn() -> S>,
 }
 
@@ -31,9 +28,7 @@ impl<S: Supervisor> RemoteSupervisor<S> {
     /// The instance registered as `instance` on `peer`'s node, of the behaviour at `path`.
     pub fn new(peer: &Peer, path: BehaviourPath, instance: &str) -> Self {
         RemoteSupervisor {
-            peer: peer.clone(),
-            path,
-            instance: instance.to_string(),
+            instance: RemoteInstance::new(peer, path, instance),
             supervisor: PhantomData,
         }
     }
@@ -41,14 +36,14 @@ impl<S: Supervisor> RemoteSupervisor<S> {
     /// The same supervisor, with calls that wait at most `timeout`.
     pub fn with_timeout(&self, timeout: Duration) -> Self {
         RemoteSupervisor {
-            peer: self.peer.with_timeout(timeout),
-            ..self.clone()
+            instance: self.instance.with_timeout(timeout),
+            supervisor: PhantomData,
         }
     }
 
     /// `mission/behaviour@instance`, as the wire, the audit log and `wtd call` name it.
     pub fn path(&self) -> String {
-        self.target().path()
+        self.instance.path()
     }
 
     /// Every child, in start order.
@@ -91,14 +86,7 @@ impl<S: Supervisor> RemoteSupervisor<S> {
     }
 
     async fn ask(&self, request: SupervisorRequest) -> Result<SupervisorReply> {
-        let bytes = self.peer.encode_raw(&request).map_err(|e| {
-            Error::Invalid(format!("the supervisor request cannot be encoded: {e}"))
-        })?;
-        let reply = self
-            .peer
-            .call_target(self.target(), Encoding::Postcard, bytes)
-            .await?;
-        self.peer.decode::<SupervisorReply>(&reply)
+        self.instance.call("the supervisor request", &request).await
     }
 
     /// A reply of the wrong kind: the other node runs another version of WTD.
@@ -106,24 +94,14 @@ impl<S: Supervisor> RemoteSupervisor<S> {
         Error::Invalid(format!(
             "{} answered {reply:?}, which does not answer the question asked: does node `{}` run the same version of WTD?",
             self.path(),
-            self.peer.name()
+            self.instance.node()
         ))
-    }
-
-    fn target(&self) -> Target {
-        Target::Behaviour {
-            mission: self.path.mission.to_string(),
-            behaviour: self.path.wire_name(),
-            instance: self.instance.clone(),
-        }
     }
 }
 
 impl<S> Clone for RemoteSupervisor<S> {
     fn clone(&self) -> Self {
         RemoteSupervisor {
-            peer: self.peer.clone(),
-            path: self.path,
             instance: self.instance.clone(),
             supervisor: PhantomData,
         }
@@ -132,10 +110,6 @@ impl<S> Clone for RemoteSupervisor<S> {
 
 impl<S> std::fmt::Debug for RemoteSupervisor<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteSupervisor")
-            .field("node", &self.peer.name())
-            .field("behaviour", &self.path.wire_name())
-            .field("instance", &self.instance)
-            .finish()
+        self.instance.debug("RemoteSupervisor", f)
     }
 }
