@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use super::behaviour::GenEvent;
 use super::manager::EventManager;
-use crate::gen_server::Message;
-use crate::process::{ProcessError, ProcessTable};
+use crate::gen_server::{Message, server_failed};
+use crate::process::ProcessTable;
 use crate::registry::{ApplyError, ApplyFuture, encode_result};
 use crate::wire::Encoding;
 
@@ -45,20 +45,13 @@ where
             manager
                 .sync_notify_timeout(event, within)
                 .await
-                .map_err(manager_failed)?;
+                .map_err(server_failed)?;
             encode_result(encoding, &())
         } else {
-            manager.notify(event).map_err(manager_failed)?;
+            manager.notify(event).map_err(server_failed)?;
             Ok(Vec::new())
         }
     })
-}
-
-fn manager_failed(e: ProcessError) -> ApplyError {
-    match e {
-        ProcessError::NotAlive { .. } => ApplyError::NoSuchInstance,
-        e => ApplyError::ServerFailed(e.to_string()),
-    }
 }
 
 /// Decodes one event: postcard (bounded nesting, no trailing bytes) or JSON.

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use super::behaviour::GenFsm;
 use super::fsm_ref::FsmRef;
-use crate::gen_server::{Message, decode_message};
-use crate::process::{ProcessError, ProcessTable};
+use crate::gen_server::{Message, decode_message, server_failed};
+use crate::process::ProcessTable;
 use crate::registry::{ApplyError, ApplyFuture, encode_result};
 use crate::wire::Encoding;
 
@@ -47,19 +47,12 @@ where
             let reply = fsm
                 .sync_send_event_timeout(call, within)
                 .await
-                .map_err(fsm_failed)?;
+                .map_err(server_failed)?;
             encode_result(encoding, &reply)
         } else {
             let event: F::Event = decode_message(encoding, &message)?;
-            fsm.send_event(event).map_err(fsm_failed)?;
+            fsm.send_event(event).map_err(server_failed)?;
             Ok(Vec::new())
         }
     })
-}
-
-fn fsm_failed(e: ProcessError) -> ApplyError {
-    match e {
-        ProcessError::NotAlive { .. } => ApplyError::NoSuchInstance,
-        e => ApplyError::ServerFailed(e.to_string()),
-    }
 }

@@ -115,7 +115,9 @@ where
     })
 }
 
-fn server_failed(e: ProcessError) -> ApplyError {
+/// What a behaviour's process that could not take a remote operation means to the
+/// caller: gone (no such instance), or failed, in words.
+pub(crate) fn server_failed(e: ProcessError) -> ApplyError {
     match e {
         ProcessError::NotAlive { .. } => ApplyError::NoSuchInstance,
         e => ApplyError::ServerFailed(e.to_string()),

@@ -43,11 +43,11 @@ mod server_ref;
 mod start;
 
 pub use behaviour::{GenServer, Next, ServerProcess};
-pub(crate) use expose::decode_message;
 pub use expose::{
     BehaviourApply, BehaviourEntry, BehaviourPath, Message, exposed_behaviours, exposed_twice,
     gen_server_apply, gen_server_running, lookup_behaviour,
 };
+pub(crate) use expose::{decode_message, server_failed};
 pub(crate) use instance::RemoteInstance;
 pub use remote::RemoteServer;
 pub use reply::ReplyTo;
