@@ -16,6 +16,7 @@ mod faults;
 mod gen_fsm;
 mod limits;
 mod monitors;
+mod operator;
 mod proxy;
 mod quickstart;
 mod refusals;
