@@ -111,8 +111,10 @@ function renderTraffic(snap) {
   const chart = document.getElementById("chart");
   chart.replaceChildren();
   const max = Math.max(1, ...history.map(s => s.calls));
+  // The newest second at the right edge; the chart fills leftwards as seconds pass.
+  const skip = HISTORY - history.length;
   const points = history.map((s, i) =>
-    (400 * i / (HISTORY - 1)).toFixed(1) + "," + (78 - 70 * s.calls / max).toFixed(1)).join(" ");
+    (400 * (skip + i) / (HISTORY - 1)).toFixed(1) + "," + (78 - 70 * s.calls / max).toFixed(1)).join(" ");
   chart.appendChild(svg("polyline", { points }));
   chart.appendChild(svg("text", { x: 2, y: 10, "font-size": 9 }, "max " + max + "/s"));
 }
