@@ -157,3 +157,35 @@ async fn a_rejected_node_is_told_so_and_unknown_names_are_explained() {
     let (status, _) = send_get(&format!("http://{address}/registrations")).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_moves_to_its_own_address_or_goes() {
+    let page = proxy_binary::free_port();
+    let address = format!("127.0.0.1:{page}");
+    let proxy = tokio::task::block_in_place(|| ProxyProcess::start(&["--dashboard", &address]));
+    assert_eq!(send_get(&format!("{}/", proxy.url)).await.0, 404);
+    assert_eq!(
+        send_get(&format!("{}/api/directory", proxy.url)).await.0,
+        200
+    );
+    let moved = eventually(Duration::from_secs(10), || async {
+        let (status, body) = send_get(&format!("http://{address}/")).await;
+        (status == 200).then_some(body)
+    })
+    .await
+    .expect("the page on its own address");
+    assert!(moved.contains("/assets/dashboard.js"), "{moved}");
+    assert_eq!(
+        send_get(&format!("http://{address}/api/stats")).await.0,
+        200
+    );
+    drop(proxy);
+
+    let proxy = tokio::task::block_in_place(|| ProxyProcess::start(&["--no-dashboard"]));
+    assert_eq!(send_get(&format!("{}/", proxy.url)).await.0, 404);
+    assert_eq!(send_get(&format!("{}/api/events", proxy.url)).await.0, 404);
+    assert_eq!(
+        send_get(&format!("{}/api/directory", proxy.url)).await.0,
+        200
+    );
+}
