@@ -112,7 +112,9 @@ fn caller_name(i: usize) -> String {
 }
 
 async fn callee(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
-    let config = NodeConfig::new("soak-callee", &args.proxy, args.dir.join("soak-callee"));
+    // The `wtd-proxy` binary asks every node for its owner's email.
+    let config = NodeConfig::new("soak-callee", &args.proxy, args.dir.join("soak-callee"))
+        .email("soak@example.org");
     let node = Node::start(config.serve(&["demo"])).await?;
     let keys = args.dir.join("keys");
     std::fs::create_dir_all(&keys)?;
@@ -152,7 +154,8 @@ async fn callers(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     for i in 0..args.callers {
         let name = caller_name(i);
         let home = args.dir.join(&name);
-        let node = Node::start(NodeConfig::new(&name, &args.proxy, home).serve_nothing()).await?;
+        let config = NodeConfig::new(&name, &args.proxy, home).email("soak@example.org");
+        let node = Node::start(config.serve_nothing()).await?;
         let key = KeyFile::load(&keys.join(format!("{name}.wtdkey")))?;
         peers.push(node.peer(&key)?);
         nodes.push(node);

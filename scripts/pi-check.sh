@@ -132,7 +132,7 @@ say "aarch64 wtd-proxy (under qemu) listens on $URL"
 
 # Alice's node serves mission demo and mints a key for Bob (see examples/node.rs).
 "${QEMU[@]}" "$BIN/examples/node" --name alice --proxy "$URL" --home "$WORK/alice" \
-    --grant bob --out "$WORK/bob.wtdkey" >"$WORK/node.log" 2>&1 &
+    --email alice@example.org --grant bob --out "$WORK/bob.wtdkey" >"$WORK/node.log" 2>&1 &
 NODE_PID=$!
 PIDS+=("$NODE_PID")
 wait_for 60 node_serves ||
@@ -142,7 +142,7 @@ say "aarch64 node alice (under qemu) serves mission demo"
 # Bob, with the aarch64 `wtd` command: the steps of docs/TUTORIAL.md §1.
 wtd() { timeout 60 "${QEMU[@]}" "$BIN/wtd" --home "$WORK/bob" "$@"; }
 wtd init >/dev/null
-wtd register --proxy "$URL" --name bob >/dev/null
+wtd register --proxy "$URL" --name bob --email bob@example.org >/dev/null
 wtd key add "$WORK/bob.wtdkey" >/dev/null
 # Alice's grant reaches the proxy's directory with her next ping; try for 30 s.
 ANSWER=

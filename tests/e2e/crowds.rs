@@ -288,9 +288,9 @@ async fn directory_reads_are_limited_per_address() {
         200
     );
     assert_eq!(
-        get_from([127, 0, 0, 2], cluster.addr, "/").await.0,
+        get_from([127, 0, 0, 2], cluster.addr, "/api/stats").await.0,
         429,
-        "the page too"
+        "the dashboard's data too"
     );
     cluster.stop(vec![]).await;
 }

@@ -17,6 +17,7 @@ mod gate;
 mod gen_fsm;
 mod limits;
 mod monitors;
+mod operator;
 mod proxy;
 mod quickstart;
 mod refusals;

@@ -183,44 +183,84 @@ fn hex_public(key: &wtd::KeyFile) -> String {
     hex32(&secret.verifying_key().to_bytes())
 }
 
-/// The page a beginner opens: every column says what it means, and an empty list says why.
+/// The page a beginner opens: embedded, its own script only (CSP), fed by `/api/stats`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_proxy_page_explains_what_it_shows() {
+async fn the_dashboard_is_one_embedded_page_fed_by_json() {
     let cluster = Cluster::start().await;
-    let page = |url: String| async move {
+    let get = |url: String| async move {
         tokio::task::spawn_blocking(move || {
-            let mut response = ureq::get(&url).call().expect("the page answers");
-            response.body_mut().read_to_string().expect("text")
+            let mut response = ureq::get(&url)
+                .config()
+                .http_status_as_error(false)
+                .build()
+                .call()
+                .expect("an answer");
+            let csp = response
+                .headers()
+                .get("content-security-policy")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let status = response.status().as_u16();
+            (
+                status,
+                csp,
+                response.body_mut().read_to_string().unwrap_or_default(),
+            )
         })
         .await
         .expect("joined")
     };
-    let empty = page(format!("{}/", cluster.url())).await;
-    assert!(empty.contains("No node is online right now"), "{empty}");
+    let (status, csp, page) = get(format!("{}/", cluster.url())).await;
+    assert_eq!(status, 200);
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    // Script only from the proxy's own file, nothing from another host.
+    assert!(
+        page.contains(r#"<script src="/assets/dashboard.js" defer></script>"#),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("<script").count(),
+        1,
+        "no inline script: {page}"
+    );
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
+    let (status, _, script) = get(format!("{}/assets/dashboard.js", cluster.url())).await;
+    assert_eq!(status, 200);
+    assert!(
+        script.contains("textContent") && !script.contains("innerHTML"),
+        "text only"
+    );
 
     let alice = cluster.node(&unique("alice"), &["demo"]).await;
-    let bob = cluster.node(&unique("bob"), &[]).await;
-    let _ = cluster.grant(&alice, &bob, &["demo"], "10/s");
     let listed = eventually(Duration::from_secs(5), || {
-        let url = format!("{}/", cluster.url());
+        let url = format!("{}/api/stats", cluster.url());
+        let name = alice.name().to_string();
         async move {
-            let text = page(url).await;
-            text.contains("<tr><td>alice").then_some(text)
+            let (_, _, stats) = get(url).await;
+            let stats: serde_json::Value = serde_json::from_str(&stats).ok()?;
+            let nodes = stats["nodes"].as_array()?.clone();
+            nodes
+                .into_iter()
+                .find(|n| n["name"] == name.as_str() && n["online"] == true)
         }
     })
     .await
-    .expect("alice is listed");
-    for explained in [
-        "<dt>node key</dt>",
-        "<dt>missions</dt>",
-        "<dt>keys accepted</dt>",
-    ] {
-        assert!(
-            listed.contains(explained),
-            "{explained} is not explained: {listed}"
-        );
-    }
-    assert!(!listed.contains("No node is online"), "{listed}");
+    .expect("alice is in /api/stats, online");
+    assert_eq!(listed["missions"][0]["mission"], "demo", "{listed}");
+    cluster.stop(vec![alice]).await;
 
-    cluster.stop(vec![alice, bob]).await;
+    // Turned off: no page, the directory stays.
+    let cluster = Cluster::start_with(|c| c.dashboard = false).await;
+    let (status, _, _) = get(format!("{}/", cluster.url())).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = get(format!("{}/api/directory", cluster.url())).await;
+    assert_eq!(status, 200);
+    cluster.stop(vec![]).await;
 }

@@ -41,6 +41,15 @@ pub enum ProxyError {
         "not registered: node `{0}` is not registered with this proxy; register it first (PUT /nodes/{0})"
     )]
     NotRegistered(String),
+    /// The proxy approves registrations by hand, and the operator has not approved this
+    /// one yet. A node retries by itself.
+    #[error(
+        "waiting for the operator of this proxy to approve `{0}`: the node retries by itself; ask the operator to run `wtd-proxy registrations approve {0}`"
+    )]
+    AwaitingApproval(String),
+    /// The operator rejected this registration.
+    #[error("the operator of this proxy rejected `{0}`: ask them why, or use another proxy")]
+    Rejected(String),
     /// Another key holds this node name.
     #[error("the name `{0}` is taken by another node key: pick another name")]
     NameTaken(String),
@@ -74,6 +83,8 @@ impl ProxyError {
             ProxyError::Forbidden(_) | ProxyError::NotAccepted(_) => StatusCode::FORBIDDEN,
             ProxyError::NotRegistered(_) => StatusCode::NOT_FOUND,
             ProxyError::NameTaken(_) => StatusCode::CONFLICT,
+            ProxyError::AwaitingApproval(_) => StatusCode::FORBIDDEN,
+            ProxyError::Rejected(_) => StatusCode::FORBIDDEN,
             ProxyError::NodeDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -97,6 +108,8 @@ impl ProxyError {
             ProxyError::NotAccepted(_) => wtd_wire::NOT_ACCEPTED,
             ProxyError::NotRegistered(_) => wtd_wire::NOT_REGISTERED,
             ProxyError::NameTaken(_) => "NameTaken",
+            ProxyError::AwaitingApproval(_) => "AwaitingApproval",
+            ProxyError::Rejected(_) => "Rejected",
             ProxyError::NodeDown(_) => "NodeDown",
             ProxyError::TooMany(_) => "TooMany",
             ProxyError::Timeout(_) => "Timeout",

@@ -20,6 +20,9 @@
 //! * [`connections`]: which connections are held, by whom, and which one to close when
 //!   the proxy is full (the idlest of the network holding the most).
 //! * [`error`]: every refusal, with its HTTP status and a helpful sentence.
+//! * [`stats`]: traffic counters and their snapshots, once a second.
+//! * [`dashboard`]: the page at `/` (embedded assets), `/api/stats`, `/api/events`.
+//! * [`operator`]: the operator's registrations commands, over a loopback endpoint.
 //!
 //! Run it with [`run`] (the binary does), or embed one with [`Proxy::start`] (the
 //! examples and tests do).
@@ -30,10 +33,13 @@
 
 pub mod clients;
 pub mod connections;
+pub mod dashboard;
 pub mod error;
+pub mod operator;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod stats;
 pub mod store;
 
 use std::future::Future;
@@ -85,7 +91,7 @@ pub struct Config {
     /// offering a mission and accepting ten keys takes about 500 bytes). Past it a node is
     /// listed by name and key only. Sending only what changed comes with issue 17.
     pub directory_bytes: usize,
-    /// `GET /api/directory` and `GET /` per second from one client address (in bursts of
+    /// `GET /api/directory` and `GET /api/stats` per second from one client address (in bursts of
     /// twice that): each answer is the whole directory. A person at a shell and a script
     /// running `wtd` commands in a row (each `wtd call` reads the directory to pick a key)
     /// stay well under it.
@@ -122,6 +128,18 @@ pub struct Config {
     /// after its last answer (longer than a node keeps an idle connection), and then the
     /// request's body within this time again; else it is closed or answered 408.
     pub read_timeout: Duration,
+    /// Whether the relay's address also serves the dashboard (`GET /`, `/assets/…`,
+    /// `/api/stats`, `/api/events`). Off with `--no-dashboard`, or when it is served on an
+    /// address of its own ([`run_with_dashboard`]).
+    pub dashboard: bool,
+    /// Pages watching the event stream at once, all clients together.
+    pub dashboard_watchers: usize,
+    /// A registration needs an email address. The `wtd-proxy` binary, which strangers'
+    /// nodes use, sets it; a proxy a program starts for itself ([`Proxy::start`], the
+    /// examples and tests) does not ask.
+    pub require_email: bool,
+    /// A new registration waits for the operator's approval (`--approve`).
+    pub approve: bool,
 }
 
 impl Config {
@@ -152,6 +170,10 @@ impl Config {
             connection_lifetime: Duration::from_secs(5 * 60),
             read_timeout: Duration::from_secs(20),
             large_bodies: 64 * 1024 * 1024,
+            dashboard: true,
+            dashboard_watchers: 32,
+            require_email: false,
+            approve: false,
         }
     }
 }
@@ -164,6 +186,56 @@ pub async fn run(
 ) -> Result<(), ProxyError> {
     let state = Arc::new(open_state(config).await?);
     serve(listener, state, shutdown).await
+}
+
+/// [`run`], with the dashboard on `dashboard` (its own address) and the operator's
+/// endpoint on `operator` (loopback), each if given.
+pub async fn run_with(
+    listener: TcpListener,
+    dashboard: Option<TcpListener>,
+    operator: Option<TcpListener>,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ProxyError> {
+    let state = Arc::new(open_state(config).await?);
+    let mut extra = Vec::new();
+    if let Some(listener) = dashboard {
+        let app = dashboard::router(state.clone());
+        extra.push(spawn_extra(listener, app, state.clone()));
+    }
+    if let Some(listener) = operator {
+        let address = listener
+            .local_addr()
+            .map_err(|e| ProxyError::Storage(format!("the listener has no address: {e}")))?;
+        let token = operator::publish(&state.config.data_dir, address)?;
+        let app = operator::router(state.clone(), token);
+        extra.push(spawn_extra(listener, app, state.clone()));
+    }
+    let served = serve(listener, state, shutdown).await;
+    for task in extra {
+        let _ = task.await;
+    }
+    served
+}
+
+/// Serves `app` on `listener` until the proxy closes.
+fn spawn_extra<S: store::Store>(
+    listener: TcpListener,
+    app: axum::Router,
+    state: Arc<state::State<S>>,
+) -> tokio::task::JoinHandle<()> {
+    let limits = server::Limits {
+        max_connections: 64,
+        connections_per_client: 16,
+        connections_per_network: 32,
+        connection_lifetime: state.config.connection_lifetime,
+        read_timeout: state.config.read_timeout,
+        drain: Duration::from_secs(1),
+    };
+    let mut closing = state.closing.subscribe();
+    tokio::spawn(server::serve(listener, app, limits, async move {
+        let _ = closing.wait_for(|c| *c).await;
+    }))
 }
 
 /// Opens the proxy's state (its database file) off the async threads; works on any tokio
@@ -195,6 +267,7 @@ async fn serve<S: store::Store>(
             }
         })
     };
+    let sampler = tokio::spawn(stats::sampler(state.clone()));
     let limits = server::Limits {
         max_connections: server::fit_to_open_files(state.config.max_connections),
         connections_per_client: state.config.connections_per_client,
@@ -213,6 +286,7 @@ async fn serve<S: store::Store>(
     .await;
     state.close();
     let _ = sweeper.await;
+    let _ = sampler.await;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The `wtd-proxy` binary: `wtd-proxy --listen 127.0.0.1:14151 --data DIR`, and
-//! `wtd-proxy release NAME --data DIR` for the operator.
+//! `wtd-proxy registrations list|approve|reject|remove` and `wtd-proxy release NAME --data DIR`
+//! for the operator.
 
 use std::path::PathBuf;
 
@@ -7,10 +8,21 @@ const HELP: &str = "\
 The WTD relay and directory: nodes register here, find each other, and exchange signed
 calls through it. It cannot forge, alter or replay a call a node accepts.
 
-Usage: wtd-proxy [--listen ADDRESS] [--data FOLDER] [--expire-names-after DAYS]
+Usage: wtd-proxy [--listen ADDRESS] [--data FOLDER] [--expire-names-after DAYS] [--approve]
+                 [--dashboard ADDRESS | --no-dashboard] [--operator ADDRESS]
+       wtd-proxy registrations list|approve NAME|reject NAME|remove NAME [--data FOLDER]
        wtd-proxy release NAME [--data FOLDER]
 
+Every node must give its owner's email when it registers; only the operator sees it.
+The page at http://ADDRESS/ shows the nodes and their traffic live (read-only, no email).
+
 Commands:
+  registrations list           every registration: status, email, key, registered, last seen
+  registrations approve NAME   let a pending node use this proxy (with --approve)
+  registrations reject NAME    refuse it; it is told so, and keeps the name until removed
+  registrations remove NAME    forget it: the name is free again
+                    These ask the running proxy that uses FOLDER, on its loopback operator
+                    address, with the token it wrote to FOLDER/operator.json.
   release NAME      free the node name NAME, whoever registered it, so that another key may
                     take it. Run it while the proxy using FOLDER is stopped.
 
@@ -20,6 +32,13 @@ Options:
   --expire-names-after DAYS
                     a name whose node has been offline this many days is free again
                     [default: 90]
+  --approve         a new node waits until the operator approves it (`registrations approve`)
+  --dashboard ADDRESS
+                    serve the page on this address instead of the relay's
+  --no-dashboard    serve no page (`/api/directory` stays)
+  --operator ADDRESS
+                    loopback address for the operator's commands [default: 127.0.0.1:0, any
+                    free port; the commands find it in FOLDER/operator.json]
   -h, --help        print this help
   -V, --version     print the version
 ";
@@ -33,6 +52,16 @@ struct Args {
     expire_days: u64,
     /// `release NAME`: free a name instead of serving.
     release: Option<String>,
+    /// `--approve`.
+    approve: bool,
+    /// `--no-dashboard`.
+    no_dashboard: bool,
+    /// `--dashboard ADDRESS`.
+    dashboard: Option<String>,
+    /// `--operator ADDRESS`.
+    operator: String,
+    /// `registrations WHAT [NAME]`.
+    registrations: Option<(String, Option<String>)>,
 }
 
 /// Reads the flags; `Err` is what to print and the exit code.
@@ -42,6 +71,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u
         data: PathBuf::from("wtd-proxy-data"),
         expire_days: 90,
         release: None,
+        approve: false,
+        no_dashboard: false,
+        dashboard: None,
+        operator: "127.0.0.1:0".into(),
+        registrations: None,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -80,6 +114,28 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u
                         2,
                     )
                 })?);
+            }
+            "--approve" => parsed.approve = true,
+            "--no-dashboard" => parsed.no_dashboard = true,
+            "--dashboard" => parsed.dashboard = Some(value("--dashboard")?),
+            "--operator" => parsed.operator = value("--operator")?,
+            "registrations" if parsed.registrations.is_none() => {
+                let what = args.next().unwrap_or_default();
+                let name = match what.as_str() {
+                    "list" => None,
+                    "approve" | "reject" | "remove" => Some(args.next().ok_or_else(|| {
+                        (format!("wtd-proxy: registrations {what} needs the NAME"), 2)
+                    })?),
+                    _ => {
+                        return Err((
+                            format!(
+                                "wtd-proxy: registrations takes list, approve NAME, reject NAME or remove NAME, not {what:?}\n\n{HELP}"
+                            ),
+                            2,
+                        ));
+                    }
+                };
+                parsed.registrations = Some((what, name));
             }
             "-h" | "--help" => return Err((HELP.to_string(), 0)),
             "-V" | "--version" => {
@@ -120,8 +176,15 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(code);
         }
     };
+    if let Some((what, name)) = &args.registrations {
+        return registrations(&args.data, what, name.as_deref());
+    }
     let mut config = wtd_proxy::Config::new(&args.data);
     config.name_expiry = std::time::Duration::from_secs(args.expire_days * 24 * 60 * 60);
+    // Strangers' nodes register here: their operator must be able to reach them.
+    config.require_email = true;
+    config.approve = args.approve;
+    config.dashboard = !args.no_dashboard && args.dashboard.is_none();
     if let Some(name) = &args.release {
         return match wtd_proxy::release(&config, name).await {
             Ok(true) => {
@@ -151,7 +214,52 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    tracing::info!("wtd-proxy listening on http://{}", args.listen);
+    let dashboard = match &args.dashboard {
+        Some(address) if !args.no_dashboard => match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                eprintln!("wtd-proxy: cannot serve the dashboard on {address}: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    let operator = match args.operator.parse::<std::net::SocketAddr>() {
+        Ok(address) if address.ip().is_loopback() => {
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(listener) => listener,
+                Err(e) => {
+                    eprintln!("wtd-proxy: cannot listen for the operator on {address}: {e}");
+                    return std::process::ExitCode::from(2);
+                }
+            }
+        }
+        _ => {
+            eprintln!(
+                "wtd-proxy: --operator takes a loopback address such as 127.0.0.1:14152, not {:?}: \
+                 the operator's commands are for this machine only",
+                args.operator
+            );
+            return std::process::ExitCode::from(2);
+        }
+    };
+    // The addresses bound, so `--listen 127.0.0.1:0` says which port it got.
+    let bound = |l: &tokio::net::TcpListener, asked: &str| {
+        l.local_addr().map_or(asked.to_string(), |a| a.to_string())
+    };
+    let relay = bound(&listener, &args.listen);
+    tracing::info!("wtd-proxy listening on http://{relay}");
+    match (&dashboard, args.no_dashboard) {
+        (_, true) => tracing::info!("no dashboard (--no-dashboard)"),
+        (Some(page), _) => tracing::info!("the dashboard is at http://{}/", bound(page, "")),
+        (None, _) => tracing::info!("the dashboard is at http://{relay}/"),
+    }
+    if args.approve {
+        tracing::info!(
+            "new nodes wait for approval: `wtd-proxy registrations list --data {}`",
+            args.data.display()
+        );
+    }
     // Stop cleanly on Ctrl-C, and on SIGTERM (what systemd and `kill` send).
     let shutdown = async {
         #[cfg(unix)]
@@ -173,13 +281,61 @@ async fn main() -> std::process::ExitCode {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("stopping");
     };
-    match wtd_proxy::run(listener, config, shutdown).await {
+    match wtd_proxy::run_with(listener, dashboard, Some(operator), config, shutdown).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("wtd-proxy: {e}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `wtd-proxy registrations …`: asks the running proxy that uses `data`.
+fn registrations(data: &std::path::Path, what: &str, name: Option<&str>) -> std::process::ExitCode {
+    let (method, path) = match (what, name) {
+        ("approve", Some(name)) => ("POST", format!("/registrations/{name}/approve")),
+        ("reject", Some(name)) => ("POST", format!("/registrations/{name}/reject")),
+        ("remove", Some(name)) => ("DELETE", format!("/registrations/{name}")),
+        _ => ("GET", "/registrations".to_string()),
+    };
+    let (status, body) = match wtd_proxy::operator::request(data, method, &path) {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!("wtd-proxy: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if status != 200 {
+        eprintln!("wtd-proxy: {body}");
+        return std::process::ExitCode::FAILURE;
+    }
+    if method != "GET" {
+        println!("{body}");
+        return std::process::ExitCode::SUCCESS;
+    }
+    let Ok(all) = serde_json::from_str::<Vec<wtd_proxy::operator::Registration>>(&body) else {
+        eprintln!("wtd-proxy: the proxy's answer is not a list of registrations: {body}");
+        return std::process::ExitCode::FAILURE;
+    };
+    if all.is_empty() {
+        println!("no registrations yet");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let ago = |ms: u64| format!("{} min ago", now.saturating_sub(ms) / 60_000);
+    for r in all {
+        println!(
+            "{:<20} {:<9} {:<30} key {}…  registered {}  last seen {}",
+            r.name,
+            r.status,
+            r.email,
+            r.key,
+            ago(r.registered_at_ms),
+            ago(r.last_seen_ms)
+        );
+    }
+    std::process::ExitCode::SUCCESS
 }
 
 #[cfg(test)]

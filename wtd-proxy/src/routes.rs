@@ -10,7 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State as Axum};
 use axum::http::header;
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use http_body_util::BodyExt;
@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
-use wtd_wire::{self as wire, JsonDirectory, Route, RxBatch, Signed, TxBatch, TxReply};
+use wtd_wire::{self as wire, Route, RxBatch, Signed, TxBatch, TxReply};
 
 use crate::clients::Turned;
 use crate::error::ProxyError;
@@ -30,9 +30,12 @@ type Shared<S> = Arc<State<S>>;
 
 /// Every route of the proxy.
 pub fn router<S: Store>(state: Shared<S>) -> Router {
-    Router::new()
-        .route("/", get(dashboard::<S>))
-        .route("/api/directory", get(directory_json::<S>))
+    let app = if state.config.dashboard {
+        crate::dashboard::routes::<S>()
+    } else {
+        Router::new()
+    };
+    app.route("/api/directory", get(directory_json::<S>))
         .route("/nodes/{name}", put(register::<S>))
         .route("/ping", post(ping::<S>))
         .route("/bye", post(bye::<S>))
@@ -49,6 +52,10 @@ pub fn router<S: Store>(state: Shared<S>) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             read_body::<S>,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_refusals::<S>,
         ))
         // `read_body` bounds every body; axum's own default limit would be a second one.
         .layer(DefaultBodyLimit::disable())
@@ -128,6 +135,23 @@ async fn read_body<S: Store>(
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     drop(budget);
+    response
+}
+
+/// Counts every refused request by its code, for the dashboard.
+async fn count_refusals<S: Store>(
+    Axum(state): Axum<Shared<S>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    if let Some(code) = response
+        .headers()
+        .get(wire::ERROR_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        state.stats.refused(code);
+    }
     response
 }
 
@@ -286,7 +310,7 @@ async fn apply<S: Store>(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())
 }
 
-async fn directory_json<S: Store>(
+pub(crate) async fn directory_json<S: Store>(
     Axum(state): Axum<Shared<S>>,
     client: Option<Extension<ClientAddr>>,
 ) -> Result<Response, ProxyError> {
@@ -297,7 +321,7 @@ async fn directory_json<S: Store>(
 
 /// Each directory read sends the whole directory, and needs no key: so one address may
 /// make a few a second ([`crate::Config::directory_reads_per_client`]).
-fn admit_reader<S: Store>(
+pub(crate) fn admit_reader<S: Store>(
     state: &State<S>,
     client: Option<Extension<ClientAddr>>,
 ) -> Result<crate::clients::Slot, ProxyError> {
@@ -311,79 +335,4 @@ fn admit_reader<S: Store>(
             Turned::Crowded => turned.to_string(),
         })
     })
-}
-
-fn json_directory<S: Store>(state: &State<S>) -> JsonDirectory {
-    let view = state.directory();
-    JsonDirectory::new(view.version, (*view.directory).clone())
-}
-
-/// A page for people: who is online and what they offer. Names are validated to
-/// `[a-z0-9_-]` at registration, and everything is escaped anyway.
-async fn dashboard<S: Store>(
-    Axum(state): Axum<Shared<S>>,
-    client: Option<Extension<ClientAddr>>,
-) -> Result<Html<String>, ProxyError> {
-    let _slot = admit_reader(&state, client)?;
-    let mut rows = String::new();
-    for node in json_directory(&state).nodes {
-        let missions: Vec<String> = node
-            .missions
-            .iter()
-            .map(|m| {
-                let offered: Vec<String> = m
-                    .functions
-                    .iter()
-                    .cloned()
-                    .chain(m.behaviours.iter().map(|b| format!("{b}@…")))
-                    .collect();
-                format!("{} ({})", escape(&m.mission), escape(&offered.join(", ")))
-            })
-            .collect();
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
-            escape(&node.name),
-            escape(&node.node_key[..16]),
-            missions.join("<br>"),
-            node.accepts.len()
-        ));
-    }
-    let empty = if rows.is_empty() {
-        "<tr><td colspan=4>No node is online right now. A node appears here while its \
-         program runs (it says so once a second), and leaves when it stops.</td></tr>"
-    } else {
-        ""
-    };
-    Ok(Html(format!(
-        "<!doctype html><meta charset=utf-8><title>WTD proxy</title>\
-         <h1>WTD proxy</h1>\
-         <p>Nodes online now: a node is listed while its program runs and talks to this proxy \
-         (at least once a second); it leaves the list a few seconds after it stops. \
-         The same list as JSON, for scripts: <a href=/api/directory>/api/directory</a>.</p>\
-         <table border=1 cellpadding=4><tr><th>node</th>\
-         <th title=\"the first digits of the node's public key: check them with its owner\">node key</th>\
-         <th title=\"groups of functions others may be granted\">missions (functions)</th>\
-         <th title=\"how many keys its owner has granted and not revoked\">keys accepted</th></tr>\n\
-         {rows}{empty}</table>\
-         <dl><dt>node key</dt><dd>The first 16 hex digits of the node's public key. A key file \
-         pins the whole key; compare these digits with the node's owner once.</dd>\
-         <dt>missions</dt><dd>A mission is a named group of functions; the node's owner grants \
-         keys for missions, never for the whole node.</dd>\
-         <dt>keys accepted</dt><dd>How many keys the node's owner has granted and not revoked: \
-         how many people (or programs) may call it. Who they are is the owner's business; the \
-         proxy shows only the count.</dd></dl>"
-    )))
-}
-
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '&' => "&amp;".to_string(),
-            '"' => "&quot;".to_string(),
-            c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
-            c => c.to_string(),
-        })
-        .collect()
 }

@@ -63,6 +63,11 @@ pub(crate) struct Mailbox {
 }
 
 impl Mailbox {
+    /// Messages waiting.
+    pub(crate) fn depth(&self) -> usize {
+        self.queue.len()
+    }
+
     /// An empty mailbox.
     pub(crate) fn new() -> Mailbox {
         Mailbox {

@@ -68,6 +68,10 @@ pub struct State<S: Store = EmbeddedStore> {
     pub(crate) large_bodies: Arc<Semaphore>,
     /// Turns true when the proxy stops: held requests then answer at once.
     pub(crate) closing: watch::Sender<bool>,
+    /// Traffic counters, for the dashboard.
+    pub(crate) stats: crate::stats::Stats,
+    /// Pages watching the event stream ([`Config::dashboard_watchers`]).
+    pub(crate) watchers: Arc<Semaphore>,
 }
 
 impl State<EmbeddedStore> {
@@ -96,6 +100,8 @@ impl<S: Store> State<S> {
                 started,
                 node_rate: config.node_rate,
             },
+            stats: crate::stats::Stats::new(config.approve),
+            watchers: Arc::new(Semaphore::new(config.dashboard_watchers)),
             config,
             store,
             epoch: u64::from_le_bytes(epoch).max(1),
@@ -105,13 +111,18 @@ impl<S: Store> State<S> {
 
     /// `PUT /nodes/{name}`.
     pub async fn register(&self, url_name: &str, body: &[u8]) -> Result<(), ProxyError> {
-        let record = registrations::check(url_name, body)?;
-        if self.store.register(url_name, record).await? == Registered::Again {
-            // A node registers when it starts. Whatever was queued for its previous
-            // process is dropped: the new process has an empty replay cache, so running
-            // those calls could run a call twice. Their callers time out ("outcome
-            // unknown"), which is the truth.
-            self.store.clear_mailbox(url_name).await?;
+        let record = registrations::check(url_name, body, self.config.require_email)?;
+        match self.store.register(url_name, record).await? {
+            Registered::Again => {
+                // A node registers when it starts. Whatever was queued for its previous
+                // process is dropped: the new process has an empty replay cache, so
+                // running those calls could run a call twice. Their callers time out
+                // ("outcome unknown"), which is the truth.
+                self.store.clear_mailbox(url_name).await?;
+            }
+            Registered::New => {}
+            Registered::Pending => return Err(ProxyError::AwaitingApproval(url_name.into())),
+            Registered::Rejected => return Err(ProxyError::Rejected(url_name.into())),
         }
         Ok(())
     }
@@ -172,14 +183,21 @@ impl<S: Store> State<S> {
         if bytes.len() > wire::MAX_ENVELOPE_BYTES || wire::check_name("node", to).is_err() {
             return Ok(TxStatus::Refused);
         }
+        let len = bytes.len();
         let bytes = match (kind, from) {
             (Kind::Reply, Some(from)) => match self.store.answer(ack, from, bytes).await {
-                None => return Ok(TxStatus::Queued),
+                None => {
+                    self.stats
+                        .relayed(Some(from), to, kind, len, TxStatus::Queued);
+                    return Ok(TxStatus::Queued);
+                }
                 Some(bytes) => bytes,
             },
             _ => bytes,
         };
-        self.store.deliver(to, from, kind, bytes).await
+        let status = self.store.deliver(to, from, kind, bytes).await?;
+        self.stats.relayed(from, to, kind, len, status);
+        Ok(status)
     }
 
     /// `POST /rx/{node}`: drop what the node acknowledged; return what is left, waiting
@@ -230,6 +248,21 @@ impl<S: Store> State<S> {
             _ = tokio::time::sleep(wait) => Err(ProxyError::Timeout(call.callee.clone())),
             _ = closing.wait_for(|c| *c) => Err(ProxyError::ShuttingDown),
         }
+    }
+
+    /// What the store reports on every registration now (the dashboard, the operator).
+    pub async fn observe(&self) -> crate::store::Observed {
+        self.store.observe().await
+    }
+
+    /// The operator's decision on a registration; `false` if `name` is not registered.
+    pub async fn decide(&self, name: &str, approve: bool) -> Result<bool, ProxyError> {
+        self.store.decide(name, approve).await
+    }
+
+    /// Removes a registration (the operator's `remove`); `false` if there was none.
+    pub async fn release(&self, name: &str) -> Result<bool, ProxyError> {
+        self.store.release(name).await
     }
 
     /// Wakes every held request so the server can stop.

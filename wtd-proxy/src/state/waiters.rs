@@ -39,6 +39,15 @@ impl Waiters {
         }
     }
 
+    /// How many calls wait for each callee.
+    pub(crate) fn per_callee(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for waiter in self.waiting.values() {
+            *counts.entry(waiter.callee.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+
     /// See [`ApplyWaiters::expect_reply`].
     pub(crate) fn expect(
         &mut self,

@@ -10,9 +10,10 @@ use ed25519_dalek::VerifyingKey;
 use tokio::sync::{oneshot, watch};
 use wtd_wire::{self as wire, CounterWindow, Kind, Offer, Route, TxStatus};
 
+use super::registry::{PENDING, REJECTED};
 use super::{
-    ApplyWaiters, DirectoryView, HopWindows, Mail, Mailboxes, NodeRecord, Presence, Registered,
-    Registrations, Registry, RequestRates,
+    ApplyWaiters, DirectoryView, HopWindows, Mail, Mailboxes, NodeRecord, Observe, Observed,
+    ObservedNode, Presence, Registered, Registrations, Registry, RequestRates,
 };
 use crate::Config;
 use crate::error::ProxyError;
@@ -57,6 +58,10 @@ struct NodeEntry {
     key: VerifyingKey,
     /// Its owner's contact address.
     email: String,
+    /// When it registered, ms since the Unix epoch.
+    registered_at_ms: u64,
+    /// The operator's decision: 0 approved, else [`PENDING`] or [`REJECTED`].
+    decision: u8,
     /// Whether it is online.
     presence: NodePresence,
     /// What the directory shows for it.
@@ -86,7 +91,9 @@ impl NodeEntry {
             last_seen_ms: seen_ms,
             saved_seen_ms: seen_ms,
             key,
+            registered_at_ms: record.registered_at_ms,
             email: record.email,
+            decision: 0,
             presence: NodePresence::default(),
             listing: Listing::default(),
             window: CounterWindow::default(),
@@ -135,13 +142,19 @@ impl EmbeddedStore {
     pub fn open(config: &Config) -> Result<EmbeddedStore, ProxyError> {
         let registry = Registry::open(&config.data_dir)?;
         let last_seen = registry.last_seen()?;
+        let decisions = registry.decisions()?;
         let mut nodes = HashMap::new();
         for (name, record) in registry.all()? {
             match wire::verifying_key(&record.node_key) {
                 Ok(key) => {
                     let seen = last_seen.get(&name).copied().unwrap_or(0);
                     let seen = seen.max(record.registered_at_ms);
-                    nodes.insert(name, NodeEntry::new(record, key, config, seen));
+                    let mut entry = NodeEntry::new(record, key, config, seen);
+                    // Decisions count only while the proxy approves by hand.
+                    if config.approve {
+                        entry.decision = decisions.get(&name).copied().unwrap_or(0);
+                    }
+                    nodes.insert(name, entry);
                 }
                 Err(e) => tracing::error!(%name, "skipping a registration with a bad key: {e}"),
             }
@@ -186,7 +199,13 @@ impl Shared {
             let nodes = lock(&self.nodes);
             let now = wire::now_ms();
             match nodes.get(&name) {
-                Some(existing) if existing.key == key => return Ok(Registered::Again),
+                Some(existing) if existing.key == key => {
+                    return Ok(match existing.decision {
+                        0 => Registered::Again,
+                        REJECTED => Registered::Rejected,
+                        _ => Registered::Pending,
+                    });
+                }
                 Some(existing) => match existing.expires_in(&self.config, now) {
                     Some(0) => Some(name.clone()),
                     _ => return Err(ProxyError::NameTaken(name)),
@@ -209,11 +228,46 @@ impl Shared {
             self.forget(&mut lock(&self.nodes), old);
             tracing::info!(node = %old, "released a registration not seen for {:?}", self.config.name_expiry);
         }
-        self.registry.put(&name, &record, instead.as_deref())?;
+        let pending = self.config.approve;
+        self.registry
+            .put(&name, &record, instead.as_deref(), pending)?;
+        let mut entry = NodeEntry::new(record, key, &self.config, wire::now_ms());
+        lock(&self.nodes).insert(name.clone(), {
+            if pending {
+                entry.decision = PENDING;
+            }
+            entry
+        });
+        if pending {
+            tracing::info!(node = %name, "a new node waits for approval: `wtd-proxy registrations approve {name}`");
+            return Ok(Registered::Pending);
+        }
         tracing::info!(node = %name, "registered a new node");
-        let entry = NodeEntry::new(record, key, &self.config, wire::now_ms());
-        lock(&self.nodes).insert(name, entry);
         Ok(Registered::New)
+    }
+
+    /// [`Registrations::decide`], on a blocking thread.
+    fn decide(&self, name: &str, approve: bool) -> Result<bool, ProxyError> {
+        let _one_at_a_time = lock(&self.registering);
+        let decision = if approve { 0 } else { REJECTED };
+        if !self.registry.decide(name, (!approve).then_some(REJECTED))? {
+            return Ok(false);
+        }
+        let mut nodes = lock(&self.nodes);
+        if let Some(entry) = nodes.get_mut(name) {
+            entry.decision = decision;
+            if !approve && entry.listing.unlist() {
+                entry.mailbox.clear();
+                entry.mailbox.wake();
+                self.directory.publish(
+                    nodes
+                        .iter()
+                        .filter_map(|(name, n)| n.listing.entry(name, &n.key)),
+                );
+            }
+        }
+        tracing::info!(node = %name, approve, "the operator decided");
+        Ok(true)
     }
 
     /// At the bound on names: the expired registration not seen for the longest, or the
@@ -289,7 +343,21 @@ fn human(ms: u64) -> String {
 
 impl Registrations for EmbeddedStore {
     async fn node_key(&self, node: &str) -> Result<Option<VerifyingKey>, ProxyError> {
-        Ok(self.nodes().get(node).map(|n| n.key))
+        // A node not approved is not registered as far as its requests go: it registers
+        // again, and hears that it waits (or was rejected).
+        Ok(self
+            .nodes()
+            .get(node)
+            .filter(|n| n.decision == 0)
+            .map(|n| n.key))
+    }
+
+    async fn decide(&self, name: &str, approve: bool) -> Result<bool, ProxyError> {
+        let shared = self.shared.clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || shared.decide(&name, approve))
+            .await
+            .map_err(|_| ProxyError::Storage("the decision task failed".into()))?
     }
 
     async fn register(&self, name: &str, record: NodeRecord) -> Result<Registered, ProxyError> {
@@ -318,6 +386,28 @@ impl Registrations for EmbeddedStore {
             .collect();
         all.sort();
         Ok(all)
+    }
+}
+
+impl Observe for EmbeddedStore {
+    async fn observe(&self) -> Observed {
+        let waiting = lock(&self.shared.waiters).per_callee();
+        let nodes = self
+            .nodes()
+            .iter()
+            .map(|(name, n)| ObservedNode {
+                name: name.clone(),
+                email: n.email.clone(),
+                node_key: n.key.to_bytes(),
+                registered_at_ms: n.registered_at_ms,
+                last_seen_ms: n.last_seen_ms,
+                approved: n.decision == 0,
+                rejected: n.decision == REJECTED,
+                mailbox_messages: n.mailbox.depth(),
+                apply_waiters: waiting.get(name).copied().unwrap_or(0),
+            })
+            .collect();
+        Observed { nodes }
     }
 }
 

@@ -43,13 +43,51 @@ pub use registry::{NodeRecord, Registry};
 /// Everything a proxy keeps about its nodes. Implemented by every type that implements
 /// all the parts.
 pub trait Store:
-    Registrations + HopWindows + RequestRates + Presence + Mailboxes + ApplyWaiters
+    Registrations + HopWindows + RequestRates + Presence + Mailboxes + ApplyWaiters + Observe
 {
 }
 
 impl<T> Store for T where
-    T: Registrations + HopWindows + RequestRates + Presence + Mailboxes + ApplyWaiters
+    T: Registrations + HopWindows + RequestRates + Presence + Mailboxes + ApplyWaiters + Observe
 {
+}
+
+/// What the dashboard and the operator see: every registration with its state now.
+pub trait Observe: Send + Sync + 'static {
+    /// Every registered name (pending and rejected ones too), in any order. Over all
+    /// proxies sharing the store; mailbox depths and waiters may be this proxy's alone.
+    fn observe(&self) -> impl Future<Output = Observed> + Send;
+}
+
+/// What [`Observe::observe`] reports.
+#[derive(Debug, Default, Clone)]
+pub struct Observed {
+    /// Every registration.
+    pub nodes: Vec<ObservedNode>,
+}
+
+/// One registration, as the store knows it now.
+#[derive(Debug, Clone)]
+pub struct ObservedNode {
+    /// Its name.
+    pub name: String,
+    /// The owner's contact address: for the operator only, never the public page.
+    pub email: String,
+    /// Its node public key.
+    pub node_key: [u8; 32],
+    /// When it registered, ms since the Unix epoch.
+    pub registered_at_ms: u64,
+    /// When it was last online, ms since the Unix epoch.
+    pub last_seen_ms: u64,
+    /// Whether it may use the proxy: always, unless the proxy approves by hand
+    /// ([`Config::approve`](crate::Config::approve)) and the operator has not.
+    pub approved: bool,
+    /// The operator rejected it: its registration is answered "rejected".
+    pub rejected: bool,
+    /// Messages waiting in its mailbox.
+    pub mailbox_messages: usize,
+    /// Calls waiting on `/apply` for it.
+    pub apply_waiters: usize,
 }
 
 /// Which key holds each node name.
@@ -94,6 +132,15 @@ pub trait Registrations: Send + Sync + 'static {
     /// (a node still running registers again, like any newcomer).
     fn release(&self, name: &str) -> impl Future<Output = Result<bool, ProxyError>> + Send;
 
+    /// The operator's decision on `name` (`approve`: it may use the proxy; else it is
+    /// rejected, and keeps its name until released or expired). `false` if `name` is not
+    /// registered. In one step and durably; a rejected node is off the directory at once.
+    fn decide(
+        &self,
+        name: &str,
+        approve: bool,
+    ) -> impl Future<Output = Result<bool, ProxyError>> + Send;
+
     /// Every registered name with its owner's contact address, sorted by name.
     fn registered(&self) -> impl Future<Output = Result<Vec<(String, String)>, ProxyError>> + Send;
 }
@@ -101,6 +148,11 @@ pub trait Registrations: Send + Sync + 'static {
 /// What [`Registrations::register`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registered {
+    /// The proxy approves registrations by hand and the operator has not approved this
+    /// one yet: recorded (it holds the name), but the node may not use the proxy.
+    Pending,
+    /// The operator rejected this registration.
+    Rejected,
     /// The name was free and is now bound to the key.
     New,
     /// The name was already bound to this key: the node started again.

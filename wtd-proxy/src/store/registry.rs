@@ -19,6 +19,17 @@ const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
 /// written, and a node missing here was last seen when it registered.
 const LAST_SEEN: TableDefinition<&str, u64> = TableDefinition::new("last_seen");
 
+/// Registrations the operator has not approved (`1`) or has rejected (`2`), when the
+/// proxy approves by hand. A table of its own, like `last_seen`: a name missing here is
+/// approved, so the records in `nodes` keep their layout and a proxy that stops approving
+/// by hand simply ignores it.
+const DECISIONS: TableDefinition<&str, u8> = TableDefinition::new("decisions");
+
+/// [`DECISIONS`]: not approved yet.
+pub const PENDING: u8 = 1;
+/// [`DECISIONS`]: rejected by the operator.
+pub const REJECTED: u8 = 2;
+
 /// One registered node, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeRecord {
@@ -65,8 +76,40 @@ impl Registry {
         };
         let registry = Registry { db };
         // Create the tables, so that reading an empty database works.
-        registry.write(|_, _| Ok(()))?;
+        registry.write(|_, _, _| Ok(()))?;
         Ok(registry)
+    }
+
+    /// Records the operator's decision on `name` (`None`: approved, the name leaves the
+    /// table), durably; `false` if `name` is not registered.
+    pub fn decide(&self, name: &str, decision: Option<u8>) -> Result<bool, ProxyError> {
+        let mut found = false;
+        self.write(|nodes, _, decisions| {
+            found = nodes.get(name)?.is_some();
+            if found {
+                match decision {
+                    Some(d) => decisions.insert(name, d).map(|_| ())?,
+                    None => decisions.remove(name).map(|_| ())?,
+                }
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// The decisions recorded: names not approved yet, or rejected.
+    pub fn decisions(&self) -> Result<HashMap<String, u8>, ProxyError> {
+        let read = || -> Result<HashMap<String, u8>, redb::Error> {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(DECISIONS)?;
+            let mut all = HashMap::new();
+            for entry in table.iter()? {
+                let (name, d) = entry?;
+                all.insert(name.value().to_string(), d.value());
+            }
+            Ok(all)
+        };
+        read().map_err(|e| ProxyError::Storage(format!("cannot read the node registry: {e}")))
     }
 
     fn write(
@@ -74,6 +117,7 @@ impl Registry {
         change: impl FnOnce(
             &mut redb::Table<&str, &[u8]>,
             &mut redb::Table<&str, u64>,
+            &mut redb::Table<&str, u8>,
         ) -> Result<(), redb::Error>,
     ) -> Result<(), ProxyError> {
         let result = (|| -> Result<(), redb::Error> {
@@ -81,7 +125,8 @@ impl Registry {
             {
                 let mut nodes = txn.open_table(NODES)?;
                 let mut seen = txn.open_table(LAST_SEEN)?;
-                change(&mut nodes, &mut seen)?;
+                let mut decisions = txn.open_table(DECISIONS)?;
+                change(&mut nodes, &mut seen, &mut decisions)?;
             }
             txn.commit()?;
             Ok(())
@@ -90,21 +135,28 @@ impl Registry {
     }
 
     /// Records a node (durably: the transaction is committed before this returns), in
-    /// the same step removing `instead` (an expired registration it replaces), if any.
+    /// the same step removing `instead` (an expired registration it replaces), if any,
+    /// and recording it as pending the operator's approval if `pending`.
     pub fn put(
         &self,
         name: &str,
         record: &NodeRecord,
         instead: Option<&str>,
+        pending: bool,
     ) -> Result<(), ProxyError> {
         let bytes = wtd_wire::encode(record);
-        self.write(|nodes, seen| {
+        self.write(|nodes, seen, decisions| {
             if let Some(old) = instead {
                 nodes.remove(old)?;
                 seen.remove(old)?;
+                decisions.remove(old)?;
             }
             nodes.insert(name, bytes.as_slice())?;
             seen.remove(name)?;
+            decisions.remove(name)?;
+            if pending {
+                decisions.insert(name, PENDING)?;
+            }
             Ok(())
         })
     }
@@ -112,9 +164,10 @@ impl Registry {
     /// Removes a registration; `true` if there was one.
     pub fn remove(&self, name: &str) -> Result<bool, ProxyError> {
         let mut removed = false;
-        self.write(|nodes, seen| {
+        self.write(|nodes, seen, decisions| {
             removed = nodes.remove(name)?.is_some();
             seen.remove(name)?;
+            decisions.remove(name)?;
             Ok(())
         })?;
         Ok(removed)
@@ -123,7 +176,7 @@ impl Registry {
     /// Saves when these nodes were last online (ms since the Unix epoch), in one
     /// transaction. Names no longer registered are skipped.
     pub fn save_seen(&self, times: &[(String, u64)]) -> Result<(), ProxyError> {
-        self.write(|nodes, seen| {
+        self.write(|nodes, seen, _| {
             for (name, ms) in times {
                 if nodes.get(name.as_str())?.is_some() {
                     seen.insert(name.as_str(), ms)?;
@@ -184,7 +237,7 @@ mod tests {
         };
         {
             let registry = Registry::open(dir.path()).expect("opens");
-            registry.put("alice", &record, None).expect("put");
+            registry.put("alice", &record, None, false).expect("put");
         }
         let registry = Registry::open(dir.path()).expect("reopens");
         assert_eq!(
@@ -203,14 +256,14 @@ mod tests {
         };
         {
             let registry = Registry::open(dir.path()).expect("opens");
-            registry.put("alice", &record, None).expect("put");
-            registry.put("bob", &record, None).expect("put");
+            registry.put("alice", &record, None, false).expect("put");
+            registry.put("bob", &record, None, false).expect("put");
             let times = [("alice".to_string(), 7), ("gone".to_string(), 8)];
             registry.save_seen(&times).expect("saves");
             assert!(registry.remove("bob").expect("removes"));
             assert!(!registry.remove("bob").expect("nothing to remove"));
             registry
-                .put("carol", &record, Some("alice"))
+                .put("carol", &record, Some("alice"), false)
                 .expect("replaces");
         }
         let registry = Registry::open(dir.path()).expect("reopens");

@@ -226,20 +226,25 @@ impl Proxy {
         })
     }
 
-    /// `PUT /nodes/{name}`: registers `name` for the node key `key`.
+    /// `PUT /nodes/{name}`: registers `name` for the node key `key`. `Ok(true)`: the
+    /// proxy holds the name for this key but its operator has not approved it yet.
     pub(super) fn register(
         &self,
         name: &str,
         email: &str,
         key: SigningKey,
-    ) -> Result<(), ProxyError> {
+    ) -> Result<bool, ProxyError> {
         let transport = Transport::new(&self.url, name, key);
-        transport.register(email).map_err(|e| match e {
-            TransportError::Refused { code, .. } if code == "NameTaken" => ProxyError::NameTaken {
-                name: name.to_string(),
-            },
-            other => self.refusal(other),
-        })
+        match transport.register(email) {
+            Ok(()) => Ok(false),
+            Err(TransportError::Refused { code, .. }) if code == "AwaitingApproval" => Ok(true),
+            Err(TransportError::Refused { code, .. }) if code == "NameTaken" => {
+                Err(ProxyError::NameTaken {
+                    name: name.to_string(),
+                })
+            }
+            Err(other) => Err(self.refusal(other)),
+        }
     }
 
     /// `PUT /apply/{node}/{path}`: sends one signed call and waits up to `wait` for its

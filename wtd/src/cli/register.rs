@@ -21,7 +21,8 @@ pub(super) struct RegisterArgs {
     /// The node's name: 1-64 characters of a-z, 0-9, _ and -.
     #[arg(long)]
     name: String,
-    /// Your contact address, shown to the proxy's operator.
+    /// Your contact address, shown to the proxy's operator only. A `wtd-proxy` asks
+    /// for it; a proxy a program starts for itself does not.
     #[arg(long, default_value = "")]
     email: String,
 }
@@ -33,11 +34,22 @@ struct Registration {
     name: String,
     /// The proxy, as recorded in `node.toml`.
     proxy: String,
+    /// The proxy's operator has not approved the node yet.
+    waiting_for_approval: bool,
 }
 
 impl fmt::Display for Registration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Registered `{}` with {}.", self.name, self.proxy)
+        write!(f, "Registered `{}` with {}.", self.name, self.proxy)?;
+        if self.waiting_for_approval {
+            write!(
+                f,
+                "\nWaiting for the operator of this proxy to approve `{}`: your node may start \
+                 now, and waits until they do.",
+                self.name
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -46,7 +58,7 @@ pub(super) fn run(out: &Output, home: &Path, args: &RegisterArgs) -> Result<(), 
     super::check_node_name(&args.name)?;
     let proxy = Proxy::given(&args.proxy)?;
     let key = keys::load_or_create_node_key(home)?;
-    proxy.register(&args.name, &args.email, key)?;
+    let waiting_for_approval = proxy.register(&args.name, &args.email, key)?;
     let config = NodeRecord {
         name: args.name.clone(),
         proxy: proxy.url().trim_end_matches('/').to_string(),
@@ -56,6 +68,7 @@ pub(super) fn run(out: &Output, home: &Path, args: &RegisterArgs) -> Result<(), 
     out.print(&Registration {
         name: config.name,
         proxy: config.proxy,
+        waiting_for_approval,
     });
     Ok(())
 }

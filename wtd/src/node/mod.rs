@@ -123,10 +123,18 @@ impl Node {
         let home_lock = crate::home::lock(&config.home)?;
         let key = keys::load_or_create_node_key(&config.home)?;
         let served = offers.iter().map(|o| o.mission.clone()).collect();
+        // No email given: the one `wtd register` recorded for this node in its home, so a
+        // proxy that asks for one (the `wtd-proxy` binary) gets it at every start.
+        let email = match record::NodeRecord::read(&config.home) {
+            Ok(recorded) if config.email.is_empty() && recorded.name == config.name => {
+                recorded.email
+            }
+            _ => config.email.clone(),
+        };
         let record = record::NodeRecord {
             name: config.name.clone(),
             proxy: config.proxy.clone(),
-            email: config.email.clone(),
+            email: email.clone(),
         };
         let inner = Arc::new_cyclic(|node| NodeInner {
             name: config.name.clone(),
@@ -143,7 +151,7 @@ impl Node {
                 node.clone(),
             ),
             backlog: inbox::Backlog::new(),
-            presence: Presence::new(config.email, offers),
+            presence: Presence::new(email, offers),
             watchdog: Watchdog::new(),
             home: config.home,
             stopped: AtomicBool::new(false),

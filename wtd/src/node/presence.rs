@@ -23,6 +23,11 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 /// that was told "not registered".
 const REREGISTER_AGAIN_AFTER: Duration = Duration::from_secs(2);
 
+/// How long a starting node waits for a proxy's operator to approve it.
+const APPROVAL_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+/// How often it asks again meanwhile.
+const APPROVAL_RETRY: Duration = Duration::from_secs(2);
+
 /// What this node tells the proxy, and what it last heard back.
 pub(crate) struct Presence {
     /// The owner's contact address, sent with every registration.
@@ -71,8 +76,24 @@ impl Presence {
         }
     }
 
-    /// Registers for the first time (at start).
+    /// Registers for the first time (at start). A proxy that approves new nodes by hand
+    /// answers `AwaitingApproval` until its operator does: the node says so once and asks
+    /// again every few seconds, for up to [`APPROVAL_WAIT`].
     pub(crate) fn register(&self, node: &NodeInner) -> Result<(), TransportError> {
+        let tries = APPROVAL_WAIT.as_secs() / APPROVAL_RETRY.as_secs();
+        for attempt in 0..tries {
+            match node.transport.register(&self.email) {
+                Err(TransportError::Refused { code, message, .. })
+                    if code == "AwaitingApproval" && !node.is_stopped() =>
+                {
+                    if attempt == 0 {
+                        tracing::warn!(node = %node.name, "{message}");
+                    }
+                    std::thread::sleep(APPROVAL_RETRY);
+                }
+                other => return other,
+            }
+        }
         node.transport.register(&self.email)
     }
 

@@ -280,3 +280,45 @@ async fn a_reply_is_taken_only_from_the_callee_and_only_once() {
         .await
         .expect("a slot came back");
 }
+
+#[tokio::test]
+async fn with_approval_a_new_name_waits_and_the_decision_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::new(dir.path());
+    config.approve = true;
+    {
+        let store = EmbeddedStore::open(&config).expect("opens");
+        for name in ["alice", "mallory"] {
+            assert_eq!(
+                store.register(name, record(1)).await.ok(),
+                Some(Registered::Pending)
+            );
+        }
+        assert_eq!(
+            store.node_key("alice").await.expect("reads"),
+            None,
+            "a pending node's requests are not accepted"
+        );
+        assert!(store.decide("alice", true).await.expect("decides"));
+        assert!(store.decide("mallory", false).await.expect("decides"));
+        assert!(!store.decide("nobody", true).await.expect("decides"));
+    }
+    let store = EmbeddedStore::open(&config).expect("reopens");
+    assert_eq!(
+        store.register("alice", record(1)).await.ok(),
+        Some(Registered::Again)
+    );
+    assert!(store.node_key("alice").await.expect("reads").is_some());
+    assert_eq!(
+        store.register("mallory", record(1)).await.ok(),
+        Some(Registered::Rejected)
+    );
+    let observed = store.observe().await;
+    let mallory = observed
+        .nodes
+        .iter()
+        .find(|n| n.name == "mallory")
+        .expect("listed");
+    assert!(mallory.rejected && !mallory.approved);
+    assert_eq!(mallory.email, "alice@example.org");
+}

@@ -1,0 +1,474 @@
+//! Traffic counters for the dashboard and `GET /api/stats`: calls and replies
+//! relayed, their bytes, refusals by reason, per node and in total, with a short history
+//! and the recent "who called whom" links.
+//!
+//! Counting is a few additions under one short lock per relayed message. Once a second
+//! the sampler ([`Stats::sample`]) turns the counters and what the store reports (who is
+//! registered, online, mailbox depths, `/apply` waiters) into one JSON [`Snapshot`],
+//! published on a watch channel: the event stream sends it to every page, and each
+//! snapshot is encoded once however many pages watch.
+//!
+//! Memory is bounded: counters exist only for registered names (others are dropped at
+//! the next sample), reasons are the proxy's own error codes, links and history are
+//! capped ([`MAX_LINKS`], [`HISTORY_SECONDS`]).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+use serde::Serialize;
+use tokio::sync::watch;
+use wtd_wire::{self as wire, Kind, TxStatus};
+
+use crate::store::{DirectoryView, Observed};
+
+/// Seconds of totals kept for the chart: five minutes.
+pub const HISTORY_SECONDS: usize = 300;
+/// Distinct caller → callee pairs remembered for the picture.
+pub const MAX_LINKS: usize = 1024;
+/// A link is drawn while its last call is this recent.
+const LINK_MS: u64 = 10_000;
+/// Distinct refusal reasons counted (they are the proxy's own codes: a dozen).
+const MAX_REASONS: usize = 32;
+
+/// What was relayed and refused, for one node or for all.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Counters {
+    /// Calls relayed, casts included: the proxy does not open a signed call to see
+    /// whether it wants a reply (`calls - replies` is about the casts).
+    pub calls: u64,
+    /// Replies relayed.
+    pub replies: u64,
+    /// Bytes of every message relayed.
+    pub bytes: u64,
+    /// Refusals, by reason (`NodeDown`, `MailboxFull`, `Unauthenticated`, …).
+    pub refused: BTreeMap<String, u64>,
+}
+
+impl Counters {
+    fn refuse(&mut self, reason: &str) {
+        if let Some(n) = self.refused.get_mut(reason) {
+            *n += 1;
+        } else if self.refused.len() < MAX_REASONS {
+            self.refused.insert(reason.to_string(), 1);
+        }
+    }
+
+    fn refusals(&self) -> u64 {
+        self.refused.values().sum()
+    }
+}
+
+/// One second of traffic, all nodes together.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Second {
+    /// When the second ended, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// Calls relayed in it.
+    pub calls: u64,
+    /// Replies relayed in it.
+    pub replies: u64,
+    /// Bytes relayed in it.
+    pub bytes: u64,
+    /// Requests and messages refused in it.
+    pub refused: u64,
+    /// Messages waiting in mailboxes at its end.
+    pub mailbox_messages: usize,
+    /// Calls waiting on `/apply` at its end.
+    pub apply_waiters: usize,
+}
+
+/// One registered node, as the page and `/api/stats` show it. Never its email: the
+/// public page is public.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStats {
+    /// Its name.
+    pub name: String,
+    /// The first 16 hex digits of its node key.
+    pub key: String,
+    /// Whether it is online now.
+    pub online: bool,
+    /// Since when it is online (or offline), ms since the Unix epoch, as far as this
+    /// proxy has watched (at most since it started).
+    pub since_ms: u64,
+    /// When it was last heard from, ms since the Unix epoch.
+    pub last_seen_ms: u64,
+    /// The missions it offers (while online), with functions and behaviours.
+    pub missions: Vec<wire::JsonMission>,
+    /// Fingerprints (first 16 hex digits) of the capability keys it accepts.
+    pub accepts: Vec<String>,
+    /// Its traffic since the proxy started: what it sent, and what it refused to send.
+    pub sent: Counters,
+    /// What it received.
+    pub received: Counters,
+    /// Calls it sent in the last second.
+    pub calls_per_s: u64,
+    /// Messages waiting in its mailbox.
+    pub mailbox_messages: usize,
+    /// Calls waiting on `/apply` for it.
+    pub apply_waiters: usize,
+}
+
+/// Calls from one node to another in the last seconds: a line in the picture.
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    /// The caller (`apply` for calls made over `/apply`).
+    pub from: String,
+    /// The callee.
+    pub to: String,
+    /// Calls from `from` to `to` relayed in the last seconds' window.
+    pub messages: u64,
+    /// When the last one was relayed, ms since the Unix epoch.
+    pub last_ms: u64,
+}
+
+/// What `GET /api/stats` answers and the event stream sends.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    /// When it was taken, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// Whether this proxy approves registrations by hand (`--approve`).
+    pub approve: bool,
+    /// All nodes together, since the proxy started.
+    pub total: Counters,
+    /// The last second of totals, with mailbox depth and `/apply` waiters.
+    pub last: Second,
+    /// Registered nodes (approved ones), sorted by name.
+    pub nodes: Vec<NodeStats>,
+    /// Recent calls between nodes.
+    pub links: Vec<Link>,
+    /// Per second, oldest first, up to [`HISTORY_SECONDS`]; only in `GET /api/stats`
+    /// (the stream sends `last` each second, and the page keeps its own history).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<Second>>,
+}
+
+#[derive(Debug, Default)]
+struct Counted {
+    total: Counters,
+    nodes: HashMap<String, (Counters, Counters)>,
+    links: HashMap<(String, String), (u64, u64)>,
+    /// Totals at the last sample, to take differences from.
+    at_last_sample: Counters,
+    /// Each node's calls sent at the last sample.
+    node_calls_at_last_sample: HashMap<String, u64>,
+    history: VecDeque<Second>,
+    /// Whether each node was online at the last sample, and since when.
+    since: HashMap<String, (bool, u64)>,
+}
+
+/// The proxy's traffic counters and their published snapshots.
+#[derive(Debug)]
+pub struct Stats {
+    counted: Mutex<Counted>,
+    approve: bool,
+    /// The newest snapshot, JSON-encoded once (without history).
+    feed: watch::Sender<Bytes>,
+}
+
+fn lock(m: &Mutex<Counted>) -> std::sync::MutexGuard<'_, Counted> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Stats {
+    /// Empty counters.
+    pub fn new(approve: bool) -> Stats {
+        Stats {
+            counted: Mutex::default(),
+            approve,
+            feed: watch::Sender::new(Bytes::from_static(b"{}")),
+        }
+    }
+
+    /// Counts one message `from` a node (`None`: an `/apply` call) to `to`, and what
+    /// became of it. Messages to names that are not registered are counted in the total
+    /// only.
+    pub fn relayed(
+        &self,
+        from: Option<&str>,
+        to: &str,
+        kind: Kind,
+        bytes: usize,
+        status: TxStatus,
+    ) {
+        let mut c = lock(&self.counted);
+        let c = &mut *c;
+        let reason = match status {
+            TxStatus::Queued => None,
+            TxStatus::NodeDown => Some("NodeDown"),
+            TxStatus::MailboxFull => Some("MailboxFull"),
+            TxStatus::Refused => Some("Refused"),
+        };
+        let count = |counters: &mut Counters| match reason {
+            Some(reason) => counters.refuse(reason),
+            None => {
+                match kind {
+                    Kind::Call => counters.calls += 1,
+                    Kind::Reply => counters.replies += 1,
+                }
+                counters.bytes += bytes as u64;
+            }
+        };
+        count(&mut c.total);
+        if let Some(from) = from {
+            count(&mut c.nodes.entry(from.to_string()).or_default().0);
+        }
+        if reason.is_none() {
+            count(&mut c.nodes.entry(to.to_string()).or_default().1);
+            if kind != Kind::Reply {
+                let link = (from.unwrap_or("apply").to_string(), to.to_string());
+                let full = c.links.len() >= MAX_LINKS;
+                match c.links.get_mut(&link) {
+                    Some((n, last)) => {
+                        *n += 1;
+                        *last = wire::now_ms();
+                    }
+                    None if !full => {
+                        c.links.insert(link, (1, wire::now_ms()));
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// Counts a request the proxy refused, by its error code.
+    pub fn refused(&self, reason: &str) {
+        lock(&self.counted).total.refuse(reason);
+    }
+
+    /// Takes a snapshot from the counters, the directory and what the store reports, and
+    /// publishes it. Called once a second (`tick`: a second of history ends), and when
+    /// the directory changes (`tick` false: only who is online and what they offer).
+    pub fn sample(&self, directory: &DirectoryView, observed: Observed, tick: bool) {
+        let now = wire::now_ms();
+        let mut c = lock(&self.counted);
+        let c = &mut *c;
+        let listed: HashMap<&str, &wire::DirectoryEntry> = directory
+            .directory
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n))
+            .collect();
+        // Counters for names no longer registered go (bounded by the registrations).
+        let registered: std::collections::HashSet<&str> =
+            observed.nodes.iter().map(|n| n.name.as_str()).collect();
+        c.nodes.retain(|name, _| registered.contains(name.as_str()));
+        c.since.retain(|name, _| registered.contains(name.as_str()));
+        c.node_calls_at_last_sample
+            .retain(|name, _| registered.contains(name.as_str()));
+        c.links
+            .retain(|_, (_, last)| now.saturating_sub(*last) < LINK_MS);
+        let mailbox_messages: usize = observed.nodes.iter().map(|n| n.mailbox_messages).sum();
+        let apply_waiters: usize = observed.nodes.iter().map(|n| n.apply_waiters).sum();
+        let mut nodes = Vec::with_capacity(observed.nodes.len());
+        for n in observed.nodes.iter().filter(|n| n.approved) {
+            let entry = listed.get(n.name.as_str());
+            let online = entry.is_some();
+            let since = match c.since.get(&n.name) {
+                Some(&(was, since)) if was == online => since,
+                _ => now,
+            };
+            c.since.insert(n.name.clone(), (online, since));
+            let (sent, received) = c.nodes.get(&n.name).cloned().unwrap_or_default();
+            let before = if tick {
+                c.node_calls_at_last_sample
+                    .insert(n.name.clone(), sent.calls)
+                    .unwrap_or(0)
+            } else {
+                c.node_calls_at_last_sample
+                    .get(&n.name)
+                    .copied()
+                    .unwrap_or(sent.calls)
+            };
+            nodes.push(NodeStats {
+                name: n.name.clone(),
+                key: hex::encode(&n.node_key[..8]),
+                online,
+                since_ms: since,
+                last_seen_ms: n.last_seen_ms,
+                missions: entry.map_or_else(Vec::new, |e| missions(e)),
+                accepts: entry.map_or_else(Vec::new, |e| {
+                    e.accepts.iter().map(|k| hex::encode(&k[..8])).collect()
+                }),
+                calls_per_s: sent.calls.saturating_sub(before),
+                sent,
+                received,
+                mailbox_messages: n.mailbox_messages,
+                apply_waiters: n.apply_waiters,
+            });
+        }
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let last = match c.history.back() {
+            Some(last) if !tick => *last,
+            _ => Second {
+                at_ms: now,
+                calls: c.total.calls - c.at_last_sample.calls,
+                replies: c.total.replies - c.at_last_sample.replies,
+                bytes: c.total.bytes - c.at_last_sample.bytes,
+                refused: c.total.refusals() - c.at_last_sample.refusals(),
+                mailbox_messages,
+                apply_waiters,
+            },
+        };
+        if tick {
+            c.at_last_sample = c.total.clone();
+            if c.history.len() >= HISTORY_SECONDS {
+                c.history.pop_front();
+            }
+            c.history.push_back(last);
+        }
+        let mut links: Vec<Link> = c
+            .links
+            .iter()
+            .map(|((from, to), &(messages, last_ms))| Link {
+                from: from.clone(),
+                to: to.clone(),
+                messages,
+                last_ms,
+            })
+            .collect();
+        links.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        let snapshot = Snapshot {
+            at_ms: now,
+            approve: self.approve,
+            total: c.total.clone(),
+            last,
+            nodes,
+            links,
+            history: None,
+        };
+        // Plain strings, numbers and maps: serializing them cannot fail.
+        let json = serde_json::to_vec(&snapshot).unwrap_or_default();
+        self.feed.send_replace(Bytes::from(json));
+    }
+
+    /// The newest snapshot with its history, for `GET /api/stats`.
+    pub fn with_history(&self) -> Bytes {
+        let latest = self.feed.borrow().clone();
+        let history: Vec<Second> = lock(&self.counted).history.iter().copied().collect();
+        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&latest) else {
+            return latest;
+        };
+        if let Some(map) = value.as_object_mut() {
+            map.insert(
+                "history".into(),
+                serde_json::to_value(history).unwrap_or_default(),
+            );
+        }
+        Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
+    }
+
+    /// The snapshots as they are published.
+    pub fn watch(&self) -> watch::Receiver<Bytes> {
+        self.feed.subscribe()
+    }
+}
+
+/// Samples once a second and whenever the directory changes, until the proxy closes.
+pub(crate) async fn sampler<S: crate::store::Store>(state: std::sync::Arc<crate::state::State<S>>) {
+    let mut directory = state.watch_directory();
+    let mut closing = state.closing.subscribe();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let ticked = tokio::select! {
+            _ = tick.tick() => true,
+            changed = directory.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                false
+            }
+            _ = closing.wait_for(|c| *c) => return,
+        };
+        let observed = state.observe().await;
+        state.stats.sample(&state.directory(), observed, ticked);
+    }
+}
+
+fn missions(entry: &wire::DirectoryEntry) -> Vec<wire::JsonMission> {
+    let json = wire::JsonDirectory::new(
+        0,
+        wire::Directory {
+            nodes: vec![entry.clone()],
+        },
+    );
+    json.nodes
+        .into_iter()
+        .next()
+        .map(|n| n.missions)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ObservedNode;
+    use std::sync::Arc;
+
+    fn observed(names: &[&str]) -> Observed {
+        Observed {
+            nodes: names
+                .iter()
+                .map(|n| ObservedNode {
+                    name: n.to_string(),
+                    email: format!("{n}@example.org"),
+                    node_key: [1; 32],
+                    registered_at_ms: 1,
+                    last_seen_ms: 2,
+                    approved: true,
+                    rejected: false,
+                    mailbox_messages: 3,
+                    apply_waiters: 1,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn counts_per_node_and_in_total_and_draws_links() {
+        let stats = Stats::new(false);
+        stats.relayed(Some("alice"), "bob", Kind::Call, 10, TxStatus::Queued);
+        stats.relayed(Some("bob"), "alice", Kind::Reply, 5, TxStatus::Queued);
+        stats.relayed(Some("alice"), "carol", Kind::Call, 7, TxStatus::NodeDown);
+        stats.refused("Unauthenticated");
+        let view = DirectoryView::new(1, Arc::new(wire::Directory::default()));
+        stats.sample(&view, observed(&["alice", "bob"]), true);
+        let snapshot: serde_json::Value =
+            serde_json::from_slice(&stats.with_history()).expect("json");
+        assert_eq!(snapshot["total"]["calls"], 1);
+        assert_eq!(snapshot["total"]["replies"], 1);
+        assert_eq!(snapshot["total"]["bytes"], 15);
+        assert_eq!(snapshot["total"]["refused"]["NodeDown"], 1);
+        assert_eq!(snapshot["total"]["refused"]["Unauthenticated"], 1);
+        assert_eq!(snapshot["nodes"][0]["name"], "alice");
+        assert_eq!(snapshot["nodes"][0]["sent"]["calls"], 1);
+        assert_eq!(snapshot["nodes"][0]["calls_per_s"], 1);
+        assert_eq!(snapshot["nodes"][1]["received"]["calls"], 1);
+        assert_eq!(snapshot["links"][0]["from"], "alice");
+        assert_eq!(snapshot["links"][0]["to"], "bob");
+        assert_eq!(snapshot["last"]["mailbox_messages"], 6);
+        assert_eq!(snapshot["history"].as_array().map(Vec::len), Some(1));
+        assert!(
+            !String::from_utf8_lossy(&stats.with_history()).contains("example.org"),
+            "the public snapshot never carries an email"
+        );
+    }
+
+    #[test]
+    fn history_and_counters_stay_bounded() {
+        let stats = Stats::new(false);
+        let view = DirectoryView::new(1, Arc::new(wire::Directory::default()));
+        for i in 0..(HISTORY_SECONDS + 10) {
+            stats.relayed(Some(&format!("n{i}")), "x", Kind::Call, 1, TxStatus::Queued);
+            stats.sample(&view, observed(&["n0"]), true);
+        }
+        let c = lock(&stats.counted);
+        assert_eq!(c.history.len(), HISTORY_SECONDS);
+        assert!(
+            c.nodes.len() <= 2,
+            "only the registered name and the last sender stay"
+        );
+    }
+}
