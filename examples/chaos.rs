@@ -103,7 +103,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 fn caller_names(args: &Args) -> Vec<String> {
-    (0..args.callers).map(|i| format!("chaos-caller-{i}")).collect()
+    (0..args.callers)
+        .map(|i| format!("chaos-caller-{i}"))
+        .collect()
 }
 
 fn append(path: &Path) -> std::io::Result<File> {
@@ -158,7 +160,10 @@ async fn caller(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let peer = node.peer(&key)?.with_timeout(timeout);
     // One log per process: a restarted caller does not write into its dead self's log.
     let pid = std::process::id();
-    let path = args.dir.join("calls").join(format!("{}.{pid}.log", args.name));
+    let path = args
+        .dir
+        .join("calls")
+        .join(format!("{}.{pid}.log", args.name));
     std::fs::create_dir_all(path.parent().expect("a folder"))?;
     let log = Arc::new(Mutex::new(append(&path)?));
     let mut tasks = Vec::new();
@@ -178,8 +183,11 @@ async fn caller(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 };
                 // start_ms end_ms outcome id, written whole in one `write`.
                 let line = format!("{started} {} {outcome} {id}\n", now_ms());
-                let written = log.lock().unwrap_or_else(|p| p.into_inner()).write_all(line.as_bytes());
-                written.expect("the call log cannot be written");
+                {
+                    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                    log.write_all(line.as_bytes())
+                        .expect("the call log cannot be written");
+                }
                 if outcome != "ok" {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }

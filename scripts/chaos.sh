@@ -25,7 +25,7 @@
 #   CHAOS_SECONDS=90 scripts/chaos.sh    # 90 seconds (what .ci/run does)
 #
 # The seed is printed first and last. Logs stay in target/chaos/STAMP/ (the ledger and
-# call logs are deleted after a PASS). Results: docs/SECURITY.md, "Faults at random".
+# call logs are deleted after a PASS; the calls that ended in an error stay in errors.txt). Results: docs/SECURITY.md, "Faults at random".
 set -euo pipefail
 
 MINUTES=${1:-3}
@@ -179,7 +179,7 @@ REGISTRATIONS=0
     2>>"$WORK/check.log" | tee "$OUT/registrations.txt" || REGISTRATIONS=$?
 GRANTS_KEPT=0
 cmp -s "$OUT/grants-before.toml" "$GRANTS" && GRANTS_KEPT=1
-cp "$WORK/faults.txt" "$WORK/rss.csv" "$OUT/"
+cp "$WORK/faults.txt" "$WORK/rss.csv" "$WORK/proxy.log" "$WORK/callee.log" "$OUT/"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 VERDICT=0
@@ -208,9 +208,25 @@ ledger = collections.Counter(l.strip() for l in open(os.path.join(work, "ledger.
 outcomes = collections.Counter(c[3] for c in calls)
 kinds = collections.Counter(f[0] for f in faults)
 print(f"faults: {len(faults)} ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})")
+# Which fault each error belongs to: the last one begun before the call ended, if the call
+# started within 10 s of its end; else none (an error with no fault near is worth a look).
+errors = collections.Counter()
+with open(os.path.join(work, "..", "errors.txt"), "w") as out:
+    for c in sorted(calls, key=lambda c: c[1]):
+        if c[3] != "ok":
+            near = [f for f in faults if f[2] <= c[2] and c[1] <= f[3] + 10000]
+            errors[(c[3], near[-1][0] if near else "no fault")] += 1
+            out.write(" ".join(map(str, c)) + "\n")
 print(f"calls: {len(calls)} ended ({', '.join(f'{k} {n}' for k, n in outcomes.most_common())}); "
       f"{sum(ledger.values())} side effects in the ledger, {sum(ledger.values()) - outcomes['ok']} of them "
       f"for calls whose caller saw an error or died (the outcome was unknown to it)")
+
+# A reply the proxy refuses (429: the callee is over the proxy's per-node request rate) is
+# dropped by the callee's send thread, and its caller waits for its timeout.
+refused = sum(1 for l in open(os.path.join(work, "callee.log")) if "a reply was lost" in l and "(429)" in l)
+print(f"replies the proxy refused with 429 and the callee dropped (each a Timeout): {refused}")
+print("errors by the fault they followed: " + (", ".join(
+    f"{k} after {f} {n}" for (k, f), n in sorted(errors.items())) or "none"))
 
 twice = [i for i, n in ledger.items() if n > 1]
 unrecorded = [c[4] for c in calls if c[3] == "ok" and c[4] not in ledger]
@@ -227,8 +243,12 @@ verdict(not late and hung_callers == "0",
 last_end = max((f[3] for f in faults), default=0)
 silent = [f"chaos-caller-{i}" for i in range(callers)
           if not any(c[0] == f"chaos-caller-{i}" and c[3] == "ok" and c[1] >= last_end for c in calls)]
-verdict(regs == "0" and grants_kept == "1" and not silent,
-        f"3. nothing lost: registrations {'kept' if regs == '0' else 'NOT ALL KEPT'}; grants.toml "
+# The proxy says how many registrations it loaded at each start; after the first, all.
+loaded = [int(l.split("registered=")[1].split()[0]) for l in open(os.path.join(work, "proxy.log"))
+          if "proxy state loaded registered=" in l][1:]
+verdict(regs == "0" and grants_kept == "1" and not silent and all(n == callers + 1 for n in loaded),
+        f"3. nothing lost: registrations {'kept' if regs == '0' else 'NOT ALL KEPT'} (the proxy "
+        f"loaded {sorted(set(loaded)) or 'none'} of {callers + 1} at its {len(loaded)} restarts); grants.toml "
         f"{'unchanged' if grants_kept == '1' else 'CHANGED'}; callers without an ok call after the "
         f"last fault: {silent or 'none'}")
 
@@ -241,20 +261,25 @@ verdict(all(v < rss_mib for v in top.values()),
 back = []
 for kind, target, begin, end in faults:
     mine = [c for c in calls if c[3] == "ok" and c[1] >= end and (not target.startswith("chaos-caller") or c[0] == target)]
-    back.append((kind, (min(c[2] for c in mine) - end) / 1000 if mine else None))
-never = [k for k, b in back if b is None]
-times = [b for _, b in back if b is not None]
+    first = min(c[2] for c in mine) if mine else None
+    back.append((kind, (first - end) / 1000 if mine else None, (first - begin) / 1000 if mine else None))
+never = [k for k, b, _ in back if b is None]
+times = [b for _, b, _ in back if b is not None]
 slow = [b for b in times if b > recovery_s]
 summary = ""
 if times:
-    summary = f"median {statistics.median(times):.1f} s, max {max(times):.1f} s; "
-    for kind in sorted(kinds):
-        t = [b for k, b in back if k == kind and b is not None]
-        if t:
-            summary += f"{kind} max {max(t):.1f} s; "
+    summary = f"median {statistics.median(times):.2f} s, max {max(times):.2f} s; "
+details = []
+for kind in sorted(kinds):
+    t = [b for k, b, _ in back if k == kind and b is not None]
+    out = [o for k, _, o in back if k == kind and o is not None]
+    if t:
+        details.append(f"   {kind:11} after its end: median {statistics.median(t):.2f} s, max {max(t):.2f} s; "
+              f"no ok call from its start for: median {statistics.median(out):.2f} s, max {max(out):.2f} s")
 verdict(not never and not slow,
         f"5. service came back within {recovery_s} s of each fault's end: {summary}"
         f"{len(slow)} slower, {len(never)} never")
+print("\n".join(details))
 print("verdict: PASS" if ok else "verdict: FAIL")
 sys.exit(0 if ok else 1)
 EOF
