@@ -48,6 +48,19 @@ RECOVERY_S=${CHAOS_RECOVERY_S:-30}
 WARMUP=10 # seconds of calls before the first fault
 QUIET=20  # seconds without faults at the end
 
+# Python reads the logs at the end; a fresh Debian (as on CI, as root) may not have it.
+if ! command -v python3 >/dev/null; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        echo "chaos: installing python3 with apt-get"
+        timeout 300 apt-get update -qq
+        timeout 600 env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends python3 >/dev/null
+    else
+        echo "chaos: needs python3 (it reads the logs at the end)" >&2
+        exit 1
+    fi
+fi
+
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p wtd-proxy --bin wtd-proxy -p wtd-examples --example chaos
 BIN=target/release
