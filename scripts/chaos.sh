@@ -77,12 +77,14 @@ PROXY_PID=
 CALLEE_PID=
 CALLER_PIDS=()
 cleanup() {
-    local pids=($PROXY_PID $CALLEE_PID "${CALLER_PIDS[@]}") pid
+    local pids=($PROXY_PID $CALLEE_PID "${CALLER_PIDS[@]}") pid alive
     # A stopped proxy cannot act on SIGINT.
     if [[ -n $PROXY_PID ]]; then kill -CONT "$PROXY_PID" 2>/dev/null || true; fi
     for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
-    for _ in $(seq 50); do
-        kill -0 "${pids[@]}" 2>/dev/null || break
+    for _ in $(seq 50); do # up to 5 s for all to stop cleanly
+        alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        ((alive)) || break
         sleep 0.1
     done
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
