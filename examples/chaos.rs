@@ -25,6 +25,9 @@ use clap::{Parser, ValueEnum};
 use wtd::prelude::*;
 use wtd::wire::now_ms;
 
+/// The owner's email every node registers with: the `wtd-proxy` binary asks for one.
+const EMAIL: &str = "chaos@example.org";
+
 #[derive(Parser, Debug)]
 struct Args {
     #[arg(long, value_enum)]
@@ -132,7 +135,12 @@ async fn callee(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     *ledger::LEDGER.lock().unwrap_or_else(|p| p.into_inner()) =
         Some(append(&args.dir.join("ledger.txt"))?);
     let home = args.dir.join("chaos-callee");
-    let node = start(NodeConfig::new("chaos-callee", &args.proxy, home).serve(&["chaos"])).await?;
+    let node = start(
+        NodeConfig::new("chaos-callee", &args.proxy, home)
+            .email(EMAIL)
+            .serve(&["chaos"]),
+    )
+    .await?;
     let keys = args.dir.join("keys");
     if !keys.join("READY").exists() {
         std::fs::create_dir_all(&keys)?;
@@ -154,7 +162,12 @@ async fn callee(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
 
 async fn caller(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let home = args.dir.join(&args.name);
-    let node = start(NodeConfig::new(&args.name, &args.proxy, home).serve_nothing()).await?;
+    let node = start(
+        NodeConfig::new(&args.name, &args.proxy, home)
+            .email(EMAIL)
+            .serve_nothing(),
+    )
+    .await?;
     let key = KeyFile::load(&args.dir.join("keys").join(format!("{}.wtdkey", args.name)))?;
     let timeout = Duration::from_millis(args.timeout_ms);
     let peer = node.peer(&key)?.with_timeout(timeout);
@@ -208,7 +221,13 @@ async fn check(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let names = std::iter::once("chaos-callee".to_string()).chain(caller_names(args));
     for name in names {
         let home = args.dir.join("check").join(&name);
-        match Node::start(NodeConfig::new(&name, &args.proxy, home).serve_nothing()).await {
+        match Node::start(
+            NodeConfig::new(&name, &args.proxy, home)
+                .email(EMAIL)
+                .serve_nothing(),
+        )
+        .await
+        {
             Err(wtd::Error::Proxy { status: 409, .. }) => println!("registration {name}: kept"),
             Err(e) => {
                 println!("registration {name}: UNKNOWN (not refused as taken: {e})");
