@@ -9,7 +9,7 @@ The WTD relay and directory: nodes register here, find each other, and exchange 
 calls through it. It cannot forge, alter or replay a call a node accepts.
 
 Usage: wtd-proxy [--listen ADDRESS] [--data FOLDER] [--expire-names-after DAYS] [--approve]
-                 [--dashboard ADDRESS | --no-dashboard] [--operator ADDRESS]
+                 [--dashboard ADDRESS | --no-dashboard] [--operator ADDRESS] [LIMITS]
        wtd-proxy registrations list|approve NAME|reject NAME|remove NAME [--data FOLDER]
        wtd-proxy release NAME [--data FOLDER]
 
@@ -39,6 +39,18 @@ Options:
   --operator ADDRESS
                     loopback address for the operator's commands [default: 127.0.0.1:0, any
                     free port; the commands find it in FOLDER/operator.json]
+
+Limits:
+  --new-nodes-per-minute N
+                    new node names that may register per minute, all addresses together
+                    [default: 6000]
+  --new-nodes-per-minute-per-client N
+                    new node names one client address may register per minute
+                    [default: 60]
+  --max-connections N
+                    connections held at once (lowered to fit the open-file limit)
+                    [default: 4096]
+
   -h, --help        print this help
   -V, --version     print the version
 ";
@@ -62,6 +74,23 @@ struct Args {
     operator: String,
     /// `registrations WHAT [NAME]`.
     registrations: Option<(String, Option<String>)>,
+    /// `--new-nodes-per-minute`, if given.
+    new_nodes_per_minute: Option<u32>,
+    /// `--new-nodes-per-minute-per-client`, if given.
+    new_nodes_per_minute_per_client: Option<u32>,
+    /// `--max-connections`, if given.
+    max_connections: Option<u32>,
+}
+
+/// A whole number above 0 for `flag`, or what to print.
+fn positive(flag: &str, value: &str) -> Result<u32, (String, u8)> {
+    match value.parse() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err((
+            format!("wtd-proxy: {flag} takes a whole number above 0, not {value:?}"),
+            2,
+        )),
+    }
 }
 
 /// Reads the flags; `Err` is what to print and the exit code.
@@ -76,6 +105,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u
         dashboard: None,
         operator: "127.0.0.1:0".into(),
         registrations: None,
+        new_nodes_per_minute: None,
+        new_nodes_per_minute_per_client: None,
+        max_connections: None,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -106,6 +138,18 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u
                         ));
                     }
                 };
+            }
+            "--new-nodes-per-minute" => {
+                let n = value("--new-nodes-per-minute")?;
+                parsed.new_nodes_per_minute = Some(positive("--new-nodes-per-minute", &n)?);
+            }
+            "--new-nodes-per-minute-per-client" => {
+                let flag = "--new-nodes-per-minute-per-client";
+                parsed.new_nodes_per_minute_per_client = Some(positive(flag, &value(flag)?)?);
+            }
+            "--max-connections" => {
+                let n = value("--max-connections")?;
+                parsed.max_connections = Some(positive("--max-connections", &n)?);
             }
             "release" if parsed.release.is_none() => {
                 parsed.release = Some(args.next().ok_or_else(|| {
@@ -185,6 +229,15 @@ async fn main() -> std::process::ExitCode {
     config.require_email = true;
     config.approve = args.approve;
     config.dashboard = !args.no_dashboard && args.dashboard.is_none();
+    if let Some(n) = args.new_nodes_per_minute {
+        config.new_nodes_per_minute = n;
+    }
+    if let Some(n) = args.new_nodes_per_minute_per_client {
+        config.new_nodes_per_minute_per_client = n;
+    }
+    if let Some(n) = args.max_connections {
+        config.max_connections = n as usize;
+    }
     if let Some(name) = &args.release {
         return match wtd_proxy::release(&config, name).await {
             Ok(true) => {
@@ -370,6 +423,23 @@ mod tests {
             parse(&["--expire-names-after", "0"]).expect_err("zero").1,
             2
         );
+    }
+
+    #[test]
+    fn registration_limits_and_connections_are_set_on_the_command_line() {
+        let args = parse(&[
+            "--new-nodes-per-minute=100000",
+            "--new-nodes-per-minute-per-client",
+            "600",
+            "--max-connections=12000",
+        ])
+        .expect("parses");
+        assert_eq!(args.new_nodes_per_minute, Some(100_000));
+        assert_eq!(args.new_nodes_per_minute_per_client, Some(600));
+        assert_eq!(args.max_connections, Some(12_000));
+        let (text, code) = parse(&["--new-nodes-per-minute-per-client", "-1"]).expect_err("bad");
+        assert_eq!(code, 2);
+        assert!(text.contains("takes a whole number above 0"), "{text}");
     }
 
     #[test]
