@@ -7,18 +7,19 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Request, State as Axum};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State as Axum};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use http_body_util::BodyExt;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
-use wtd_wire::{self as wire, JsonDirectory, Route, RxBatch, Signed, TxBatch, TxReply};
+use wtd_wire::{self as wire, JsonDirectory, JsonNode, Route, RxBatch, Signed, TxBatch, TxReply};
 
 use crate::clients::Turned;
 use crate::error::ProxyError;
@@ -158,8 +159,7 @@ async fn register<S: Store>(
 async fn ping<S: Store>(Axum(state): Axum<Shared<S>>, body: Bytes) -> Result<Response, ProxyError> {
     let (node, body) = state.authenticate(Route::Ping, None, &body).await?;
     let ping: wire::Ping = decode(&body)?;
-    let reply = state.ping(&node, ping).await?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())
+    Ok(postcard(&state.ping(&node, ping).await?))
 }
 
 async fn bye<S: Store>(Axum(state): Axum<Shared<S>>, body: Bytes) -> Result<Response, ProxyError> {
@@ -203,10 +203,11 @@ async fn rx<S: Store>(
 ) -> Result<Response, ProxyError> {
     let (node, body) = state.authenticate(Route::Rx, Some(&node), &body).await?;
     let poll: wire::RxPoll = decode(&body)?;
-    let messages = state.receive(&node, poll).await?;
+    let mail = state.receive(&node, poll).await?;
     Ok(postcard(&RxBatch {
         epoch: state.epoch,
-        messages,
+        messages: mail.messages,
+        directory: mail.directory,
     }))
 }
 
@@ -283,17 +284,45 @@ async fn apply<S: Store>(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())
 }
 
+/// Nodes in one page of `GET /api/directory` (and of the dashboard) unless `limit` says
+/// fewer; at most [`MAX_PAGE`].
+pub const DEFAULT_PAGE: usize = 500;
+/// Most nodes in one page: with lines of at most 16 KiB, a page stays within 8 MiB of
+/// JSON even at worst (a node offering a few missions takes about 300 bytes).
+pub const MAX_PAGE: usize = 1000;
+
+/// The query of `GET /api/directory` and `GET /`.
+#[derive(Debug, Default, Deserialize)]
+struct PageQuery {
+    /// The page of nodes whose names sort after this one.
+    after: Option<String>,
+    /// Nodes per page.
+    limit: Option<usize>,
+    /// What changed since this version, instead of a page.
+    since: Option<u64>,
+}
+
 async fn directory_json<S: Store>(
     Axum(state): Axum<Shared<S>>,
     client: Option<Extension<ClientAddr>>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Response, ProxyError> {
     let _slot = admit_reader(&state, client)?;
-    let json = state.directory().json();
-    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+    let Query(query) = query.map_err(|_| {
+        ProxyError::Malformed(
+            "the query must be `?after=NAME&limit=N` or `?since=VERSION`, N and VERSION \
+             whole numbers"
+                .into(),
+        )
+    })?;
+    let json = json_directory(&state, &query).await;
+    // Plain strings, numbers and lists: serializing them cannot fail.
+    let body = serde_json::to_vec(&json).unwrap_or_default();
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// Each directory read sends the whole directory, and needs no key: so one address may
-/// make a few a second ([`crate::Config::directory_reads_per_client`]).
+/// Each directory read needs no key: so one address may make a few a second
+/// ([`crate::Config::directory_reads_per_client`]).
 fn admit_reader<S: Store>(
     state: &State<S>,
     client: Option<Extension<ClientAddr>>,
@@ -310,9 +339,31 @@ fn admit_reader<S: Store>(
     })
 }
 
-fn json_directory<S: Store>(state: &State<S>) -> JsonDirectory {
-    let view = state.directory();
-    JsonDirectory::new(view.version, (*view.directory).clone())
+/// One page of the directory as JSON, or what changed since `query.since` (the first page
+/// instead, when that is no longer known).
+async fn json_directory<S: Store>(state: &State<S>, query: &PageQuery) -> JsonDirectory {
+    let json = |entry: &Arc<wire::DirectoryEntry>| JsonNode::new((**entry).clone());
+    if let Some(since) = query.since
+        && let Some(changes) = state.directory_since(since).await
+    {
+        return JsonDirectory {
+            version: changes.version,
+            nodes: changes.listed.iter().map(json).collect(),
+            next: None,
+            changes: true,
+            unlisted: changes.unlisted,
+        };
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let after = query.after.as_deref().filter(|_| query.since.is_none());
+    let page = state.directory_page(after, limit).await;
+    JsonDirectory {
+        version: page.version,
+        nodes: page.nodes.iter().map(json).collect(),
+        next: page.next,
+        changes: false,
+        unlisted: Vec::new(),
+    }
 }
 
 /// A page for people: who is online and what they offer. Names are validated to
@@ -320,10 +371,21 @@ fn json_directory<S: Store>(state: &State<S>) -> JsonDirectory {
 async fn dashboard<S: Store>(
     Axum(state): Axum<Shared<S>>,
     client: Option<Extension<ClientAddr>>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Html<String>, ProxyError> {
     let _slot = admit_reader(&state, client)?;
+    let query = PageQuery {
+        since: None,
+        ..query.map(|Query(q)| q).unwrap_or_default()
+    };
+    let page = json_directory(&state, &query).await;
+    let next = match &page.next {
+        // Names are `[a-z0-9_-]`: safe in a URL as they are.
+        Some(name) => format!("<p><a href=\"/?after={}\">next page</a></p>", escape(name)),
+        None => String::new(),
+    };
     let mut rows = String::new();
-    for node in json_directory(&state).nodes {
+    for node in page.nodes {
         let missions: Vec<String> = node
             .missions
             .iter()
@@ -347,7 +409,7 @@ async fn dashboard<S: Store>(
     }
     let empty = if rows.is_empty() {
         "<tr><td colspan=4>No node is online right now. A node appears here while its \
-         program runs (it says so once a second), and leaves when it stops.</td></tr>"
+         program runs (it keeps a request waiting here), and leaves when it stops.</td></tr>"
     } else {
         ""
     };
@@ -355,13 +417,13 @@ async fn dashboard<S: Store>(
         "<!doctype html><meta charset=utf-8><title>WTD proxy</title>\
          <h1>WTD proxy</h1>\
          <p>Nodes online now: a node is listed while its program runs and talks to this proxy \
-         (at least once a second); it leaves the list a few seconds after it stops. \
+         (it always keeps one request waiting here); it leaves the list a few seconds after it stops. \
          The same list as JSON, for scripts: <a href=/api/directory>/api/directory</a>.</p>\
          <table border=1 cellpadding=4><tr><th>node</th>\
          <th title=\"the first digits of the node's public key: check them with its owner\">node key</th>\
          <th title=\"groups of functions others may be granted\">missions (functions)</th>\
          <th title=\"how many keys its owner has granted and not revoked\">keys accepted</th></tr>\n\
-         {rows}{empty}</table>\
+         {rows}{empty}</table>{next}\
          <dl><dt>node key</dt><dd>The first 16 hex digits of the node's public key. A key file \
          pins the whole key; compare these digits with the node's owner once.</dd>\
          <dt>missions</dt><dd>A mission is a named group of functions; the node's owner grants \

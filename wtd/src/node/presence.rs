@@ -1,13 +1,21 @@
-//! Presence and the directory: once a second the ping thread tells the proxy this node
-//! is here, what it offers and which keys it accepts, and hears back the directory when
-//! it changed. If the proxy forgot the node (it lost its data), the node registers again.
+//! Presence and the directory.
+//!
+//! The proxy knows this node is here from its held receive request (`inbox.rs`), so the
+//! ping thread pings only when something it tells the proxy changed (the keys it accepts,
+//! the nodes it follows), after the proxy restarted, and otherwise every
+//! [`wire::PING_EVERY_MS`]. The node *follows* the nodes it calls or monitors, at most
+//! [`wire::MAX_FOLLOWED`], and keeps only their directory entries: the ping answers, and
+//! the receive answers (sent early when a followed node changes), bring what changed
+//! since the version it has. Its memory does not grow with the size of the cluster.
+//! If the proxy forgot the node (it lost its data), the node registers again.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{NodeInner, lock, pause};
 use crate::transport::TransportError;
-use crate::wire::{Directory, Offer, Ping};
+use crate::wire::{self, Directory, DirectoryEntry, DirectoryUpdate, Offer, Ping};
 
 /// How long after registering again a node trusts that registration for every thread
 /// that was told "not registered".
@@ -19,12 +27,54 @@ pub(crate) struct Presence {
     email: String,
     /// The missions this node serves, with their functions.
     pub(crate) offers: Vec<Offer>,
-    /// The directory as of the last ping that brought one.
-    pub(crate) directory: Mutex<Directory>,
-    /// Its version: the proxy sends the directory again only when this is stale.
-    version: Mutex<u64>,
+    /// The nodes followed, and what the node knows of them.
+    followed: Mutex<Followed>,
+    /// What the last ping that got through told the proxy, and when; `None` when the
+    /// proxy should hear from this node at once.
+    told: Mutex<Option<Told>>,
     /// When the node last registered again; held while it does, so threads take turns.
     registered_at: Mutex<Option<Instant>>,
+}
+
+/// The nodes this node follows, and their entries as last heard.
+#[derive(Default)]
+struct Followed {
+    /// Their names, sorted; at most [`wire::MAX_FOLLOWED`].
+    names: Vec<String>,
+    /// The entries of those listed now.
+    entries: BTreeMap<String, DirectoryEntry>,
+    /// The directory version these entries are at; 0 while the proxy has not yet answered
+    /// for this set of names (so the next ping asks for all of them).
+    version: u64,
+}
+
+impl Followed {
+    /// Applies what changed up to `version`. `everything`: the update holds every followed
+    /// node (it answered version 0), so entries not in it are dropped.
+    fn apply(&mut self, version: u64, update: DirectoryUpdate, everything: bool) {
+        if everything {
+            self.entries.clear();
+        } else if version < self.version {
+            return; // An older answer overtaken by a newer one.
+        }
+        for entry in update.listed {
+            if self.names.contains(&entry.name) {
+                self.entries.insert(entry.name.clone(), entry);
+            }
+        }
+        for name in update.unlisted {
+            self.entries.remove(&name);
+        }
+        self.version = version;
+    }
+}
+
+/// What a ping told the proxy.
+struct Told {
+    /// The keys this node accepted then.
+    accepts: Vec<[u8; 32]>,
+    /// When.
+    at: Instant,
 }
 
 impl Presence {
@@ -32,10 +82,68 @@ impl Presence {
         Presence {
             email,
             offers,
-            directory: Mutex::new(Directory::default()),
-            version: Mutex::new(0),
+            followed: Mutex::new(Followed::default()),
+            told: Mutex::new(None),
             registered_at: Mutex::new(None),
         }
+    }
+
+    /// Follows `node` from the next ping on (a no-op if it is followed already, or if
+    /// [`wire::MAX_FOLLOWED`] are). `true` if it is followed.
+    pub(crate) fn follow(&self, node: &str) -> bool {
+        let mut followed = lock(&self.followed);
+        if followed.names.iter().any(|n| n == node) {
+            return true;
+        }
+        if followed.names.len() >= wire::MAX_FOLLOWED {
+            return false;
+        }
+        followed.names.push(node.to_string());
+        followed.names.sort();
+        // The version held says nothing about the new name: ask for all of them again.
+        followed.version = 0;
+        true
+    }
+
+    /// Whether the directory lists `node`, following it from now on if it was not. A node
+    /// not heard about yet counts as listed (its first answer is at most a second away),
+    /// so nothing that watches a node takes "not heard yet" for "gone".
+    pub(crate) fn lists(&self, node: &str) -> bool {
+        let heard = {
+            let followed = lock(&self.followed);
+            let known = followed.names.iter().any(|n| n == node) && followed.version != 0;
+            known.then(|| followed.entries.contains_key(node))
+        };
+        match heard {
+            Some(listed) => listed,
+            None => {
+                self.follow(node);
+                true
+            }
+        }
+    }
+
+    /// The entries of the followed nodes listed now, sorted by name.
+    pub(crate) fn directory(&self) -> Directory {
+        Directory {
+            nodes: lock(&self.followed).entries.values().cloned().collect(),
+        }
+    }
+
+    /// The directory version a receive request should name (see [`wire::RxPoll`]).
+    pub(crate) fn known_version(&self) -> u64 {
+        lock(&self.followed).version
+    }
+
+    /// A receive answer brought what changed for the followed nodes.
+    pub(crate) fn heard(&self, version: u64, update: DirectoryUpdate) {
+        lock(&self.followed).apply(version, update, false);
+    }
+
+    /// The proxy restarted (a new epoch): it may have lost what this node offers and
+    /// follows, so the next round pings.
+    pub(crate) fn proxy_restarted(&self) {
+        *lock(&self.told) = None;
     }
 
     /// `PUT /nodes/{name}` again, after the proxy said it does not know this node.
@@ -52,6 +160,7 @@ impl Presence {
         match node.transport.register(&self.email) {
             Ok(()) => {
                 *last = Some(Instant::now());
+                *lock(&self.told) = None;
                 tracing::info!(node = %node.name, "registered again with the proxy");
             }
             Err(e) => tracing::warn!(node = %node.name, "cannot register again: {e:?}"),
@@ -65,27 +174,55 @@ impl Presence {
 
     /// One `POST /ping`.
     pub(crate) fn ping_once(&self, node: &NodeInner) -> Result<(), TransportError> {
-        let known_version = *lock(&self.version);
+        let (follows, known_version) = {
+            let followed = lock(&self.followed);
+            (followed.names.clone(), followed.version)
+        };
+        let accepts = node.callee.grants.accepted_keys();
         let ping = Ping {
             offers: self.offers.clone(),
-            accepts: node.callee.grants.accepted_keys(),
+            accepts: accepts.clone(),
             known_version,
+            follows: follows.clone(),
         };
         let reply = node.transport.ping(&ping)?;
-        *lock(&self.version) = reply.version;
-        if let Some(directory) = reply.directory {
-            *lock(&self.directory) = directory;
+        *lock(&self.told) = Some(Told {
+            accepts,
+            at: Instant::now(),
+        });
+        let mut followed = lock(&self.followed);
+        if followed.names == follows {
+            followed.apply(reply.version, reply.update, known_version == 0);
         }
         Ok(())
     }
+
+    /// Whether the proxy should hear from this node now: something it was told changed,
+    /// it was never told, or [`wire::PING_EVERY_MS`] passed.
+    fn ping_due(&self, node: &NodeInner) -> bool {
+        if lock(&self.followed).version == 0 {
+            return true;
+        }
+        match &*lock(&self.told) {
+            None => true,
+            Some(told) => {
+                told.at.elapsed() >= Duration::from_millis(wire::PING_EVERY_MS)
+                    || told.accepts != node.callee.grants.accepted_keys()
+            }
+        }
+    }
 }
 
-/// The ping thread: presence every second, and the watchdog's rounds.
+/// The ping thread: every second the watchdog's round, and a ping when one is due.
 pub(crate) fn ping_loop(node: &NodeInner) {
     // Say it once when the proxy stops answering, and once when it is back.
     let mut failing = false;
     while !node.is_stopped() {
         node.watchdog.interrupt_stuck(&node.name);
+        if !failing && !node.presence.ping_due(node) {
+            pause(node, Duration::from_secs(1));
+            continue;
+        }
         match node.presence.ping_once(node) {
             Ok(()) => {
                 if failing {
