@@ -331,7 +331,7 @@ fn proxy() -> &'static Proxy {
             };
             let body = Signed::sign(domain::REGISTER, &message, &key).to_bytes();
             runtime
-                .block_on(state.register(&who.name(), &body))
+                .block_on(state.register(&who.name(), &body, [127, 0, 0, 1].into()))
                 .unwrap_or_else(|e| panic!("registering {}: {e}", who.name()));
             registered.insert(who.name(), key.verifying_key().to_bytes());
         }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wtd::wire::{
-    Hop, Kind, Outgoing, Ping, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply, TxStatus,
-    decode_exact, domain, encode, now_ms,
+    Hop, Kind, Outgoing, Ping, Register, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply,
+    TxStatus, decode_exact, domain, encode, now_ms,
 };
 
 use wtd::{Node, NodeConfig};
@@ -203,6 +203,7 @@ async fn names_left_idle_expire_and_an_operator_can_release_one() {
 async fn a_directory_stuffed_with_junk_keys_stays_readable_and_nodes_still_start() {
     let cluster = Cluster::start_with(|c| {
         c.new_nodes_per_minute = 1000;
+        c.new_nodes_per_minute_per_client = 1000;
         c.presence_timeout = Duration::from_secs(120);
         c.directory_bytes = 1024 * 1024;
     })
@@ -423,4 +424,97 @@ async fn hop_by_hand(
     })
     .await
     .expect("joined")
+}
+
+/// New names are limited per client address, with a global ceiling far above: 10,000 nodes
+/// behind many addresses join in minutes, not hours, while one address cannot take the
+/// ceiling. A refusal says when a slot frees (20 s at 3 a minute), not "a minute"; a node
+/// starting again under its own name is never refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_names_are_limited_per_address_and_the_refusal_says_when_to_retry() {
+    let cluster = Cluster::start_with(|c| {
+        c.new_nodes_per_minute_per_client = 3;
+        c.new_nodes_per_minute = 4;
+    })
+    .await;
+    let addr = cluster.addr;
+    let register_from = |from: [u8; 4], name: String, key: SigningKey| async move {
+        let register = Register {
+            name: name.clone(),
+            email: String::new(),
+            node_key: key.verifying_key().to_bytes(),
+            issued_at_ms: now_ms(),
+        };
+        let body = Signed::sign(domain::REGISTER, &register, &key).to_bytes();
+        put_from(from, addr, &format!("/nodes/{name}"), &body).await
+    };
+    let first_key = wtd::keys::generate();
+    let first = unique("first");
+    let (status, text) = register_from([127, 0, 0, 2], first.clone(), first_key.clone()).await;
+    assert_eq!(status, 200, "{text}");
+    for _ in 0..2 {
+        let (status, text) =
+            register_from([127, 0, 0, 2], unique("class"), wtd::keys::generate()).await;
+        assert_eq!(status, 200, "{text}");
+    }
+    let (status, text) = register_from([127, 0, 0, 2], unique("more"), wtd::keys::generate()).await;
+    assert_eq!(status, 429, "{text}");
+    assert!(text.contains("faster than 3 a minute"), "{text}");
+    let wait = retry_seconds(&text);
+    assert!(
+        (1..=20).contains(&wait),
+        "a slot frees every 20 s, not {wait}: {text}"
+    );
+    // Starting again under its own name is never refused.
+    let (status, text) = register_from([127, 0, 0, 2], first, first_key).await;
+    assert_eq!(status, 200, "{text}");
+    // Another address has its own share, up to the ceiling of 4 for all.
+    let (status, text) =
+        register_from([127, 0, 0, 3], unique("other"), wtd::keys::generate()).await;
+    assert_eq!(status, 200, "{text}");
+    let (status, text) =
+        register_from([127, 0, 1, 4], unique("third"), wtd::keys::generate()).await;
+    assert_eq!(status, 429, "{text}");
+    assert!(text.contains("this proxy takes 4 a minute"), "{text}");
+    let wait = retry_seconds(&text);
+    assert!(
+        (1..=15).contains(&wait),
+        "a slot frees every 15 s, not {wait}: {text}"
+    );
+    cluster.stop(vec![]).await;
+}
+
+/// The `N` of "try again in N s" in a refusal.
+fn retry_seconds(text: &str) -> u64 {
+    let (_, after) = text.split_once("try again in ").expect("names a time");
+    after
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number of seconds in {text}"))
+}
+
+/// `PUT path` with `body` from loopback address `from`; the status and the whole answer.
+async fn put_from(from: [u8; 4], addr: SocketAddr, path: &str, body: &[u8]) -> (u16, String) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from((from, 0)))
+        .expect("bind a loopback address");
+    let mut tcp = socket.connect(addr).await.expect("connect");
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: wtd\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.expect("request");
+    tcp.write_all(body).await.expect("body");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer));
+    read.await.expect("answered in time").expect("read");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
 }

@@ -99,8 +99,15 @@ pub struct Config {
     pub applies_per_client: usize,
     /// `/apply` calls per second from one client address (bursts of twice that).
     pub apply_rate_per_client: u32,
-    /// New node names that may register per minute (registration is open to anyone).
+    /// New node names that may register per minute, all client addresses together (and
+    /// over all proxies sharing a store): the ceiling. 6,000 a minute lets 10,000 nodes
+    /// join in under two minutes, and still bounds how fast the registry file grows.
     pub new_nodes_per_minute: u32,
+    /// New node names that may register per minute from one client address (an IPv4
+    /// address, an IPv6 /64; bursts of as many). Registration is open to anyone: this
+    /// keeps one address from taking the ceiling, while a school behind one address still
+    /// starts a class's nodes at once.
+    pub new_nodes_per_minute_per_client: u32,
     /// Connections held at once. Past it a new connection is not made to wait: the
     /// idlest connection of the network holding the most is closed instead. Lowered to
     /// fit the process's open-file limit, if that is smaller.
@@ -144,7 +151,8 @@ impl Config {
             max_applies: 1024,
             applies_per_client: 64,
             apply_rate_per_client: 100,
-            new_nodes_per_minute: 60,
+            new_nodes_per_minute: 6000,
+            new_nodes_per_minute_per_client: 60,
             max_connections: 4096,
             connections_per_client: 256,
             connections_per_network: 1024,

@@ -7,7 +7,7 @@ const HELP: &str = "\
 The WTD relay and directory: nodes register here, find each other, and exchange signed
 calls through it. It cannot forge, alter or replay a call a node accepts.
 
-Usage: wtd-proxy [--listen ADDRESS] [--data FOLDER] [--expire-names-after DAYS]
+Usage: wtd-proxy [--listen ADDRESS] [--data FOLDER] [--expire-names-after DAYS] [LIMITS]
        wtd-proxy release NAME [--data FOLDER]
 
 Commands:
@@ -20,6 +20,18 @@ Options:
   --expire-names-after DAYS
                     a name whose node has been offline this many days is free again
                     [default: 90]
+
+Limits:
+  --new-nodes-per-minute N
+                    new node names that may register per minute, all addresses together
+                    [default: 6000]
+  --new-nodes-per-minute-per-client N
+                    new node names one client address may register per minute
+                    [default: 60]
+  --max-connections N
+                    connections held at once (lowered to fit the open-file limit)
+                    [default: 4096]
+
   -h, --help        print this help
   -V, --version     print the version
 ";
@@ -33,6 +45,23 @@ struct Args {
     expire_days: u64,
     /// `release NAME`: free a name instead of serving.
     release: Option<String>,
+    /// `--new-nodes-per-minute`, if given.
+    new_nodes_per_minute: Option<u32>,
+    /// `--new-nodes-per-minute-per-client`, if given.
+    new_nodes_per_minute_per_client: Option<u32>,
+    /// `--max-connections`, if given.
+    max_connections: Option<u32>,
+}
+
+/// A whole number above 0 for `flag`, or what to print.
+fn positive(flag: &str, value: &str) -> Result<u32, (String, u8)> {
+    match value.parse() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err((
+            format!("wtd-proxy: {flag} takes a whole number above 0, not {value:?}"),
+            2,
+        )),
+    }
 }
 
 /// Reads the flags; `Err` is what to print and the exit code.
@@ -42,6 +71,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u
         data: PathBuf::from("wtd-proxy-data"),
         expire_days: 90,
         release: None,
+        new_nodes_per_minute: None,
+        new_nodes_per_minute_per_client: None,
+        max_connections: None,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -72,6 +104,18 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u
                         ));
                     }
                 };
+            }
+            "--new-nodes-per-minute" => {
+                let n = value("--new-nodes-per-minute")?;
+                parsed.new_nodes_per_minute = Some(positive("--new-nodes-per-minute", &n)?);
+            }
+            "--new-nodes-per-minute-per-client" => {
+                let flag = "--new-nodes-per-minute-per-client";
+                parsed.new_nodes_per_minute_per_client = Some(positive(flag, &value(flag)?)?);
+            }
+            "--max-connections" => {
+                let n = value("--max-connections")?;
+                parsed.max_connections = Some(positive("--max-connections", &n)?);
             }
             "release" if parsed.release.is_none() => {
                 parsed.release = Some(args.next().ok_or_else(|| {
@@ -122,6 +166,15 @@ async fn main() -> std::process::ExitCode {
     };
     let mut config = wtd_proxy::Config::new(&args.data);
     config.name_expiry = std::time::Duration::from_secs(args.expire_days * 24 * 60 * 60);
+    if let Some(n) = args.new_nodes_per_minute {
+        config.new_nodes_per_minute = n;
+    }
+    if let Some(n) = args.new_nodes_per_minute_per_client {
+        config.new_nodes_per_minute_per_client = n;
+    }
+    if let Some(n) = args.max_connections {
+        config.max_connections = n as usize;
+    }
     if let Some(name) = &args.release {
         return match wtd_proxy::release(&config, name).await {
             Ok(true) => {
@@ -214,6 +267,23 @@ mod tests {
             parse(&["--expire-names-after", "0"]).expect_err("zero").1,
             2
         );
+    }
+
+    #[test]
+    fn registration_limits_and_connections_are_set_on_the_command_line() {
+        let args = parse(&[
+            "--new-nodes-per-minute=100000",
+            "--new-nodes-per-minute-per-client",
+            "600",
+            "--max-connections=12000",
+        ])
+        .expect("parses");
+        assert_eq!(args.new_nodes_per_minute, Some(100_000));
+        assert_eq!(args.new_nodes_per_minute_per_client, Some(600));
+        assert_eq!(args.max_connections, Some(12_000));
+        let (text, code) = parse(&["--new-nodes-per-minute-per-client", "-1"]).expect_err("bad");
+        assert_eq!(code, 2);
+        assert!(text.contains("takes a whole number above 0"), "{text}");
     }
 
     #[test]

@@ -149,10 +149,13 @@ fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, ProxyError
 
 async fn register<S: Store>(
     Axum(state): Axum<Shared<S>>,
+    client: Option<Extension<ClientAddr>>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ProxyError> {
-    state.register(&name, &body).await?;
+    // Without an address (a router driven in-process), all such callers share one.
+    let ip = client.map_or(IpAddr::from([0, 0, 0, 0]), |Extension(ClientAddr(ip))| ip);
+    state.register(&name, &body, ip).await?;
     Ok(postcard(&()))
 }
 

@@ -24,6 +24,7 @@ pub(crate) mod presence;
 pub(crate) mod registrations;
 pub(crate) mod waiters;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,8 @@ pub struct State<S: Store = EmbeddedStore> {
     pub(crate) clients: Arc<Clients>,
     /// Directory reads (`/api/directory`, the page) per client address.
     pub(crate) directory_readers: Arc<Clients>,
+    /// New names per minute per client address.
+    new_names: limits::NewNamesPerClient,
     /// The shared budget for large request bodies, in KiB.
     pub(crate) large_bodies: Arc<Semaphore>,
     /// Turns true when the proxy stops: held requests then answer at once.
@@ -89,6 +92,7 @@ impl<S: Store> State<S> {
                 config.directory_reads_per_client,
             ),
             large_bodies: limits::large_body_budget(&config),
+            new_names: limits::NewNamesPerClient::new(&config),
             hops: HopCheck {
                 started,
                 node_rate: config.node_rate,
@@ -100,9 +104,21 @@ impl<S: Store> State<S> {
         })
     }
 
-    /// `PUT /nodes/{name}`.
-    pub async fn register(&self, url_name: &str, body: &[u8]) -> Result<(), ProxyError> {
+    /// `PUT /nodes/{name}` from `client`'s address.
+    pub async fn register(
+        &self,
+        url_name: &str,
+        body: &[u8],
+        client: IpAddr,
+    ) -> Result<(), ProxyError> {
         let record = registrations::check(url_name, body)?;
+        // A name new to this key spends one of the address's new names (a node starting
+        // again never does). Checked before the store's step, so a race can only spend a
+        // token for a registration that turns out not to be new.
+        let known = self.store.node_key(url_name).await?;
+        if known.is_none_or(|key| key.to_bytes() != record.node_key) {
+            self.new_names.spend(client)?;
+        }
         if self.store.register(url_name, record).await? == Registered::Again {
             // A node registers when it starts. Whatever was queued for its previous
             // process is dropped: the new process has an empty replay cache, so running
@@ -149,6 +165,7 @@ impl<S: Store> State<S> {
     pub async fn sweep(&self) {
         self.clients.sweep();
         self.directory_readers.sweep();
+        self.new_names.sweep();
         self.store.sweep().await;
     }
 

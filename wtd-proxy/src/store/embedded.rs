@@ -244,10 +244,13 @@ impl Shared {
                 None => None,
             }
         };
-        if self.new_names.check().is_err() {
-            return Err(ProxyError::TooMany(
-                "too many new nodes are registering right now: try again in a minute".into(),
-            ));
+        if let Some(wait) = limits::wait_for(&self.new_names) {
+            return Err(ProxyError::TooMany(format!(
+                "too many new nodes are registering right now (this proxy takes {} a minute): \
+                 try again in {}",
+                self.config.new_nodes_per_minute,
+                limits::seconds(wait)
+            )));
         }
         // Memory first, then disk: a request from the expired node meanwhile finds it
         // unregistered, and its node registers again after this one (and is refused, or
