@@ -6,8 +6,8 @@
 //! * [`state`]: what the routes ask, one method each, over the store. One file per
 //!   concept under `state/`: `registrations` (checking a signed registration), `hops`
 //!   (authenticating every other request: signature, clock, replay window), `presence`
-//!   (who is online, held receive requests), `directory` (what the directory lists, sent
-//!   out on a watch channel), `mailboxes` (queued messages and the `/rx` long poll),
+//!   (who is online, held receive requests), `directory` (what the directory lists, its
+//!   versions, pages and deltas, who follows whom), `mailboxes` (queued messages and the `/rx` long poll),
 //!   `waiters` (calls waiting on `/apply`), `limits` (rates and budgets).
 //! * [`store`]: what proxies sharing the nodes would have to share, as traits
 //!   ([`store::Store`]: registrations, hop replay windows, request rates, presence and

@@ -4,7 +4,7 @@
 //! * `registrations`: checking a signed registration;
 //! * `hops`: authenticating every other request, the clock check;
 //! * `presence`: who is online, held receive requests;
-//! * `directory`: what the directory lists, and its watch channel;
+//! * `directory`: what the directory lists, its versions, pages, deltas and followers;
 //! * `mailboxes`: queued messages, the `/rx` long poll;
 //! * `waiters`: calls waiting on `/apply`;
 //! * `limits`: rate limits and shared budgets.
