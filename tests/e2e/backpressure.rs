@@ -23,6 +23,13 @@ pub fn busy(ms: u64) -> usize {
     now
 }
 
+/// Holds a turn for `ms` milliseconds, uncounted: the backlog test's calls must not add
+/// to the flood test's count when the two run at once.
+#[wtd_export(probe)]
+pub fn hold(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms.min(1_000)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_calls_runs_at_most_calls_running_at_once_and_all_finish() {
     let cluster = Cluster::start().await;
@@ -76,7 +83,7 @@ async fn past_its_backlog_a_node_refuses_calls_as_busy_and_still_gets_its_replie
         .map(|_| {
             let (peer, busy_seen) = (bob_to_alice.clone(), busy_seen.clone());
             tokio::spawn(async move {
-                let result = busy::call(&peer, 1_000).await;
+                let result = hold::call(&peer, 1_000).await;
                 if matches!(result, Err(wtd::Error::Busy { .. })) {
                     busy_seen.fetch_add(1, Ordering::SeqCst);
                 }

@@ -7,6 +7,12 @@
 //! hops for a moment after a restart; the ping and receive loops simply try again, and so
 //! does a send thread, signing the batch anew ([`post_retrying`]), rather than failing
 //! every call in it.
+//!
+//! A proxy also refuses a burst past a node's request rate (429): nothing of that request
+//! was queued, so the batch is signed anew and sent again after a short pause, for up to
+//! [`BUSY_RETRY`]. Before, a callee answering faster than the rate dropped the replies of
+//! such a batch, and their callers waited out their timeout for calls that had run (found
+//! by `scripts/chaos.sh`).
 
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -29,6 +35,10 @@ const BATCH: usize = 64;
 const RESTART_RETRY: Duration = Duration::from_millis(wire::MAX_SKEW_MS + 2_000);
 /// Most tries of one batch while the proxy refuses it as signed before its start.
 const RESTART_TRIES: usize = 64;
+/// How long a send thread keeps sending a batch again while the proxy refuses it as past
+/// the node's request rate: a burst passes within this; a proxy that keeps refusing
+/// longer means it, and the batch fails with its sentence.
+const BUSY_RETRY: Duration = Duration::from_secs(2);
 
 /// What to do once the proxy took (or refused) an envelope.
 pub(crate) enum OnStatus {
@@ -157,9 +167,10 @@ pub(crate) fn send_loop(node: &NodeInner, slot: usize) {
 }
 
 /// Posts a batch with `post` (which signs a new hop each time), again and again while the
-/// proxy refuses it as signed before its start, pausing with `pause` (which says whether
-/// to go on) from 50 ms up to 1 s between tries. Bounded: [`RESTART_TRIES`] tries, and
-/// [`RESTART_RETRY`] of pauses; any other answer is returned at once.
+/// proxy refuses it as signed before its start, or as past the node's request rate,
+/// pausing with `pause` (which says whether to go on) from 50 ms up to 1 s between tries.
+/// Bounded: [`RESTART_TRIES`] tries, and [`RESTART_RETRY`] (for a rate: [`BUSY_RETRY`]) of
+/// pauses; any other answer is returned at once.
 fn post_retrying<T>(
     mut post: impl FnMut() -> Result<T, TransportError>,
     mut pause: impl FnMut(Duration) -> bool,
@@ -169,15 +180,14 @@ fn post_retrying<T>(
     let mut tries = 1;
     loop {
         let result = post();
-        let signed_before_start = matches!(
-            &result,
-            Err(TransportError::Refused { code, .. }) if code == wire::SIGNED_BEFORE_START
-        );
-        if !signed_before_start
-            || tries >= RESTART_TRIES
-            || paused + wait > RESTART_RETRY
-            || !pause(wait)
-        {
+        let budget = match &result {
+            Err(TransportError::Refused { code, .. }) if code == wire::SIGNED_BEFORE_START => {
+                RESTART_RETRY
+            }
+            Err(TransportError::Refused { status: 429, .. }) => BUSY_RETRY,
+            _ => return result,
+        };
+        if tries >= RESTART_TRIES || paused + wait > budget || !pause(wait) {
             return result;
         }
         tries += 1;
@@ -253,6 +263,38 @@ mod tests {
         );
         assert_eq!(result, Ok("sent"));
         assert_eq!(posts, 3);
+    }
+
+    #[test]
+    fn a_batch_refused_past_the_request_rate_is_sent_again_for_a_while() {
+        let busy = || TransportError::Refused {
+            status: 429,
+            code: "TooMany".into(),
+            message: "too many requests: …".into(),
+        };
+        let mut answers = vec![Err(busy()), Err(busy()), Ok("sent")].into_iter();
+        let mut posts = 0;
+        let result = post_retrying(
+            || {
+                posts += 1;
+                answers.next().unwrap_or(Ok("sent"))
+            },
+            |_| true,
+        );
+        assert_eq!(result, Ok("sent"));
+        assert_eq!(posts, 3);
+
+        // A proxy that keeps refusing: given up within the budget, with its refusal.
+        let mut paused = Duration::ZERO;
+        let result: Result<(), _> = post_retrying(
+            || Err(busy()),
+            |wait| {
+                paused += wait;
+                true
+            },
+        );
+        assert_eq!(result, Err(busy()));
+        assert!(paused <= BUSY_RETRY, "{paused:?} of pauses");
     }
 
     #[test]
