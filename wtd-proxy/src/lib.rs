@@ -263,7 +263,13 @@ async fn serve<S: store::Store>(
         let state = state.clone();
         let mut closing = state.closing.subscribe();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            let every = Duration::from_millis(500);
+            let mut tick = tokio::time::interval(every);
+            let mut grace = state::SweepGrace::new(
+                every,
+                state.config.presence_timeout,
+                std::time::Instant::now(),
+            );
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
@@ -271,7 +277,8 @@ async fn serve<S: store::Store>(
                 }
                 // After the select, not in its arm: the closing branch's output (a guard)
                 // would otherwise be held across the await.
-                state.sweep().await;
+                let judge = grace.may_judge(std::time::Instant::now());
+                state.sweep(judge).await;
             }
         })
     };

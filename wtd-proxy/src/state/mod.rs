@@ -23,6 +23,7 @@ pub(crate) mod hops;
 pub(crate) mod limits;
 pub(crate) mod mailboxes;
 pub(crate) mod presence;
+pub(crate) use presence::SweepGrace;
 pub(crate) mod registrations;
 pub(crate) mod waiters;
 
@@ -174,12 +175,15 @@ impl<S: Store> State<S> {
         self.store.directory()
     }
 
-    /// Takes nodes that stopped talking off the directory, and forgets idle clients.
-    pub async fn sweep(&self) {
+    /// Takes nodes that stopped talking off the directory (when `judge`: see
+    /// [`SweepGrace`]), and forgets idle clients.
+    pub async fn sweep(&self, judge: bool) {
         self.clients.sweep();
         self.directory_readers.sweep();
         self.new_names.sweep();
-        self.store.sweep().await;
+        if judge {
+            self.store.sweep().await;
+        }
     }
 
     /// `POST /bye`: the node is leaving; release its held polls and drop its mailbox.

@@ -99,3 +99,72 @@ impl<S: Presence> Drop for PollHold<'_, S> {
         self.store.release_poll(&self.node);
     }
 }
+
+/// Whether the sweep may take silent nodes off the directory now. A proxy that was
+/// itself stopped (SIGSTOP, a suspended laptop, a starved machine) heard nobody meanwhile:
+/// on waking, every node looks silent, though it was the proxy that was not listening. So
+/// after a pause in its own sweeps longer than `pause`, the proxy gives every node one
+/// whole `timeout` of listening before it judges them (found by `scripts/chaos.sh`).
+#[derive(Debug)]
+pub(crate) struct SweepGrace {
+    timeout: Duration,
+    pause: Duration,
+    last: Instant,
+    listening_since: Instant,
+}
+
+impl SweepGrace {
+    /// Sweeps every `every`, nodes judged after `timeout` of silence.
+    pub(crate) fn new(every: Duration, timeout: Duration, now: Instant) -> SweepGrace {
+        SweepGrace {
+            timeout,
+            pause: every * 4,
+            last: now,
+            listening_since: now,
+        }
+    }
+
+    /// A sweep at `now`: whether it may unlist silent nodes.
+    pub(crate) fn may_judge(&mut self, now: Instant) -> bool {
+        if now.saturating_duration_since(self.last) > self.pause {
+            tracing::info!(
+                paused = ?now.saturating_duration_since(self.last),
+                "the proxy was not running for a while: every node gets one presence timeout before it is judged"
+            );
+            self.listening_since = now;
+        }
+        self.last = now;
+        now.saturating_duration_since(self.listening_since) >= self.timeout
+    }
+}
+
+#[cfg(test)]
+mod grace_tests {
+    use super::*;
+
+    #[test]
+    fn after_its_own_pause_the_proxy_listens_a_whole_timeout_before_judging() {
+        let every = Duration::from_millis(500);
+        let timeout = Duration::from_secs(3);
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // A fresh proxy listens a whole timeout first (a node restarting with it pings
+        // within a second).
+        let mut grace = SweepGrace::new(every, timeout, start);
+        for ms in (500..3_000).step_by(500) {
+            assert!(!grace.may_judge(at(ms)), "at {ms} ms");
+        }
+        assert!(grace.may_judge(at(3_000)));
+        // Regular sweeps: judging goes on.
+        for ms in (3_500..6_000).step_by(500) {
+            assert!(grace.may_judge(at(ms)), "at {ms} ms");
+        }
+        // Stopped for 5 s: on waking, no node is judged until 3 s of listening.
+        for ms in (11_000..14_000).step_by(500) {
+            assert!(!grace.may_judge(at(ms)), "at {ms} ms");
+        }
+        assert!(grace.may_judge(at(14_000)));
+        // A late sweep under the pause threshold (2 s) changes nothing.
+        assert!(grace.may_judge(at(15_900)));
+    }
+}
