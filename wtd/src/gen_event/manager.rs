@@ -205,14 +205,7 @@ impl<K: GenEvent> EventManager<K> {
     /// Stops the manager with `reason`, waiting at most `after` until it has ended.
     pub async fn stop_with(&self, reason: ExitReason, after: Duration) -> Result<(), ProcessError> {
         self.pid.send(Request(Op::Stop(reason.clone())))?;
-        match tokio::time::timeout(after, self.pid.wait_exit()).await {
-            Ok(ended) if ended == reason => Ok(()),
-            Ok(ended) => Err(ProcessError::Exited {
-                pid: self.pid.to_string(),
-                reason: ended,
-            }),
-            Err(_) => Err(ProcessError::Timeout { after }),
-        }
+        self.pid.wait_exit_with(&reason, after).await
     }
 
     /// Whether the manager is still running.

@@ -85,14 +85,7 @@ impl<F: GenFsm> FsmRef<F> {
     /// events: those are dropped, and their callers told the machine ended).
     pub async fn stop_with(&self, reason: ExitReason, after: Duration) -> Result<(), ProcessError> {
         self.pid.send(FsmRequest::Stop(reason.clone()))?;
-        match tokio::time::timeout(after, self.pid.wait_exit()).await {
-            Ok(ended) if ended == reason => Ok(()),
-            Ok(ended) => Err(ProcessError::Exited {
-                pid: self.pid.to_string(),
-                reason: ended,
-            }),
-            Err(_) => Err(ProcessError::Timeout { after }),
-        }
+        self.pid.wait_exit_with(&reason, after).await
     }
 
     /// Whether the machine is still running (see [`Pid::is_alive`]).

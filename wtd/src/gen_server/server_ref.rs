@@ -95,14 +95,7 @@ impl<S: GenServer> ServerRef<S> {
     /// it has not ended in time.
     pub async fn stop_with(&self, reason: ExitReason, after: Duration) -> Result<(), ProcessError> {
         self.pid.send(Request::Stop(reason.clone()))?;
-        match tokio::time::timeout(after, self.pid.wait_exit()).await {
-            Ok(ended) if ended == reason => Ok(()),
-            Ok(ended) => Err(ProcessError::Exited {
-                pid: self.pid.to_string(),
-                reason: ended,
-            }),
-            Err(_) => Err(ProcessError::Timeout { after }),
-        }
+        self.pid.wait_exit_with(&reason, after).await
     }
 
     /// Whether the server is still running (see [`Pid::is_alive`]).

@@ -118,6 +118,25 @@ impl<M> Pid<M> {
     pub(crate) async fn wait_exit(&self) -> ExitReason {
         self.mailbox.wait_exit().await
     }
+
+    /// Waits at most `after` for the process to end with `expected` (a behaviour asked
+    /// to stop): [`ProcessError::Exited`] if it ended with another reason (it crashed in
+    /// `terminate`, or before the stop was handled), [`ProcessError::Timeout`] if it has
+    /// not ended in time.
+    pub(crate) async fn wait_exit_with(
+        &self,
+        expected: &ExitReason,
+        after: Duration,
+    ) -> Result<(), ProcessError> {
+        match tokio::time::timeout(after, self.wait_exit()).await {
+            Ok(ended) if &ended == expected => Ok(()),
+            Ok(ended) => Err(ProcessError::Exited {
+                pid: self.to_string(),
+                reason: ended,
+            }),
+            Err(_) => Err(ProcessError::Timeout { after }),
+        }
+    }
 }
 
 impl<M> Clone for Pid<M> {

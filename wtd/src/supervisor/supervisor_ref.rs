@@ -129,14 +129,7 @@ impl<S: Supervisor> SupervisorRef<S> {
     pub async fn stop_within(&self, after: Duration) -> Result<(), ProcessError> {
         self.pid
             .send(SupervisorMessage::new(Op::Stop(ExitReason::Normal)))?;
-        match tokio::time::timeout(after, self.pid.wait_exit()).await {
-            Ok(ExitReason::Normal) => Ok(()),
-            Ok(ended) => Err(ProcessError::Exited {
-                pid: self.pid.to_string(),
-                reason: ended,
-            }),
-            Err(_) => Err(ProcessError::Timeout { after }),
-        }
+        self.pid.wait_exit_with(&ExitReason::Normal, after).await
     }
 
     /// [`stop_within`](Self::stop_within) 30 seconds.
