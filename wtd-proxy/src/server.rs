@@ -15,8 +15,12 @@
 //!   their idle connections sooner than that (ureq drops them after 15 s), so they never
 //!   race the proxy's close;
 //! * an answer that the client does not read (its receive window stays full) for
-//!   [`Config::read_timeout`] ends the connection: otherwise a client that pipelines
-//!   requests and never reads would hold its connection forever;
+//!   [`Config::read_timeout`] ends the connection: otherwise a client that never reads
+//!   would hold its connection forever. A client that pipelines (its next request is
+//!   already waiting) while its answers stay stuck is cut after [`PIPELINED_STALL`]
+//!   instead: it is sending work faster than it takes the results. What it can queue
+//!   before that is bounded in bytes: [`ANSWER_BUFFER`] in the proxy's kernel buffer,
+//!   [`HTTP_BUFFER`] in hyper's, and the client's own receive buffer on its side;
 //! * a connection older than [`Config::connection_lifetime`] is closed after its next
 //!   answer, which says `Connection: close` (so the client does not race the close), and
 //!   no connection is held for good.
@@ -50,6 +54,20 @@ use tower_service::Service;
 
 use crate::clients::client_of;
 use crate::connections::{ConnectionBounds, ConnectionTable, Refused};
+
+/// The kernel's send buffer of one connection (Linux doubles the figure for its own
+/// bookkeeping). Answers the client has not taken wait here; without a bound, Linux grows
+/// it to megabytes per connection. 64 KiB still fills a 5 Mbit/s link with a 100 ms
+/// round trip.
+pub const ANSWER_BUFFER: usize = 64 * 1024;
+
+/// hyper's own read and write buffers, per connection: a request's headers must fit
+/// (nodes send under 1 KiB), and answers queued behind a stalled write stop here.
+pub const HTTP_BUFFER: usize = 64 * 1024;
+
+/// How long a write may stay blocked while the client's next request is already waiting
+/// (see the module docs), when that is shorter than the read timeout.
+pub const PIPELINED_STALL: Duration = Duration::from_secs(1);
 
 /// The address a request came from, as a request extension. The proxy itself is meant to
 /// face the internet directly; behind a reverse proxy every client shares its address.
@@ -89,6 +107,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.read_timeout)
+        .max_buf_size(HTTP_BUFFER)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
@@ -139,6 +158,9 @@ pub async fn serve(
         // Answers are small and latency is what matters: send them without Nagle's delay.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+        if let Err(e) = socket2::SockRef::from(&tcp).set_send_buffer_size(ANSWER_BUFFER) {
+            tracing::debug!("cannot bound the send buffer: {e}");
         }
         // Every request learns the address it came from (see [`ClientAddr`]); the table
         // learns when the connection is busy, and whether it carries a node's traffic.
@@ -201,12 +223,13 @@ fn is_node_route(path: &str) -> bool {
 }
 
 /// A connection whose writes must make progress: a write that stays blocked (the client
-/// does not read) for `limit` fails, which ends the connection.
+/// does not read) for `limit` fails, which ends the connection; so does one blocked for
+/// [`PIPELINED_STALL`] while the client has already sent more.
 struct WriteDeadline {
     tcp: TcpStream,
     limit: Duration,
     /// Set while a write is blocked; cleared by any progress.
-    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+    stalled: Option<Stall>,
 }
 
 impl WriteDeadline {
@@ -219,7 +242,8 @@ impl WriteDeadline {
     }
 
     /// Passes on a write's result: progress clears the deadline; a write still blocked
-    /// arms it, and fails once it has passed.
+    /// arms it (shortened once the client is seen sending more), and fails once it has
+    /// passed.
     fn after_write<T>(
         &mut self,
         cx: &mut Context<'_>,
@@ -230,17 +254,44 @@ impl WriteDeadline {
             return written;
         }
         let limit = self.limit;
-        let stalled = self
-            .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        match stalled.as_mut().poll(cx) {
+        let stall = self.stalled.get_or_insert_with(|| Stall {
+            since: tokio::time::Instant::now(),
+            deadline: Box::pin(tokio::time::sleep(limit)),
+            pipelined: false,
+        });
+        if !stall.pipelined && limit > PIPELINED_STALL && more_waiting(&self.tcp, cx) {
+            stall.pipelined = true;
+            let sooner = stall.since + PIPELINED_STALL;
+            stall.deadline.as_mut().reset(sooner);
+        }
+        match stall.deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "the client read nothing of its answer in time",
+                if stall.pipelined {
+                    "the client kept sending requests while reading none of its answers"
+                } else {
+                    "the client read nothing of its answer in time"
+                },
             ))),
             Poll::Pending => Poll::Pending,
         }
     }
+}
+
+/// A write blocked since `since`.
+struct Stall {
+    since: tokio::time::Instant,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    /// The client sent more while this write was blocked.
+    pipelined: bool,
+}
+
+/// Whether the client has sent bytes the server has not read yet: its next request, while
+/// its answers are stuck. Peeking does not consume them.
+fn more_waiting(tcp: &TcpStream, cx: &mut Context<'_>) -> bool {
+    let mut byte = [0u8; 1];
+    let mut buf = ReadBuf::new(&mut byte);
+    matches!(tcp.poll_peek(cx, &mut buf), Poll::Ready(Ok(n)) if n > 0)
 }
 
 impl AsyncRead for WriteDeadline {
@@ -351,5 +402,123 @@ mod tests {
         assert!(limit > 0);
         assert_eq!(fit_to_open_files(1), 1);
         assert!(fit_to_open_files(usize::MAX) <= limit);
+    }
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server on a free port of 127.0.0.1 with one route, `/answer`, whose answer is
+    /// `size` bytes; it counts the requests it served.
+    async fn answering(
+        size: usize,
+        read_timeout: Duration,
+    ) -> (
+        std::net::SocketAddr,
+        Arc<AtomicUsize>,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let served = Arc::new(AtomicUsize::new(0));
+        let counter = served.clone();
+        let app = Router::new().route(
+            "/answer",
+            get(move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+                async move { vec![b'x'; size] }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let limits = Limits {
+            max_connections: 16,
+            connections_per_client: 16,
+            connections_per_network: 16,
+            connection_lifetime: Duration::from_secs(600),
+            read_timeout,
+            drain: Duration::from_millis(100),
+        };
+        let task = tokio::spawn(serve(listener, app, limits, async {
+            let _ = stopped.await;
+        }));
+        (addr, served, stop, task)
+    }
+
+    /// A client with a small receive window, so that answers back up at once.
+    async fn small_window_client(addr: std::net::SocketAddr) -> TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("buffer size");
+        socket.connect(addr).await.expect("connect")
+    }
+
+    const REQUEST: &[u8] = b"GET /answer HTTP/1.1\r\nHost: wtd\r\n\r\n";
+
+    /// A client pipelining requests and reading none of its answers is cut soon after
+    /// its answers stop moving, long before the read timeout (60 s here), and the server
+    /// answered a bounded number of its requests (without the bounds on the buffers,
+    /// Linux lets a few megabytes of answers, tens of thousands of them, queue up first).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pipelining_client_that_reads_nothing_is_cut_after_a_bounded_number_of_answers() {
+        let (addr, served, stop, task) = answering(100, Duration::from_secs(60)).await;
+        let mut tcp = small_window_client(addr).await;
+        let batch = REQUEST.repeat(64);
+        let mut sent = 0usize;
+        let cut = loop {
+            match tokio::time::timeout(Duration::from_secs(30), tcp.write_all(&batch)).await {
+                Ok(Ok(())) => sent += 64,
+                Ok(Err(_)) => break true,
+                Err(_) => break false,
+            }
+            assert!(
+                sent < 10_000_000,
+                "the server answers faster than anyone reads?"
+            );
+        };
+        let answered = served.load(Ordering::Relaxed);
+        println!("pipelining client: {sent} requests sent, {answered} answered before the cut");
+        assert!(
+            cut,
+            "a pipelining client reading nothing kept its connection for 30 s"
+        );
+        assert!(
+            answered < 5_000,
+            "{answered} answers of 100 bytes queued for a client that reads none"
+        );
+        let _ = stop.send(());
+        task.await.expect("server");
+    }
+
+    /// A client that asks once and reads its answer slowly (it pauses longer than
+    /// [`PIPELINED_STALL`] before reading) is not pipelining: it gets its whole answer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_reader_that_does_not_pipeline_gets_its_whole_answer() {
+        let size = 1 << 20;
+        let (addr, served, stop, task) = answering(size, Duration::from_secs(20)).await;
+        let mut tcp = small_window_client(addr).await;
+        tcp.write_all(REQUEST).await.expect("request");
+        tokio::time::sleep(PIPELINED_STALL * 3).await;
+        let mut answer = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let read_all = async {
+            loop {
+                let n = tcp.read(&mut buf).await.expect("read");
+                assert!(n > 0, "closed after {} bytes", answer.len());
+                answer.extend_from_slice(&buf[..n]);
+                if answer.len() >= size && answer.ends_with(b"x") {
+                    let body = answer.windows(4).position(|w| w == b"\r\n\r\n");
+                    if body.is_some_and(|at| answer.len() - at - 4 == size) {
+                        return;
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), read_all)
+            .await
+            .expect("the whole answer within 30 s");
+        assert_eq!(served.load(Ordering::Relaxed), 1);
+        let _ = stop.send(());
+        task.await.expect("server");
     }
 }
