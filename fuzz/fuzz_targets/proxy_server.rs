@@ -85,18 +85,12 @@ fuzz_target!(init: wtd_fuzz::write_seeds("proxy_server"), |data: &[u8]| {
         "a 500: {:?}",
         String::from_utf8_lossy(&answer)
     );
-    // The proxy still serves: a path it does not know is a plain 404. Tried up to three
-    // times: the first run saw one check, right after an HTTP/1.0 request, closed without
-    // an answer once (not reproduced alone; listed in docs/SECURITY.md as open).
-    let mut check = Vec::new();
-    for _ in 0..3 {
-        check = exchange(addr, b"GET /nowhere HTTP/1.1\r\nhost: x\r\n\r\n", 1);
-        if check.starts_with(b"HTTP/1.1 404") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!(
+    // The proxy still serves: a path it does not know is a plain 404. (This check, sent
+    // with a half-close like every input, once went unanswered: hyper closed half-closed
+    // connections before answering; the proxy now keeps them, see server.rs.)
+    let check = exchange(addr, b"GET /nowhere HTTP/1.1\r\nhost: x\r\n\r\n", 1);
+    assert!(
+        check.starts_with(b"HTTP/1.1 404"),
         "the proxy stopped answering: {:?}",
         String::from_utf8_lossy(&check)
     );

@@ -108,6 +108,8 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.read_timeout)
         .max_buf_size(HTTP_BUFFER)
+        // A client that shuts its side after the request still gets the answer.
+        .half_close(true)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
@@ -518,6 +520,33 @@ mod tests {
             .await
             .expect("the whole answer within 30 s");
         assert_eq!(served.load(Ordering::Relaxed), 1);
+        let _ = stop.send(());
+        task.await.expect("server");
+    }
+
+    /// A client may send its request and shut its side for writing before it reads the
+    /// answer (scripts do, and the fuzz target does): it still gets the answer. hyper's
+    /// default closed such a connection at once on the end of input, most of the time
+    /// before the answer was written (777 of 1,000 requests went unanswered).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_half_closes_after_its_request_gets_the_answer() {
+        let (addr, served, stop, task) = answering(100, Duration::from_secs(20)).await;
+        for attempt in 0..50 {
+            let mut tcp = TcpStream::connect(addr).await.expect("connect");
+            tcp.write_all(REQUEST).await.expect("request");
+            tcp.shutdown().await.expect("half-close");
+            let mut answer = Vec::new();
+            tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer))
+                .await
+                .expect("the connection ends within 10 s")
+                .expect("read");
+            assert!(
+                answer.starts_with(b"HTTP/1.1 200") && answer.ends_with(&[b'x'; 100]),
+                "attempt {attempt}: {:?}",
+                String::from_utf8_lossy(&answer)
+            );
+        }
+        assert_eq!(served.load(Ordering::Relaxed), 50);
         let _ = stop.send(());
         task.await.expect("server");
     }
