@@ -1,5 +1,10 @@
 //! Load benchmark: a real proxy and two nodes on loopback; reports sync-call latency
-//! (p50/p99) and calls per second with 1 and 64 concurrent callers, and cast throughput.
+//! (p50/p99) and calls per second with 1 and 64 concurrent callers, and cast throughput;
+//! then the same two figures for a call to a remote gen_server (`counting/counter@main`)
+//! and for a message sent to a remote process through a billet-doux (`lab::sink`).
+//!
+//! The first three result lines keep their wording: `../shared/bench/compare.sh` reads
+//! them ("1 caller", "64 callers", "cast"), so the later lines say "client" and "sender".
 //!
 //! ```text
 //! cargo run --release --example load
@@ -9,11 +14,22 @@
 //! Every phase is bounded in time and count. Figures: docs/PERFORMANCE.md.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use wtd::gen_server;
 use wtd::prelude::*;
+use wtd_examples::counting::{Counter, CounterCall};
 use wtd_examples::{demo, lab};
+
+/// Billets the billet phases send through: 512 billets at SENDS_PER_SECOND (50) each
+/// carry 25,600 sends a second, more than two cores reach.
+const SINKS: usize = 512;
+
+/// Keys holding those billets: each key's billet sends may have 16,384 acks in the
+/// callee's replay cache, kept ~35 s each.
+const HOLDERS: usize = 8;
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -50,7 +66,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let proxy = wtd_proxy::Proxy::start(listener, config).await?;
     let url = proxy.url();
     let alice = Node::start(
-        NodeConfig::new("alice", &url, dir.path().join("alice")).serve(&["demo", "lab"]),
+        NodeConfig::new("alice", &url, dir.path().join("alice"))
+            .serve(&["demo", "lab", "counting"]),
     )
     .await?;
     let bob =
@@ -59,6 +76,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .grant("bob")
         .mission("demo")
         .mission("lab")
+        .mission("counting")
         .rate("1000000/s")?
         .mint()?;
     let peer = bob.peer(&key)?;
@@ -72,12 +90,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         lab::nop::call(&peer, 1).await?;
     }
 
-    let (mut lat, elapsed) = run_callers(&peer, 1, phase).await;
-    report("sync call, 1 caller", &mut lat, elapsed);
+    let nop = {
+        let peer = peer.clone();
+        move || {
+            let peer = peer.clone();
+            async move { lab::nop::call(&peer, 7).await.map(drop) }
+        }
+    };
+    let (mut lat, elapsed) = run_callers(1, phase, nop.clone()).await;
+    report("sync call, 1 caller", "calls", &mut lat, elapsed);
 
-    let (mut lat, elapsed) = run_callers(&peer, args.callers, phase).await;
+    let (mut lat, elapsed) = run_callers(args.callers, phase, nop).await;
     report(
         &format!("sync call, {} callers", args.callers),
+        "calls",
         &mut lat,
         elapsed,
     );
@@ -121,29 +147,89 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         n as f64 / done.as_secs_f64()
     );
 
+    // A gen_server on Alice's node, called through its remote handle.
+    gen_server::start_named(alice.processes(), "main", Counter::default()).await?;
+    let counter = Counter::remote(&peer, "main");
+    let get = move || {
+        let counter = counter.clone();
+        async move { counter.call(CounterCall::Get).await.map(drop) }
+    };
+    let (mut lat, elapsed) = run_callers(1, phase, get.clone()).await;
+    report("gen_server call, one client", "calls", &mut lat, elapsed);
+    let (mut lat, elapsed) = run_callers(args.callers, phase, get).await;
+    report(
+        &format!("gen_server call, {} clients", args.callers),
+        "calls",
+        &mut lat,
+        elapsed,
+    );
+
+    // Processes on Alice's node, messaged through the billets-doux `lab::sink` hands Bob;
+    // each send waits until Alice's node has put the message in the mailbox. A billet
+    // carries at most SENDS_PER_SECOND sends a second, and the billet sends of one key
+    // share a fixed part of Alice's replay cache with its calls (1/64, each ack kept for
+    // the call's lifetime plus the clock skew): by design, both. So the billets are held
+    // by keys of their own, and the senders take them in turn, each well under its rate.
+    let mut sinks = Vec::with_capacity(SINKS);
+    for _ in 0..HOLDERS {
+        let key = alice
+            .grant("bob")
+            .mission("lab")
+            .rate("1000000/s")?
+            .mint()?;
+        let holder = bob.peer(&key)?;
+        for _ in 0..SINKS / HOLDERS {
+            sinks.push(
+                lab::sink::call(&holder)
+                    .await?
+                    .ok_or("lab::sink gave no process")?,
+            );
+        }
+    }
+    let sinks = Arc::new(sinks);
+    let turn = Arc::new(AtomicUsize::new(0));
+    let send = move || {
+        let sink = sinks[turn.fetch_add(1, Ordering::Relaxed) % SINKS].clone();
+        async move { sink.send(7).await }
+    };
+    let (mut lat, elapsed) = run_callers(1, phase, send.clone()).await;
+    report("billet send, one sender", "sends", &mut lat, elapsed);
+    let (mut lat, elapsed) = run_callers(args.callers, phase, send).await;
+    report(
+        &format!("billet send, {} senders", args.callers),
+        "sends",
+        &mut lat,
+        elapsed,
+    );
+
     alice.stop().await;
     bob.stop().await;
     proxy.stop().await;
     Ok(())
 }
 
-/// `callers` tasks call `lab::nop` in a loop for `phase`; returns every latency.
-async fn run_callers(peer: &Peer, callers: usize, phase: Duration) -> (Vec<Duration>, Duration) {
+/// `callers` tasks run `op` (a round trip: a call, or a send that waits for delivery) in
+/// a loop for `phase`; returns every latency.
+async fn run_callers<F, Fut>(callers: usize, phase: Duration, op: F) -> (Vec<Duration>, Duration)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<(), wtd::Error>> + Send,
+{
     let started = Instant::now();
     let deadline = started + phase;
-    let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..callers {
-        let peer = peer.clone();
         let errors = errors.clone();
+        let op = op.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                match lab::nop::call(&peer, 7).await {
+                match op().await {
                     Ok(_) => lat.push(t.elapsed()),
                     Err(_) => {
-                        errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
@@ -154,14 +240,15 @@ async fn run_callers(peer: &Peer, callers: usize, phase: Duration) -> (Vec<Durat
     for t in tasks {
         all.extend(t.await.unwrap_or_default());
     }
-    let errors = errors.load(std::sync::atomic::Ordering::Relaxed);
+    let errors = errors.load(Ordering::Relaxed);
     if errors > 0 {
-        println!("  ({errors} calls failed)");
+        println!("  ({errors} failed)");
     }
     (all, started.elapsed())
 }
 
-fn report(what: &str, lat: &mut [Duration], elapsed: Duration) {
+/// One result line; `unit` names what was timed ("calls", "sends").
+fn report(what: &str, unit: &str, lat: &mut [Duration], elapsed: Duration) {
     lat.sort();
     let pct = |p: f64| {
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
@@ -169,7 +256,7 @@ fn report(what: &str, lat: &mut [Duration], elapsed: Duration) {
             .unwrap_or_default()
     };
     println!(
-        "{what:<28} {:>7} calls in {:.1} s: {:>7.0} calls/s, p50 {:>5} us, p99 {:>6} us",
+        "{what:<28} {:>7} {unit} in {:.1} s: {:>7.0} {unit}/s, p50 {:>5} us, p99 {:>6} us",
         lat.len(),
         elapsed.as_secs_f64(),
         lat.len() as f64 / elapsed.as_secs_f64(),

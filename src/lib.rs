@@ -91,7 +91,9 @@ pub mod lab {
 
     use std::time::Duration;
 
+    use wtd::billet::RemotePid;
     use wtd::prelude::*;
+    use wtd::process::Process;
 
     /// Sleeps, then returns how long it slept: a slow function.
     #[wtd_export(lab)]
@@ -110,6 +112,18 @@ pub mod lab {
     #[wtd_export(lab)]
     pub fn nop(x: u64) -> u64 {
         x
+    }
+
+    /// Starts a process on this node that drops every number sent to it, and hands the
+    /// caller its Pid (a billet-doux on the caller's side): what a benchmark sends to, to
+    /// measure the path of a message. `None` outside a remote call.
+    #[wtd_export(lab)]
+    pub fn sink() -> Option<RemotePid<u64>> {
+        let processes = wtd::current_call()?.processes;
+        let pid = processes.spawn(|mut me: Process<u64>| async move {
+            while me.receive().await.message().is_some() {}
+        });
+        Some(RemotePid::from(pid))
     }
 
     /// A recursive type, as a calculator or a tree would take.

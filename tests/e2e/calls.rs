@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use wtd::Error;
+use wtd::audit::AuditLog;
 use wtd::wire::{self, Call, Encoding, Signed, domain};
 use wtd_examples::{demo, lab};
 
@@ -171,6 +172,27 @@ async fn stopped_callee_is_node_down_at_once() {
         "refused at once, not timed out: {err}"
     );
 
+    cluster.stop(vec![bob]).await;
+}
+
+/// The audit log is written by a thread of the node's own, but a node that stops cleanly
+/// has written every call it answered: each entry is queued before its reply leaves, and
+/// stopping waits for the writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_answered_is_in_the_audit_log_once_the_node_has_stopped() {
+    let (cluster, alice, bob, peer) = Cluster::pair(&["demo"], &["demo"], "100/s").await;
+    let home = alice.home().to_path_buf();
+    for n in 0..20 {
+        assert_eq!(demo::add::call(&peer, n, 1).await.expect("add"), n + 1);
+    }
+    alice.stop().await;
+    // Read as `wtd log` does, from the files, with no writer to wait for.
+    let logged = AuditLog::new(&home)
+        .read()
+        .iter()
+        .filter(|e| e.path == "demo/demo/add" && e.outcome == "ok")
+        .count();
+    assert_eq!(logged, 20);
     cluster.stop(vec![bob]).await;
 }
 

@@ -53,7 +53,9 @@ async fn junk_on_apply_never_reaches_the_callee_and_a_new_grant_gets_through() {
         let text = apply_not_accepted(&cluster, &call).await;
         assert!(text.contains("signature does not verify"), "{text}");
     }
-    // None of it reached Alice: she refused nothing, and nothing ran.
+    // None of it reached Alice: she refused nothing, and nothing ran (nothing waits for
+    // her log's writer either).
+    alice.audit_log().flush();
     let refusals = std::fs::read_to_string(alice.home().join("refusals.log")).unwrap_or_default();
     assert_eq!(refusals.lines().count(), 0, "alice saw junk:\n{refusals}");
     assert_eq!(demo::count::call(&peer).await.expect("count"), 0);

@@ -42,7 +42,8 @@
 //!   terminate_child from other nodes through [`supervisor::RemoteSupervisor`].
 //! * [`billet`]: billets-doux: a `Pid` sent to another node becomes the right to message
 //!   that one process ([`billet::RemotePid`] there), recorded, checked and revocable here.
-//! * [`audit`]: the node's audit log, one line per incoming call, size-bounded.
+//! * [`audit`]: the node's audit log, one line per incoming call, size-bounded, written
+//!   by a thread of its own from a bounded queue.
 //! * [`logging`]: log lines on stderr, coloured only on a terminal and without `NO_COLOR`.
 //! * `cli` (feature `cli`, on by default): the `wtd` command.
 

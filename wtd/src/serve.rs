@@ -16,8 +16,10 @@
 //!    of it is registered under the name the call gives in the node's process table;
 //!
 //! then **run** it (its own task, so a panic stays a `RemotePanic`), **sign the reply**
-//! with the node key, hand it to the outbox, and **audit** (after the reply is on its
-//! way: the log is not the caller's wait).
+//! with the node key, **audit**, and hand the reply to the outbox. Auditing only queues
+//! the entry for the log's writer thread (`audit/queue.rs`), so the log is not the
+//! caller's wait, nor the answering task's; and because it is queued before the reply
+//! leaves, a node that stops cleanly has logged every call it answered.
 //!
 //! A forged call never spends a grantee's quota; a refusal says which step refused. A
 //! call refused before its signature is proven (steps 1–3) is answered only to the node
@@ -57,8 +59,8 @@ pub(crate) struct Callee {
     pub(crate) key: Arc<SigningKey>,
     /// Who may call what (`grants.toml`, reloaded when it changes).
     pub(crate) grants: GrantTable,
-    /// One line per incoming call, accepted or refused.
-    audit_log: AuditLog,
+    /// One line per incoming call, accepted or refused (queued for the log's writer).
+    pub(crate) audit_log: AuditLog,
     /// Acks of recent calls, so none runs twice.
     replay: Mutex<ReplayCache>,
     /// The missions this node serves; other exported functions are not callable.
@@ -198,7 +200,7 @@ impl Callee {
         );
     }
 
-    /// Signs the reply, hands it to `send_reply` (unless it is a cast), and audits.
+    /// Signs the reply, audits, and hands the reply to `send_reply` (unless it is a cast).
     /// `checked`: the outcome is a refusal from the checks (not from running).
     ///
     /// A call refused before its signature was shown to be the capability key's gets an
@@ -236,6 +238,7 @@ impl Callee {
             outcome,
         };
         let bytes = Signed::sign(domain::REPLY, &reply, &self.key).to_bytes();
+        self.audit(call, &reply.outcome, took);
         tracing::debug!("reply signed, to the outbox");
         send_reply(Outgoing {
             to: call.caller.clone(),
@@ -243,7 +246,6 @@ impl Callee {
             ack: call.ack,
             bytes,
         });
-        self.audit(call, &reply.outcome, took);
     }
 
     /// A call in a wire version this node does not speak: its fields cannot be read, so
@@ -558,7 +560,7 @@ impl Callee {
                 why.name()
             }
         };
-        self.audit_log.record(&AuditEntry {
+        self.audit_log.record(AuditEntry {
             time: crate::grants::format_time(std::time::SystemTime::now()),
             caller: truncated(caller),
             grantee: self.grants.grantee_of(&call.capability),

@@ -154,7 +154,9 @@ async fn bob_calls_alice_from_the_command_line() {
         .await;
     assert_eq!(text.json(), json!("ok"));
 
-    // Alice sees the grant, in force and used.
+    // Alice sees the grant, in force and used (once her node's log writer has written
+    // the calls, as it does within moments).
+    cluster.node("alice").audit_log().flush();
     let grants = grant_list(&alice).await;
     let grant = row(&grants, "bob");
     assert_eq!(grant["missions"], json!(["demo"]), "{grant:#}");
@@ -332,7 +334,9 @@ async fn the_audit_log_shows_accepted_and_refused_calls() {
         .await
         .fails(3, "revoked");
 
-    // The log lives in Alice's home; each entry is written before the reply goes out.
+    // The log lives in Alice's home, written by her node's log writer moments after each
+    // reply goes out; the test waits for it rather than for luck.
+    cluster.node("alice").audit_log().flush();
     assert!(alice.home.join("audit.log").exists());
     let log = alice.wtd(&["--json", "log"]).await;
     let entries: Vec<Value> = log
@@ -1241,6 +1245,7 @@ async fn the_short_path_is_shown_where_the_module_is_the_mission() {
         .await
         .fails(7, "has no function `garden/nope`");
 
+    cluster.node("alice").audit_log().flush();
     let log = alice.wtd(&["log"]).await;
     let text = log.ok();
     assert!(

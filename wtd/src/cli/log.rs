@@ -37,6 +37,9 @@ impl fmt::Display for LogLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = self.0;
         let outcome = match e.skipped {
+            Some(n) if e.outcome == audit::CALLS_NOT_LOGGED => {
+                format!("{} ({n} calls that ran; the log fell behind)", e.outcome)
+            }
             Some(n) => format!(
                 "{} ({n} refusals over {}/s)",
                 e.outcome,

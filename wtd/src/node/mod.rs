@@ -230,6 +230,12 @@ impl Node {
         self.inner.callee.billets.len()
     }
 
+    /// The node's audit log: one line per call it received. Its readers wait for the
+    /// entries still queued for its writer, so a call answered before is in what they read.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.inner.callee.audit_log
+    }
+
     /// The grants of this node.
     pub fn grants(&self) -> &GrantTable {
         &self.inner.callee.grants
@@ -296,8 +302,9 @@ impl NodeInner {
         self.outbox.push(&self.name, item)
     }
 
-    /// Says goodbye, stops the threads and waits for them, fails waiting calls, and
-    /// unlocks the home folder, so a new node may start on it right away.
+    /// Says goodbye, stops the threads and waits for them, fails waiting calls, writes
+    /// the audit entries still queued, and unlocks the home folder, so a new node may
+    /// start on it right away.
     fn shut_down(&self) {
         let _ = self.transport.bye();
         self.watchdog.interrupt_all();
@@ -310,6 +317,7 @@ impl NodeInner {
             let _ = thread.join();
         }
         self.pending.fail_all_stopped();
+        self.callee.audit_log.close();
         lock(&self.home_lock).take();
         tracing::info!(node = %self.name, "node stopped");
     }
