@@ -231,6 +231,7 @@ async fn a_clock_ten_minutes_off_is_named_in_the_refusal() {
                 offers: vec![],
                 accepts: vec![],
                 known_version: 0,
+                follows: vec![],
             }),
         };
         let body = Signed::sign(domain::HOP, &hop, &key).to_bytes();

@@ -53,6 +53,7 @@ impl Node {
 impl Peer {
     fn new(node: Arc<NodeInner>, key_file: &KeyFile) -> Result<Peer> {
         wire::check_name("node", &key_file.node)?;
+        node.follow(&key_file.node);
         Ok(Peer {
             timeout: node.call_timeout,
             node,
@@ -72,6 +73,7 @@ impl Peer {
         holder: Arc<SigningKey>,
     ) -> Result<Peer> {
         wire::check_name("node", origin)?;
+        node.follow(origin);
         Ok(Peer {
             timeout: node.call_timeout,
             node,

@@ -1,23 +1,35 @@
-//! Presence and the directory: once a second the ping thread tells the proxy this node
-//! is here, what it offers and which keys it accepts, and hears back the directory when
-//! it changed. If the proxy forgot the node (it lost its data), the node registers again.
+//! Presence and the directory.
+//!
+//! The proxy knows this node is here from its held receive request (`inbox.rs`), so the
+//! ping thread pings only when something it tells the proxy changed (the keys it accepts,
+//! the nodes it follows), after the proxy restarted, and otherwise every
+//! [`wire::PING_EVERY_MS`]. The node *follows* the nodes it calls or monitors, at most
+//! [`wire::MAX_FOLLOWED`], and keeps only their directory entries: the ping answers, and
+//! the receive answers (sent early when a followed node changes), bring what changed
+//! since the version it has. Its memory does not grow with the size of the cluster.
+//! If the proxy forgot the node (it lost its data), the node registers again.
 //!
 //! The proxy lets an `/apply` call through only if its key is one the callee announced,
-//! so a grant must be announced at once, not at the next ping: between pings the ping
-//! thread looks at the keys the node accepts every tenth of a second (a lock and a `stat`
-//! of `grants.toml`), and pings as soon as they change, by the API or by hand.
+//! so a grant must be announced at once, not at the next ping: the ping thread looks at
+//! the keys the node accepts every tenth of a second (a lock and a `stat` of
+//! `grants.toml`), and pings as soon as they change, by the API or by hand. A node newly
+//! followed is asked about as soon, so that its entry (or that it is not listed) is
+//! known within a moment.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{NodeInner, lock, pause};
 use crate::transport::TransportError;
-use crate::wire::{Directory, Offer, Ping};
+use crate::wire::{self, Directory, DirectoryEntry, DirectoryUpdate, Offer, Ping};
 
-/// How often the ping thread looks for a grant made or revoked since its last ping.
+/// How often the ping thread looks whether a ping is due (a grant made or revoked, a
+/// node newly followed).
 const GRANTS_LOOKED_AT_EVERY: Duration = Duration::from_millis(100);
-/// Pings at least this often, changed grants or not: the node's presence.
-const PING_EVERY: Duration = Duration::from_secs(1);
+/// How often a ping that failed is tried again, and how often the watchdog looks at the
+/// sends and receives in flight.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// How long after registering again a node trusts that registration for every thread
 /// that was told "not registered".
@@ -34,14 +46,54 @@ pub(crate) struct Presence {
     email: String,
     /// The missions this node serves, with their functions.
     pub(crate) offers: Vec<Offer>,
-    /// The directory as of the last ping that brought one.
-    pub(crate) directory: Mutex<Directory>,
-    /// Its version: the proxy sends the directory again only when this is stale.
-    version: Mutex<u64>,
+    /// The nodes followed, and what the node knows of them.
+    followed: Mutex<Followed>,
+    /// What the last ping that got through told the proxy, and when; `None` when the
+    /// proxy should hear from this node at once.
+    told: Mutex<Option<Told>>,
     /// When the node last registered again; held while it does, so threads take turns.
     registered_at: Mutex<Option<Instant>>,
-    /// The keys the last ping announced as accepted (or tried to).
-    announced: Mutex<Vec<[u8; 32]>>,
+}
+
+/// The nodes this node follows, and their entries as last heard.
+#[derive(Default)]
+struct Followed {
+    /// Their names, sorted; at most [`wire::MAX_FOLLOWED`].
+    names: Vec<String>,
+    /// The entries of those listed now.
+    entries: BTreeMap<String, DirectoryEntry>,
+    /// The directory version these entries are at; 0 while the proxy has not yet answered
+    /// for this set of names (so the next ping asks for all of them).
+    version: u64,
+}
+
+impl Followed {
+    /// Applies what changed up to `version`. `everything`: the update holds every followed
+    /// node (it answered version 0), so entries not in it are dropped.
+    fn apply(&mut self, version: u64, update: DirectoryUpdate, everything: bool) {
+        if everything {
+            self.entries.clear();
+        } else if version < self.version {
+            return; // An older answer overtaken by a newer one.
+        }
+        for entry in update.listed {
+            if self.names.contains(&entry.name) {
+                self.entries.insert(entry.name.clone(), entry);
+            }
+        }
+        for name in update.unlisted {
+            self.entries.remove(&name);
+        }
+        self.version = version;
+    }
+}
+
+/// What a ping told the proxy.
+struct Told {
+    /// The keys this node accepted then.
+    accepts: Vec<[u8; 32]>,
+    /// When.
+    at: Instant,
 }
 
 impl Presence {
@@ -49,11 +101,68 @@ impl Presence {
         Presence {
             email,
             offers,
-            directory: Mutex::new(Directory::default()),
-            version: Mutex::new(0),
+            followed: Mutex::new(Followed::default()),
+            told: Mutex::new(None),
             registered_at: Mutex::new(None),
-            announced: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Follows `node` from the next ping on (a no-op if it is followed already, or if
+    /// [`wire::MAX_FOLLOWED`] are). `true` if it is followed.
+    pub(crate) fn follow(&self, node: &str) -> bool {
+        let mut followed = lock(&self.followed);
+        if followed.names.iter().any(|n| n == node) {
+            return true;
+        }
+        if followed.names.len() >= wire::MAX_FOLLOWED {
+            return false;
+        }
+        followed.names.push(node.to_string());
+        followed.names.sort();
+        // The version held says nothing about the new name: ask for all of them again.
+        followed.version = 0;
+        true
+    }
+
+    /// Whether the directory lists `node`, following it from now on if it was not. A node
+    /// not heard about yet counts as listed (the ping thread asks about it within a tenth
+    /// of a second), so nothing that watches a node takes "not heard yet" for "gone".
+    pub(crate) fn lists(&self, node: &str) -> bool {
+        let heard = {
+            let followed = lock(&self.followed);
+            let known = followed.names.iter().any(|n| n == node) && followed.version != 0;
+            known.then(|| followed.entries.contains_key(node))
+        };
+        match heard {
+            Some(listed) => listed,
+            None => {
+                self.follow(node);
+                true
+            }
+        }
+    }
+
+    /// The entries of the followed nodes listed now, sorted by name.
+    pub(crate) fn directory(&self) -> Directory {
+        Directory {
+            nodes: lock(&self.followed).entries.values().cloned().collect(),
+        }
+    }
+
+    /// The directory version a receive request should name (see [`wire::RxPoll`]).
+    pub(crate) fn known_version(&self) -> u64 {
+        lock(&self.followed).version
+    }
+
+    /// A receive answer brought what changed for the followed nodes.
+    pub(crate) fn heard(&self, version: u64, update: DirectoryUpdate) {
+        lock(&self.followed).apply(version, update, false);
+    }
+
+    /// The proxy restarted (a new epoch): it may have lost what this node offers and
+    /// follows, so the next round pings.
+    pub(crate) fn proxy_restarted(&self) {
+        *lock(&self.told) = None;
     }
 
     /// `PUT /nodes/{name}` again, after the proxy said it does not know this node.
@@ -70,6 +179,7 @@ impl Presence {
         match node.transport.register(&self.email) {
             Ok(()) => {
                 *last = Some(Instant::now());
+                *lock(&self.told) = None;
                 tracing::info!(node = %node.name, "registered again with the proxy");
             }
             Err(e) => tracing::warn!(node = %node.name, "cannot register again: {e:?}"),
@@ -99,61 +209,85 @@ impl Presence {
 
     /// One `POST /ping`.
     pub(crate) fn ping_once(&self, node: &NodeInner) -> Result<(), TransportError> {
-        let known_version = *lock(&self.version);
+        let (follows, known_version) = {
+            let followed = lock(&self.followed);
+            (followed.names.clone(), followed.version)
+        };
+        let accepts = node.callee.grants.accepted_keys();
         let ping = Ping {
             offers: self.offers.clone(),
-            accepts: node.callee.grants.accepted_keys(),
+            accepts: accepts.clone(),
             known_version,
+            follows: follows.clone(),
         };
-        // Recorded before the answer: a ping that fails is tried again at the next
-        // second, not every tenth of one.
-        lock(&self.announced).clone_from(&ping.accepts);
         let reply = node.transport.ping(&ping)?;
-        *lock(&self.version) = reply.version;
-        if let Some(directory) = reply.directory {
-            *lock(&self.directory) = directory;
+        *lock(&self.told) = Some(Told {
+            accepts,
+            at: Instant::now(),
+        });
+        let mut followed = lock(&self.followed);
+        if followed.names == follows {
+            followed.apply(reply.version, reply.update, known_version == 0);
         }
         Ok(())
     }
-}
 
-/// The ping thread: presence every second, and the watchdog's rounds.
-pub(crate) fn ping_loop(node: &NodeInner) {
-    // Say it once when the proxy stops answering, and once when it is back.
-    let mut failing = false;
-    while !node.is_stopped() {
-        node.watchdog.interrupt_stuck(&node.name);
-        match node.presence.ping_once(node) {
-            Ok(()) => {
-                if failing {
-                    tracing::info!(node = %node.name, "the proxy answers again");
-                }
-                failing = false;
-            }
-            Err(TransportError::NotRegistered) => node.presence.reregister(node),
-            Err(e) => {
-                if !failing && !node.is_stopped() {
-                    let e = e.into_error(node.transport.url());
-                    tracing::warn!(node = %node.name, "ping failed, retrying every second: {e}");
-                }
-                failing = true;
+    /// Whether the proxy should hear from this node now: something it was told changed,
+    /// it was never told, or [`wire::PING_EVERY_MS`] passed.
+    fn ping_due(&self, node: &NodeInner) -> bool {
+        if lock(&self.followed).version == 0 {
+            return true;
+        }
+        match &*lock(&self.told) {
+            None => true,
+            Some(told) => {
+                told.at.elapsed() >= Duration::from_millis(wire::PING_EVERY_MS)
+                    || told.accepts != node.callee.grants.accepted_keys()
             }
         }
-        wait_for_next_ping(node);
     }
 }
 
-/// Waits until the next ping is due: a second, or less if the keys the node accepts
-/// changed since the last ping announced them (a grant made or revoked).
-fn wait_for_next_ping(node: &NodeInner) {
-    let due = Instant::now() + PING_EVERY;
-    while !node.is_stopped() && Instant::now() < due {
-        pause(
-            node,
-            GRANTS_LOOKED_AT_EVERY.min(due.saturating_duration_since(Instant::now())),
-        );
-        if *lock(&node.presence.announced) != node.callee.grants.accepted_keys() {
-            return;
+/// The ping thread: a ping whenever one is due (looked at every tenth of a second), a
+/// failed one tried again every second, and the watchdog's round every second.
+pub(crate) fn ping_loop(node: &NodeInner) {
+    // Say it once when the proxy stops answering, and once when it is back.
+    let mut failing = false;
+    // The last ping failed: it is tried again a second after `tried`, due or not.
+    let mut retry = false;
+    let mut tried = Instant::now();
+    let mut watched = Instant::now();
+    while !node.is_stopped() {
+        if watched.elapsed() >= RETRY_EVERY {
+            node.watchdog.interrupt_stuck(&node.name);
+            watched = Instant::now();
         }
+        let due = if retry {
+            tried.elapsed() >= RETRY_EVERY
+        } else {
+            node.presence.ping_due(node)
+        };
+        if due {
+            tried = Instant::now();
+            retry = true;
+            match node.presence.ping_once(node) {
+                Ok(()) => {
+                    if failing {
+                        tracing::info!(node = %node.name, "the proxy answers again");
+                    }
+                    failing = false;
+                    retry = false;
+                }
+                Err(TransportError::NotRegistered) => node.presence.reregister(node),
+                Err(e) => {
+                    if !failing && !node.is_stopped() {
+                        let e = e.into_error(node.transport.url());
+                        tracing::warn!(node = %node.name, "ping failed, retrying every second: {e}");
+                    }
+                    failing = true;
+                }
+            }
+        }
+        pause(node, GRANTS_LOOKED_AT_EVERY);
     }
 }
