@@ -160,9 +160,12 @@ impl Presence {
     }
 
     /// The proxy restarted (a new epoch): it may have lost what this node offers and
-    /// follows, so the next round pings.
+    /// follows, and its versions say nothing about the entries held here (a node that
+    /// never came back has not changed since the restart), so the next round pings and
+    /// asks for every followed node again.
     pub(crate) fn proxy_restarted(&self) {
         *lock(&self.told) = None;
+        lock(&self.followed).version = 0;
     }
 
     /// `PUT /nodes/{name}` again, after the proxy said it does not know this node.
@@ -179,7 +182,7 @@ impl Presence {
         match node.transport.register(&self.email) {
             Ok(()) => {
                 *last = Some(Instant::now());
-                *lock(&self.told) = None;
+                self.proxy_restarted();
                 tracing::info!(node = %node.name, "registered again with the proxy");
             }
             Err(e) => tracing::warn!(node = %node.name, "cannot register again: {e:?}"),
@@ -289,5 +292,49 @@ pub(crate) fn ping_loop(node: &NodeInner) {
             }
         }
         pause(node, GRANTS_LOOKED_AT_EVERY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(name: &str, key: u8) -> DirectoryEntry {
+        DirectoryEntry {
+            name: name.into(),
+            node_key: [key; 32],
+            offers: Vec::new(),
+            accepts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_node_keeps_the_lines_of_the_nodes_it_follows_and_no_older_news() {
+        let mut followed = Followed {
+            names: vec!["alice".into(), "bob".into()],
+            ..Followed::default()
+        };
+        let everything = DirectoryUpdate {
+            listed: vec![line("alice", 1), line("bob", 1), line("mallory", 1)],
+            unlisted: Vec::new(),
+        };
+        followed.apply(10, everything, true);
+        let names: Vec<&String> = followed.entries.keys().collect();
+        assert_eq!(names, ["alice", "bob"], "only the followed nodes are kept");
+        let bob_left = DirectoryUpdate {
+            listed: vec![line("alice", 2)],
+            unlisted: vec!["bob".into()],
+        };
+        followed.apply(12, bob_left, false);
+        assert_eq!(followed.entries.len(), 1);
+        assert_eq!(followed.entries["alice"].node_key, [2; 32]);
+        // An answer overtaken by a newer one changes nothing.
+        let stale = DirectoryUpdate {
+            listed: vec![line("bob", 1)],
+            unlisted: Vec::new(),
+        };
+        followed.apply(11, stale, false);
+        assert!(!followed.entries.contains_key("bob"));
+        assert_eq!(followed.version, 12);
     }
 }
