@@ -6,10 +6,11 @@
 //! * [`state`]: what the routes ask, one method each, over the store. One file per
 //!   concept under `state/`: `registrations` (checking a signed registration), `hops`
 //!   (authenticating every other request: signature, clock, replay window), `presence`
-//!   (who is online, held receive requests), `directory` (what the directory lists, sent
-//!   out on a watch channel), `mailboxes` (queued messages and the `/rx` long poll),
-//!   `waiters` (calls waiting on `/apply`), `gate` (which `/apply` calls are let in: those
-//!   whose key the callee announced, correctly signed), `limits` (rates and budgets).
+//!   (who is online, held receive requests), `directory` (what the directory lists, its
+//!   versions, pages and deltas, who follows whom, the keys each node announced),
+//!   `mailboxes` (queued messages and the `/rx` long poll), `waiters` (calls waiting on
+//!   `/apply`), `gate` (which `/apply` calls are let in: those whose key the callee
+//!   announced, correctly signed), `limits` (rates and budgets).
 //! * [`store`]: what proxies sharing the nodes would have to share, as traits
 //!   ([`store::Store`]: registrations, hop replay windows, request rates, presence and
 //!   directory, mailboxes, `/apply` waiters), each method saying what it guarantees.

@@ -663,8 +663,9 @@ impl Mailboxes for EmbeddedStore {
         }
         let messages = entry.mailbox.batch();
         let gone = entry.presence.gone();
-        let directory = known_version
-            .map(|known| self.shared.followed(&nodes, &nodes[node].follows, known))
+        let follows = known_version.map(|known| (known, entry.follows.clone()));
+        let directory = follows
+            .map(|(known, follows)| self.shared.followed(&nodes, &follows, known))
             .filter(|(_, update)| !update.is_empty());
         Ok(Mail {
             messages,
