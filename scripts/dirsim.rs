@@ -447,7 +447,8 @@ async fn main() -> std::process::ExitCode {
         started.elapsed().as_secs_f64()
     );
 
-    // Start every node (spread over 5 s), let them settle, then measure.
+    // Start every node, spread over one ping period (20 s) as real nodes' pings are, let
+    // them settle, then measure.
     let settle = Duration::from_secs(25);
     let until = Instant::now() + settle + Duration::from_secs(args.seconds);
     let mut leaves = Vec::with_capacity(nodes.len());
@@ -456,7 +457,7 @@ async fn main() -> std::process::ExitCode {
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         leaves.push(tx);
         let (node, tally) = (node.clone(), tally.clone());
-        let delay = Duration::from_millis((i as u64 * 5000) / args.nodes as u64);
+        let delay = Duration::from_millis((i as u64 * wire::PING_EVERY_MS) / args.nodes as u64);
         lives.spawn(async move {
             tokio::time::sleep(delay).await;
             node.live(tally, until, rx).await;
