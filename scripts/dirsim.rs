@@ -201,7 +201,8 @@ impl SimNode {
     async fn register(&self, tally: &Tally) -> bool {
         let register = Register {
             name: self.name.clone(),
-            email: String::new(),
+            // The `wtd-proxy` binary asks every node for its owner's email.
+            email: format!("{}@dirsim.example.org", self.name),
             node_key: self.key.verifying_key().to_bytes(),
             issued_at_ms: wire::now_ms(),
         };
