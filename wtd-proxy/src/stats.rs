@@ -20,6 +20,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use serde::Serialize;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use wtd_wire::{self as wire, Kind, TxStatus};
 
 use crate::routes::MAX_PAGE;
@@ -366,12 +367,18 @@ impl Stats {
     }
 }
 
-/// Samples once a second and whenever the directory changes, until the proxy closes.
+/// A change of the directory is shown within this time, not at once: a snapshot reads
+/// every registration and every listed node, and in a large cluster with nodes coming and
+/// going, changes come many times a second. Those that come meanwhile are shown together.
+const CHANGES_SHOWN_EVERY: Duration = Duration::from_millis(250);
+
+/// Samples once a second and when the directory changes, until the proxy closes.
 pub(crate) async fn sampler<S: Store>(state: Arc<State<S>>) {
     let mut directory = state.watch_directory();
     let mut closing = state.closing.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Instant::now();
     loop {
         let ticked = tokio::select! {
             _ = tick.tick() => true,
@@ -383,6 +390,15 @@ pub(crate) async fn sampler<S: Store>(state: Arc<State<S>>) {
             }
             _ = closing.wait_for(|c| *c) => return,
         };
+        if !ticked {
+            tokio::select! {
+                _ = tokio::time::sleep_until(last + CHANGES_SHOWN_EVERY) => {}
+                _ = closing.wait_for(|c| *c) => return,
+            }
+            // This snapshot shows the changes made while it waited.
+            directory.borrow_and_update();
+        }
+        last = Instant::now();
         let observed = state.observe().await;
         let listed = whole_directory(&state).await;
         state.stats.sample(&listed, observed, ticked);
@@ -458,6 +474,28 @@ mod tests {
             !String::from_utf8_lossy(&stats.with_history()).contains("example.org"),
             "the public snapshot never carries an email"
         );
+    }
+
+    #[test]
+    fn a_listed_node_is_online_with_its_missions_and_key_fingerprints() {
+        let stats = Stats::new(false);
+        let alice = Arc::new(wire::DirectoryEntry {
+            name: "alice".into(),
+            node_key: [1; 32],
+            offers: vec![wire::Offer {
+                mission: "demo".into(),
+                functions: vec!["demo/add".into()],
+                behaviours: Vec::new(),
+            }],
+            accepts: vec![[0xab; 32]],
+        });
+        stats.sample(&[alice], observed(&["alice", "bob"]), false);
+        let snapshot: serde_json::Value =
+            serde_json::from_slice(&stats.with_history()).expect("json");
+        assert_eq!(snapshot["nodes"][0]["online"], true);
+        assert_eq!(snapshot["nodes"][0]["missions"][0]["mission"], "demo");
+        assert_eq!(snapshot["nodes"][0]["accepts"][0], "abababababababab");
+        assert_eq!(snapshot["nodes"][1]["online"], false, "bob is not listed");
     }
 
     #[test]
