@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::{NodeInner, lock, pause};
 use crate::transport::TransportError;
-use crate::wire::{self, Directory, DirectoryEntry, DirectoryUpdate, Offer, Ping};
+use crate::wire::{self, Directory, DirectoryEntry, DirectoryUpdate, Offer, Ping, PingReply};
 
 /// How often the ping thread looks whether a ping is due (a grant made or revoked, a
 /// node newly followed).
@@ -65,16 +65,52 @@ struct Followed {
     /// The directory version these entries are at; 0 while the proxy has not yet answered
     /// for this set of names (so the next ping asks for all of them).
     version: u64,
+    /// How many times `version` went back to 0. A ping or receive answer on its way
+    /// meanwhile was about the names followed before (or the proxy before a restart): it
+    /// must not set the version, or the names followed since would never be asked about.
+    resets: u64,
+    /// The version the last answer named, even one that could not set `version`: while
+    /// `version` is 0, what a receive request names, so the proxy does not answer each one
+    /// at once with what it said already (the ping that asks for everything is on its way).
+    heard: u64,
 }
 
 impl Followed {
+    /// Forgets the version: the next ping asks for every followed node.
+    fn ask_again(&mut self) {
+        self.version = 0;
+        self.resets += 1;
+    }
+
+    /// The answer to a ping sent with `known_version` when `resets` was as given.
+    fn answered(&mut self, resets: u64, known_version: u64, reply: PingReply) {
+        if resets == self.resets {
+            self.apply(reply.version, reply.update, known_version == 0);
+        } else {
+            self.heard = reply.version;
+        }
+    }
+
+    /// The version a request should name: the one the entries are at, or, while the next
+    /// ping is to ask for everything, the last one heard.
+    fn known_version(&self) -> u64 {
+        if self.version == 0 {
+            self.heard
+        } else {
+            self.version
+        }
+    }
+
     /// Applies what changed up to `version`. `everything`: the update holds every followed
     /// node (it answered version 0), so entries not in it are dropped.
     fn apply(&mut self, version: u64, update: DirectoryUpdate, everything: bool) {
+        self.heard = version;
         if everything {
             self.entries.clear();
-        } else if version < self.version {
-            return; // An older answer overtaken by a newer one.
+        } else if self.version == 0 || version < self.version {
+            // Version 0: a ping asking for everything is due, and its answer tells. Else
+            // an older answer overtaken by a newer one.
+            return;
         }
         for entry in update.listed {
             if self.names.contains(&entry.name) {
@@ -120,7 +156,7 @@ impl Presence {
         followed.names.push(node.to_string());
         followed.names.sort();
         // The version held says nothing about the new name: ask for all of them again.
-        followed.version = 0;
+        followed.ask_again();
         true
     }
 
@@ -151,7 +187,7 @@ impl Presence {
 
     /// The directory version a receive request should name (see [`wire::RxPoll`]).
     pub(crate) fn known_version(&self) -> u64 {
-        lock(&self.followed).version
+        lock(&self.followed).known_version()
     }
 
     /// A receive answer brought what changed for the followed nodes.
@@ -165,7 +201,10 @@ impl Presence {
     /// asks for every followed node again.
     pub(crate) fn proxy_restarted(&self) {
         *lock(&self.told) = None;
-        lock(&self.followed).version = 0;
+        let mut followed = lock(&self.followed);
+        followed.ask_again();
+        // A version of the proxy before: the new one would take it for its own.
+        followed.heard = 0;
     }
 
     /// `PUT /nodes/{name}` again, after the proxy said it does not know this node.
@@ -212,9 +251,9 @@ impl Presence {
 
     /// One `POST /ping`.
     pub(crate) fn ping_once(&self, node: &NodeInner) -> Result<(), TransportError> {
-        let (follows, known_version) = {
+        let (follows, known_version, resets) = {
             let followed = lock(&self.followed);
-            (followed.names.clone(), followed.version)
+            (followed.names.clone(), followed.version, followed.resets)
         };
         let accepts = node.callee.grants.accepted_keys();
         let ping = Ping {
@@ -228,10 +267,7 @@ impl Presence {
             accepts,
             at: Instant::now(),
         });
-        let mut followed = lock(&self.followed);
-        if followed.names == follows {
-            followed.apply(reply.version, reply.update, known_version == 0);
-        }
+        lock(&self.followed).answered(resets, known_version, reply);
         Ok(())
     }
 
@@ -336,5 +372,63 @@ mod tests {
         followed.apply(11, stale, false);
         assert!(!followed.entries.contains_key("bob"));
         assert_eq!(followed.version, 12);
+    }
+
+    /// Found by an e2e test: a monitor followed a node while a receive answer was on its
+    /// way; the answer, about the nodes followed before, set the version, so the new node
+    /// was never asked about and never showed in the directory.
+    #[test]
+    fn an_answer_about_the_names_followed_before_never_stands_for_a_name_followed_since() {
+        let presence = Presence::new(String::new(), Vec::new());
+        presence.follow("alice");
+        let alice = DirectoryUpdate {
+            listed: vec![line("alice", 1)],
+            unlisted: Vec::new(),
+        };
+        let asked = lock(&presence.followed).resets;
+        let answer = PingReply {
+            version: 10,
+            update: alice.clone(),
+        };
+        lock(&presence.followed).answered(asked, 0, answer);
+        assert_eq!(presence.known_version(), 10);
+
+        // Bob is followed; a receive answer and a ping answer computed for Alice alone
+        // arrive before the ping that asks about Bob.
+        let asked = lock(&presence.followed).resets;
+        presence.follow("bob");
+        presence.heard(11, alice.clone());
+        let answer = PingReply {
+            version: 12,
+            update: alice,
+        };
+        lock(&presence.followed).answered(asked, 10, answer);
+        assert_eq!(
+            lock(&presence.followed).version,
+            0,
+            "the next ping asks about bob"
+        );
+        assert!(
+            presence.lists("bob"),
+            "not heard about yet: counted as listed"
+        );
+        // Meanwhile a receive request names the last version heard: the proxy answers
+        // it when something changes after, not at once with what it said already.
+        assert_eq!(presence.known_version(), 12);
+
+        // The same after the proxy restarted.
+        lock(&presence.followed).apply(13, DirectoryUpdate::default(), true);
+        presence.proxy_restarted();
+        assert_eq!(
+            presence.known_version(),
+            0,
+            "nothing of the proxy before is named"
+        );
+        presence.heard(14, DirectoryUpdate::default());
+        assert_eq!(
+            lock(&presence.followed).version,
+            0,
+            "the new proxy is asked again"
+        );
     }
 }
