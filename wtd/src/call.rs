@@ -142,6 +142,13 @@ impl Peer {
         self.node.lists(&self.callee)
     }
 
+    /// Keeps the peer's node followed while the value lives (a remote monitor's watch):
+    /// [`Peer::listed`] then follows the proxy's directory closely, however many other
+    /// nodes this node calls.
+    pub(crate) fn watching(&self) -> crate::node::Watching {
+        crate::node::Watching::new(self.node.clone(), &self.callee)
+    }
+
     /// Whether this peer's own node has stopped.
     pub(crate) fn node_stopped(&self) -> bool {
         self.node.is_stopped()

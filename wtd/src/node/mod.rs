@@ -48,6 +48,7 @@ use crate::wire::{Directory, Offer};
 use outbox::{Outbox, OutboxItem};
 use pending::PendingCalls;
 use presence::Presence;
+pub(crate) use presence::Watching;
 use watchdog::Watchdog;
 
 /// Send threads.

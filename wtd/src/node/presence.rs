@@ -16,8 +16,8 @@
 //! followed is asked about as soon, so that its entry (or that it is not listed) is
 //! known within a moment.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{NodeInner, lock, pause};
@@ -73,6 +73,8 @@ struct Followed {
     /// `version` is 0, what a receive request names, so the proxy does not answer each one
     /// at once with what it said already (the ping that asks for everything is on its way).
     heard: u64,
+    /// How many remote monitors watch a process of each node: those nodes stay followed.
+    watched: HashMap<String, usize>,
 }
 
 impl Followed {
@@ -99,6 +101,30 @@ impl Followed {
         } else {
             self.version
         }
+    }
+
+    /// Follows `node`. When as many are followed as may be, `make_room` stops following
+    /// a node no monitor watches to make room for it. `true` if it is followed.
+    fn follow(&mut self, node: &str, make_room: bool) -> bool {
+        if self.names.iter().any(|n| n == node) {
+            return true;
+        }
+        if self.names.len() >= wire::MAX_FOLLOWED {
+            let unwatched = self
+                .names
+                .iter()
+                .position(|n| !self.watched.contains_key(n));
+            let Some(at) = unwatched.filter(|_| make_room) else {
+                return false;
+            };
+            let dropped = self.names.remove(at);
+            self.entries.remove(&dropped);
+        }
+        self.names.push(node.to_string());
+        self.names.sort();
+        // The version held says nothing about the new name: ask for all of them again.
+        self.ask_again();
+        true
     }
 
     /// Applies what changed up to `version`. `everything`: the update holds every followed
@@ -146,18 +172,29 @@ impl Presence {
     /// Follows `node` from the next ping on (a no-op if it is followed already, or if
     /// [`wire::MAX_FOLLOWED`] are). `true` if it is followed.
     pub(crate) fn follow(&self, node: &str) -> bool {
+        lock(&self.followed).follow(node, false)
+    }
+
+    /// A remote monitor watches a process of `node`: `node` stays followed while it does,
+    /// even if that means no longer following a node no monitor watches (a peer's node:
+    /// calls to it do not need its entry), so that the monitor hears at once when the
+    /// proxy takes `node` off the directory. `false` if every followed node is watched
+    /// (the monitor then hears that its node is gone from the proxy's `NodeDown`).
+    pub(crate) fn watch(&self, node: &str) -> bool {
         let mut followed = lock(&self.followed);
-        if followed.names.iter().any(|n| n == node) {
-            return true;
+        *followed.watched.entry(node.to_string()).or_default() += 1;
+        followed.follow(node, true)
+    }
+
+    /// A monitor of a process of `node` ended.
+    fn unwatch(&self, node: &str) {
+        let mut followed = lock(&self.followed);
+        if let Some(count) = followed.watched.get_mut(node) {
+            *count -= 1;
+            if *count == 0 {
+                followed.watched.remove(node);
+            }
         }
-        if followed.names.len() >= wire::MAX_FOLLOWED {
-            return false;
-        }
-        followed.names.push(node.to_string());
-        followed.names.sort();
-        // The version held says nothing about the new name: ask for all of them again.
-        followed.ask_again();
-        true
     }
 
     /// Whether the directory lists `node`, following it from now on if it was not. A node
@@ -284,6 +321,34 @@ impl Presence {
                     || told.accepts != node.callee.grants.accepted_keys()
             }
         }
+    }
+}
+
+/// Keeps a node followed while a remote monitor watches one of its processes
+/// ([`Presence::watch`]); the monitor's task holds it, and drops it when it ends.
+pub(crate) struct Watching {
+    /// The watcher's node.
+    node: Arc<NodeInner>,
+    /// The node watched.
+    name: String,
+}
+
+impl Watching {
+    /// `node` watches a process of `name`.
+    pub(crate) fn new(node: Arc<NodeInner>, name: &str) -> Watching {
+        if !node.presence.watch(name) {
+            tracing::debug!(node = %node.name, watched = %name, "every followed node is watched already: this monitor learns that its node left from the proxy's NodeDown");
+        }
+        Watching {
+            node,
+            name: name.to_string(),
+        }
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.node.presence.unwatch(&self.name);
     }
 }
 
@@ -430,5 +495,33 @@ mod tests {
             0,
             "the new proxy is asked again"
         );
+    }
+
+    #[test]
+    fn a_watched_node_is_followed_even_when_as_many_as_may_be_are() {
+        let presence = Presence::new(String::new(), Vec::new());
+        for i in 0..wire::MAX_FOLLOWED {
+            assert!(presence.follow(&format!("peer{i:02}")));
+        }
+        assert!(!presence.follow("carol"), "a peer's node waits for room");
+        // A monitor's node makes room: a node no monitor watches is no longer followed.
+        assert!(presence.watch("alice"));
+        {
+            let followed = lock(&presence.followed);
+            assert_eq!(followed.names.len(), wire::MAX_FOLLOWED);
+            assert!(followed.names.iter().any(|n| n == "alice"));
+            assert_eq!(followed.version, 0, "the next ping asks about alice");
+        }
+        // Watched nodes are never the ones dropped; once every followed node is watched,
+        // a new watch is refused, and the ones held stay.
+        for i in 0..wire::MAX_FOLLOWED {
+            presence.watch(&format!("w{i:02}"));
+        }
+        assert!(!presence.watch("dave"));
+        assert!(lock(&presence.followed).names.iter().any(|n| n == "alice"));
+        // A monitor ended: its node may make room again.
+        presence.unwatch("alice");
+        assert!(presence.watch("erin"));
+        assert!(!lock(&presence.followed).names.iter().any(|n| n == "alice"));
     }
 }
