@@ -1,6 +1,7 @@
 //! Faults: a proxy killed with SIGKILL under traffic, a callee killed in the middle of a
-//! call, a node killed while others follow it, a clock ten minutes off. What is killed runs in a child process (`wtd-fault-child`,
-//! tests/fault_child), so it dies for real: no destructor, no goodbye.
+//! call, a node killed while others follow it, a clock ten minutes off. What is killed
+//! runs in a child process (`wtd-fault-child`, tests/fault_child), so it dies for real:
+//! no destructor, no goodbye.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
