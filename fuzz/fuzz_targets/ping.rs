@@ -17,7 +17,7 @@ fuzz_target!(init: wtd_fuzz::write_seeds("ping"), |data: &[u8]| {
         }
     }
     if let Some(reply) = check_exact::<PingReply>(data) {
-        for node in reply.directory.iter().flat_map(|d| &d.nodes) {
+        for node in &reply.update.listed {
             let _ = wire::verifying_key(&node.node_key);
         }
     }

@@ -182,6 +182,7 @@ enum HopBody {
         offers: Vec<(Option<String>, Vec<Function>)>,
         accepts: Vec<[u8; 32]>,
         known_version: u64,
+        follows: Vec<String>,
     },
     Tx(Vec<Envelope>),
     Rx {
@@ -210,6 +211,7 @@ impl HopBody {
                 offers,
                 accepts,
                 known_version,
+                follows,
             } => wire::encode(&Ping {
                 offers: offers
                     .iter()
@@ -221,6 +223,7 @@ impl HopBody {
                     .collect(),
                 accepts: accepts.clone(),
                 known_version: *known_version,
+                follows: follows.clone(),
             }),
             HopBody::Tx(envelopes) => wire::encode(&TxBatch {
                 envelopes: envelopes
@@ -241,6 +244,7 @@ impl HopBody {
                 epoch: epoch.unwrap_or_else(|| EPOCH.load(Ordering::Relaxed)),
                 ack_seq: *ack_seq,
                 wait_ms: *wait_ms,
+                known_version: 0,
             }),
         }
     }

@@ -8,9 +8,9 @@ use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wtd::wire::{
-    self, Call, Delivered, Directory, DirectoryEntry, Encoding, Hop, Kind, Offer, Outcome,
-    Outgoing, Ping, PingReply, Refusal, Register, Reply, Route, RxBatch, RxPoll, Signed, TxBatch,
-    TxReply, TxStatus, domain,
+    self, Call, Delivered, Directory, DirectoryEntry, DirectoryUpdate, Encoding, Hop, Kind, Offer,
+    Outcome, Outgoing, Ping, PingReply, Refusal, Register, Reply, Route, RxBatch, RxPoll, Signed,
+    TxBatch, TxReply, TxStatus, domain,
 };
 
 /// The key the envelope targets verify with (and the proxy target's node `alice`).
@@ -134,6 +134,7 @@ pub fn sample_ping() -> Ping {
         }],
         accepts: vec![bob().verifying_key().to_bytes()],
         known_version: 3,
+        follows: vec!["bob".into()],
     }
 }
 
@@ -198,6 +199,7 @@ pub fn sample_rx() -> RxBatch {
                 bytes: call,
             },
         ],
+        directory: None,
     }
 }
 
@@ -224,7 +226,10 @@ pub fn typed_samples() -> Vec<(u8, Vec<u8>)> {
             4,
             wire::encode(&PingReply {
                 version: 9,
-                directory: Some(sample_directory()),
+                update: DirectoryUpdate {
+                    listed: sample_directory().nodes,
+                    unlisted: vec!["carol".into()],
+                },
             }),
         ),
         (5, wire::encode(&sample_directory())),
@@ -246,6 +251,7 @@ pub fn typed_samples() -> Vec<(u8, Vec<u8>)> {
                 epoch: 5,
                 ack_seq: 7,
                 wait_ms: 25_000,
+                known_version: 0,
             }),
         ),
         (9, wire::encode(&sample_rx())),
@@ -265,6 +271,7 @@ pub fn typed_samples() -> Vec<(u8, Vec<u8>)> {
                     epoch: 0,
                     ack_seq: 0,
                     wait_ms: 10,
+                    known_version: 0,
                 }),
             }),
         ),
@@ -298,11 +305,14 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             wire::encode(&sample_ping()),
             wire::encode(&PingReply {
                 version: 9,
-                directory: Some(sample_directory()),
+                update: DirectoryUpdate {
+                    listed: sample_directory().nodes,
+                    unlisted: vec!["carol".into()],
+                },
             }),
             wire::encode(&PingReply {
                 version: 9,
-                directory: None,
+                update: DirectoryUpdate::default(),
             }),
         ],
         "batches" => typed_samples()

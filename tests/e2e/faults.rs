@@ -1,6 +1,7 @@
 //! Faults: a proxy killed with SIGKILL under traffic, a callee killed in the middle of a
-//! call, a clock ten minutes off. What is killed runs in a child process (`wtd-fault-child`,
-//! tests/fault_child), so it dies for real: no destructor, no goodbye.
+//! call, a node killed while others follow it, a clock ten minutes off. What is killed
+//! runs in a child process (`wtd-fault-child`, tests/fault_child), so it dies for real:
+//! no destructor, no goodbye.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -12,7 +13,7 @@ use wtd::wire::{Hop, Ping, Register, Route, Signed, domain, encode, now_ms};
 use wtd::{Error, KeyFile, Node, NodeConfig};
 use wtd_examples::{demo, lab};
 
-use crate::harness::{send, unique};
+use crate::harness::{eventually, send, unique};
 
 /// The proxy dies with SIGKILL while three callers keep calling, and starts again on the
 /// same port and data folder. Every call ends within its timeout (with its result or a
@@ -184,6 +185,53 @@ async fn a_callee_killed_mid_call_gives_node_down_or_timeout() {
     bob.stop().await;
 }
 
+/// A node killed with SIGKILL says no goodbye: it leaves the directory by itself once its
+/// held receive request ends and the presence timeout passes, and a node following it hears
+/// so in a receive answer. How long it took is printed (docs/PROTOCOL.md gives the bound:
+/// the poll's 20 s plus 3.5 s at most).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_leaves_the_directory_and_its_followers_hear_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let proxy = ChildProcess::proxy("127.0.0.1:0", &dir.path().join("proxy"));
+    let url = format!("http://{}", proxy.ready);
+    let bob = start_node(&unique("bob"), &url, dir.path(), &[]).await;
+    let carol_name = unique("carol");
+    let key_path = dir.path().join("bob-for-carol.wtdkey");
+    let mut carol = ChildProcess::node(
+        &carol_name,
+        &url,
+        &dir.path().join(&carol_name),
+        bob.name(),
+        &key_path,
+    );
+    let key = KeyFile::load(&key_path).expect("carol's key for bob");
+    // Holding a peer for Carol, Bob follows her.
+    let _peer = bob.peer(&key).expect("peer");
+    let listed = eventually(Duration::from_secs(10), || async {
+        let directory = bob.directory();
+        directory
+            .nodes
+            .iter()
+            .any(|n| n.name == carol_name)
+            .then_some(())
+    })
+    .await;
+    assert!(listed.is_some(), "bob never heard that carol is online");
+
+    carol.kill();
+    let killed = Instant::now();
+    let gone = eventually(Duration::from_secs(40), || async {
+        (!bob.lists(&carol_name)).then_some(())
+    })
+    .await;
+    println!(
+        "a killed node left its follower's directory after {:?}",
+        killed.elapsed()
+    );
+    assert!(gone.is_some(), "carol, killed, stayed in bob's directory");
+    bob.stop().await;
+}
+
 /// A node whose clock is ten minutes off cannot register, ping or call, and every refusal
 /// says it is the clock (the call case is in `adversarial`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,6 +279,7 @@ async fn a_clock_ten_minutes_off_is_named_in_the_refusal() {
                 offers: vec![],
                 accepts: vec![],
                 known_version: 0,
+                follows: vec![],
             }),
         };
         let body = Signed::sign(domain::HOP, &hop, &key).to_bytes();

@@ -248,6 +248,7 @@ pub fn empty_ping() -> Ping {
         offers: vec![],
         accepts: vec![],
         known_version: 0,
+        follows: vec![],
     }
 }
 

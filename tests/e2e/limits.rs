@@ -506,6 +506,7 @@ async fn ping_by_hand(
         offers,
         accepts: vec![],
         known_version: 0,
+        follows: vec![],
     };
     let hop = Hop {
         node: node.to_string(),

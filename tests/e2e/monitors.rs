@@ -15,7 +15,7 @@ use wtd::prelude::*;
 use wtd::process::{Down, ExitReason, Pid, Process};
 use wtd::wire::{Encoding, Target};
 
-use crate::harness::{Cluster, apply};
+use crate::harness::{Cluster, apply, eventually, unique};
 
 /// The Pid each node hands out to whoever calls `hand_out`, by node name.
 static HANDED_OUT: Mutex<BTreeMap<String, Pid<String>>> = Mutex::new(BTreeMap::new());
@@ -137,6 +137,44 @@ async fn a_remote_monitor_fires_with_node_down_when_the_node_leaves() {
         "{}",
         down.reason
     );
+    cluster.stop(vec![bob]).await;
+}
+
+/// A node keeps the directory entries of at most 32 nodes. Bob already follows as many
+/// (he asked about them) when he gets the Pid of a process of Alice's: his monitor makes
+/// him follow Alice anyway, so he hears when she leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_follows_its_node_even_when_the_watcher_follows_as_many_as_it_may() {
+    let cluster = Cluster::start().await;
+    let alice = cluster.node(&unique("alice"), &["watching"]).await;
+    let bob = cluster.node(&unique("bob"), &[]).await;
+    for i in 0..wtd::wire::MAX_FOLLOWED {
+        bob.lists(&format!("elsewhere-{i}"));
+    }
+    let (_, peer) = cluster.grant(&alice, &bob, &["watching"], "100/s");
+    let pid = mortal(&alice);
+    HANDED_OUT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(alice.name().to_string(), pid.clone());
+    let remote = hand_out::call(&peer)
+        .await
+        .expect("handed out")
+        .expect("a Pid");
+    let lists_alice = |bob: &Node| bob.directory().nodes.iter().any(|n| n.name == alice.name());
+    assert!(!lists_alice(&bob), "no room to follow alice for a peer");
+
+    let (_watcher, mut downs) = watcher(&bob, remote);
+    let followed = eventually(Duration::from_secs(10), || async {
+        lists_alice(&bob).then_some(())
+    })
+    .await;
+    assert!(followed.is_some(), "the monitor made bob follow alice");
+
+    let alice_name = alice.name().to_string();
+    alice.stop().await;
+    let down = down_within(Duration::from_secs(20), &mut downs).await;
+    assert_eq!(down.reason, ExitReason::NodeDown(alice_name));
     cluster.stop(vec![bob]).await;
 }
 

@@ -264,3 +264,34 @@ async fn the_dashboard_is_one_embedded_page_fed_by_json() {
     assert_eq!(status, 200);
     cluster.stop(vec![]).await;
 }
+
+/// Presence comes from the held receive request: a node pings only when what it offers or
+/// follows changes (or every 20 s), yet stays listed through many presence timeouts; it
+/// leaves the directory at once when it says goodbye.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_rarely_pings_stays_listed_while_it_polls() {
+    let cluster = Cluster::start_with(|c| c.presence_timeout = Duration::from_millis(500)).await;
+    let alice = cluster.node(&unique("alice"), &["demo"]).await;
+    let url = format!("{}/api/directory", cluster.url());
+    let listed = |dir: serde_json::Value, name: &str| {
+        dir["nodes"]
+            .as_array()
+            .is_some_and(|nodes| nodes.iter().any(|n| n["name"] == name))
+    };
+    assert!(listed(get_json(url.clone()).await, alice.name()));
+    // Eight presence timeouts without a ping (the next is due after 20 s).
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            listed(get_json(url.clone()).await, alice.name()),
+            "alice left the directory while polling"
+        );
+    }
+    let name = alice.name().to_string();
+    alice.stop().await;
+    assert!(
+        !listed(get_json(url).await, &name),
+        "gone at once after bye"
+    );
+    cluster.stop(vec![]).await;
+}

@@ -6,10 +6,11 @@
 //! * [`state`]: what the routes ask, one method each, over the store. One file per
 //!   concept under `state/`: `registrations` (checking a signed registration), `hops`
 //!   (authenticating every other request: signature, clock, replay window), `presence`
-//!   (who is online, held receive requests), `directory` (what the directory lists, sent
-//!   out on a watch channel), `mailboxes` (queued messages and the `/rx` long poll),
-//!   `waiters` (calls waiting on `/apply`), `gate` (which `/apply` calls are let in: those
-//!   whose key the callee announced, correctly signed), `limits` (rates and budgets).
+//!   (who is online, held receive requests), `directory` (what the directory lists, its
+//!   versions, pages and deltas, who follows whom, the keys each node announced),
+//!   `mailboxes` (queued messages and the `/rx` long poll), `waiters` (calls waiting on
+//!   `/apply`), `gate` (which `/apply` calls are let in: those whose key the callee
+//!   announced, correctly signed), `limits` (rates and budgets).
 //! * [`store`]: what proxies sharing the nodes would have to share, as traits
 //!   ([`store::Store`]: registrations, hop replay windows, request rates, presence and
 //!   directory, mailboxes, `/apply` waiters), each method saying what it guarantees.
@@ -85,16 +86,16 @@ pub struct Config {
     /// is one). A club's Pi grants a key to each friend and program that calls it: a few
     /// dozen; 256 leaves room, and keeps one node's part of the directory near 8 KiB.
     pub accepts_per_node: usize,
-    /// The most bytes the whole directory may take, encoded as nodes read it. Every node
-    /// reads all of it in a ping answer of at most 2 MiB; 1 MiB leaves room for the
-    /// answer's framing, and holds a club of a few hundred Pis many times over (a node
-    /// offering a mission and accepting ten keys takes about 500 bytes). Past it a node is
-    /// listed by name and key only. Sending only what changed comes with issue 17.
+    /// The most bytes the whole directory may take, encoded. Nobody reads all of it at
+    /// once (a node hears only the nodes it follows; people and scripts read pages), so
+    /// this bounds the proxy's memory: 32 MiB holds about 200,000 nodes offering a mission
+    /// and accepting a few keys (~150 bytes each), and the proxy keeps two copies of each
+    /// line. Past it a node is listed by name and key only.
     pub directory_bytes: usize,
-    /// `GET /api/directory` and `GET /api/stats` per second from one client address (in bursts of
-    /// twice that): each answer is the whole directory. A person at a shell and a script
-    /// running `wtd` commands in a row (each `wtd call` reads the directory to pick a key)
-    /// stay well under it.
+    /// `GET /api/directory` and `GET /api/stats` per second from one client address (in
+    /// bursts of twice that): each answer is a page of the directory, or the dashboard's
+    /// snapshot. A person at a shell and a script running `wtd` commands in a row (each
+    /// `wtd call` reads the directory to pick a key) stay well under it.
     pub directory_reads_per_client: u32,
     /// A registration expires once its node has been offline this long (its name is then
     /// free for another key, and makes room at `max_nodes`), so names taken and left
@@ -164,7 +165,7 @@ impl Config {
             node_rate: 2000,
             max_nodes: 10_000,
             accepts_per_node: 256,
-            directory_bytes: 1024 * 1024,
+            directory_bytes: 32 * 1024 * 1024,
             directory_reads_per_client: 20,
             name_expiry: Duration::from_secs(90 * 24 * 60 * 60),
             max_applies: 1024,

@@ -7,18 +7,19 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Request, State as Axum};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State as Axum};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use http_body_util::BodyExt;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
-use wtd_wire::{self as wire, Route, RxBatch, Signed, TxBatch, TxReply};
+use wtd_wire::{self as wire, JsonDirectory, JsonNode, Route, RxBatch, Signed, TxBatch, TxReply};
 
 use crate::clients::Turned;
 use crate::error::ProxyError;
@@ -185,8 +186,7 @@ async fn register<S: Store>(
 async fn ping<S: Store>(Axum(state): Axum<Shared<S>>, body: Bytes) -> Result<Response, ProxyError> {
     let (node, body) = state.authenticate(Route::Ping, None, &body).await?;
     let ping: wire::Ping = decode(&body)?;
-    let reply = state.ping(&node, ping).await?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())
+    Ok(postcard(&state.ping(&node, ping).await?))
 }
 
 async fn bye<S: Store>(Axum(state): Axum<Shared<S>>, body: Bytes) -> Result<Response, ProxyError> {
@@ -230,10 +230,11 @@ async fn rx<S: Store>(
 ) -> Result<Response, ProxyError> {
     let (node, body) = state.authenticate(Route::Rx, Some(&node), &body).await?;
     let poll: wire::RxPoll = decode(&body)?;
-    let messages = state.receive(&node, poll).await?;
+    let mail = state.receive(&node, poll).await?;
     Ok(postcard(&RxBatch {
         epoch: state.epoch,
-        messages,
+        messages: mail.messages,
+        directory: mail.directory,
     }))
 }
 
@@ -313,17 +314,45 @@ async fn apply<S: Store>(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response())
 }
 
+/// Nodes in one page of `GET /api/directory` unless `limit` says fewer; at most
+/// [`MAX_PAGE`].
+pub const DEFAULT_PAGE: usize = 500;
+/// Most nodes in one page: with lines of at most 16 KiB, a page stays within 8 MiB of
+/// JSON even at worst (a node offering a few missions takes about 300 bytes).
+pub const MAX_PAGE: usize = 1000;
+
+/// The query of `GET /api/directory`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PageQuery {
+    /// The page of nodes whose names sort after this one.
+    after: Option<String>,
+    /// Nodes per page.
+    limit: Option<usize>,
+    /// What changed since this version, instead of a page.
+    since: Option<u64>,
+}
+
 pub(crate) async fn directory_json<S: Store>(
     Axum(state): Axum<Shared<S>>,
     client: Option<Extension<ClientAddr>>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Response, ProxyError> {
     let _slot = admit_reader(&state, client)?;
-    let json = state.directory().json();
-    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+    let Query(query) = query.map_err(|_| {
+        ProxyError::Malformed(
+            "the query must be `?after=NAME&limit=N` or `?since=VERSION`, N and VERSION \
+             whole numbers"
+                .into(),
+        )
+    })?;
+    let json = json_directory(&state, &query).await;
+    // Plain strings, numbers and lists: serializing them cannot fail.
+    let body = serde_json::to_vec(&json).unwrap_or_default();
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// Each directory read sends the whole directory, and needs no key: so one address may
-/// make a few a second ([`crate::Config::directory_reads_per_client`]).
+/// Each directory or stats read needs no key: so one address may make a few a second
+/// ([`crate::Config::directory_reads_per_client`]).
 pub(crate) fn admit_reader<S: Store>(
     state: &State<S>,
     client: Option<Extension<ClientAddr>>,
@@ -338,4 +367,31 @@ pub(crate) fn admit_reader<S: Store>(
             Turned::Crowded => turned.to_string(),
         })
     })
+}
+
+/// One page of the directory as JSON, or what changed since `query.since` (the first page
+/// instead, when that is no longer known).
+async fn json_directory<S: Store>(state: &State<S>, query: &PageQuery) -> JsonDirectory {
+    let json = |entry: &Arc<wire::DirectoryEntry>| JsonNode::new((**entry).clone());
+    if let Some(since) = query.since
+        && let Some(changes) = state.directory_since(since).await
+    {
+        return JsonDirectory {
+            version: changes.version,
+            nodes: changes.listed.iter().map(json).collect(),
+            next: None,
+            changes: true,
+            unlisted: changes.unlisted,
+        };
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let after = query.after.as_deref().filter(|_| query.since.is_none());
+    let page = state.directory_page(after, limit).await;
+    JsonDirectory {
+        version: page.version,
+        nodes: page.nodes.iter().map(json).collect(),
+        next: page.next,
+        changes: false,
+        unlisted: Vec::new(),
+    }
 }

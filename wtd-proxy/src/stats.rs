@@ -2,9 +2,10 @@
 //! relayed, their bytes, refusals by reason, per node and in total, with a short history
 //! and the recent "who called whom" links.
 //!
-//! Counting is a few additions under one short lock per relayed message. Once a second
-//! the sampler ([`Stats::sample`]) turns the counters and what the store reports (who is
-//! registered, online, mailbox depths, `/apply` waiters) into one JSON [`Snapshot`],
+//! Counting is a few additions under one short lock per relayed message. Once a second,
+//! and when the directory's version changes, the sampler ([`Stats::sample`]) turns the
+//! counters, the directory (read in pages, as any reader does) and what the store reports
+//! (who is registered, mailbox depths, `/apply` waiters) into one JSON [`Snapshot`],
 //! published on a watch channel: the event stream sends it to every page, and each
 //! snapshot is encoded once however many pages watch.
 //!
@@ -13,14 +14,18 @@
 //! capped ([`MAX_LINKS`], [`HISTORY_SECONDS`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use serde::Serialize;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use wtd_wire::{self as wire, Kind, TxStatus};
 
-use crate::store::{DirectoryView, Observed};
+use crate::routes::MAX_PAGE;
+use crate::state::State;
+use crate::store::{Observed, Store};
 
 /// Seconds of totals kept for the chart: five minutes.
 pub const HISTORY_SECONDS: usize = 300;
@@ -237,19 +242,16 @@ impl Stats {
         lock(&self.counted).total.refuse(reason);
     }
 
-    /// Takes a snapshot from the counters, the directory and what the store reports, and
-    /// publishes it. Called once a second (`tick`: a second of history ends), and when
-    /// the directory changes (`tick` false: only who is online and what they offer).
-    pub fn sample(&self, directory: &DirectoryView, observed: Observed, tick: bool) {
+    /// Takes a snapshot from the counters, the directory's `listed` nodes and what the
+    /// store reports, and publishes it. Called once a second (`tick`: a second of history
+    /// ends), and when the directory changes (`tick` false: only who is online and what
+    /// they offer).
+    pub fn sample(&self, listed: &[Arc<wire::DirectoryEntry>], observed: Observed, tick: bool) {
         let now = wire::now_ms();
         let mut c = lock(&self.counted);
         let c = &mut *c;
-        let listed: HashMap<&str, &wire::DirectoryEntry> = directory
-            .directory
-            .nodes
-            .iter()
-            .map(|n| (n.name.as_str(), n))
-            .collect();
+        let listed: HashMap<&str, &wire::DirectoryEntry> =
+            listed.iter().map(|n| (n.name.as_str(), &**n)).collect();
         // Counters for names no longer registered go (bounded by the registrations).
         let registered: std::collections::HashSet<&str> =
             observed.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -365,12 +367,18 @@ impl Stats {
     }
 }
 
-/// Samples once a second and whenever the directory changes, until the proxy closes.
-pub(crate) async fn sampler<S: crate::store::Store>(state: std::sync::Arc<crate::state::State<S>>) {
+/// A change of the directory is shown within this time, not at once: a snapshot reads
+/// every registration and every listed node, and in a large cluster with nodes coming and
+/// going, changes come many times a second. Those that come meanwhile are shown together.
+const CHANGES_SHOWN_EVERY: Duration = Duration::from_millis(250);
+
+/// Samples once a second and when the directory changes, until the proxy closes.
+pub(crate) async fn sampler<S: Store>(state: Arc<State<S>>) {
     let mut directory = state.watch_directory();
     let mut closing = state.closing.subscribe();
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Instant::now();
     loop {
         let ticked = tokio::select! {
             _ = tick.tick() => true,
@@ -382,30 +390,43 @@ pub(crate) async fn sampler<S: crate::store::Store>(state: std::sync::Arc<crate:
             }
             _ = closing.wait_for(|c| *c) => return,
         };
+        if !ticked {
+            tokio::select! {
+                _ = tokio::time::sleep_until(last + CHANGES_SHOWN_EVERY) => {}
+                _ = closing.wait_for(|c| *c) => return,
+            }
+            // This snapshot shows the changes made while it waited.
+            directory.borrow_and_update();
+        }
+        last = Instant::now();
         let observed = state.observe().await;
-        state.stats.sample(&state.directory(), observed, ticked);
+        let listed = whole_directory(&state).await;
+        state.stats.sample(&listed, observed, ticked);
     }
 }
 
+/// Every listed node, read page after page: the store holds no lock across pages, so
+/// nodes' requests are not held up while the dashboard reads. Bounded by the registered
+/// nodes ([`crate::Config::max_nodes`]); each page starts after the last name read, so
+/// the reading always ends.
+async fn whole_directory<S: Store>(state: &State<S>) -> Vec<Arc<wire::DirectoryEntry>> {
+    let mut page = state.directory_page(None, MAX_PAGE).await;
+    let mut listed = std::mem::take(&mut page.nodes);
+    while let Some(after) = page.next.take() {
+        page = state.directory_page(Some(&after), MAX_PAGE).await;
+        listed.append(&mut page.nodes);
+    }
+    listed
+}
+
 fn missions(entry: &wire::DirectoryEntry) -> Vec<wire::JsonMission> {
-    let json = wire::JsonDirectory::new(
-        0,
-        wire::Directory {
-            nodes: vec![entry.clone()],
-        },
-    );
-    json.nodes
-        .into_iter()
-        .next()
-        .map(|n| n.missions)
-        .unwrap_or_default()
+    wire::JsonNode::new(entry.clone()).missions
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::ObservedNode;
-    use std::sync::Arc;
 
     fn observed(names: &[&str]) -> Observed {
         Observed {
@@ -433,8 +454,7 @@ mod tests {
         stats.relayed(Some("bob"), "alice", Kind::Reply, 5, TxStatus::Queued);
         stats.relayed(Some("alice"), "carol", Kind::Call, 7, TxStatus::NodeDown);
         stats.refused("Unauthenticated");
-        let view = DirectoryView::new(1, Arc::new(wire::Directory::default()));
-        stats.sample(&view, observed(&["alice", "bob"]), true);
+        stats.sample(&[], observed(&["alice", "bob"]), true);
         let snapshot: serde_json::Value =
             serde_json::from_slice(&stats.with_history()).expect("json");
         assert_eq!(snapshot["total"]["calls"], 1);
@@ -457,12 +477,33 @@ mod tests {
     }
 
     #[test]
+    fn a_listed_node_is_online_with_its_missions_and_key_fingerprints() {
+        let stats = Stats::new(false);
+        let alice = Arc::new(wire::DirectoryEntry {
+            name: "alice".into(),
+            node_key: [1; 32],
+            offers: vec![wire::Offer {
+                mission: "demo".into(),
+                functions: vec!["demo/add".into()],
+                behaviours: Vec::new(),
+            }],
+            accepts: vec![[0xab; 32]],
+        });
+        stats.sample(&[alice], observed(&["alice", "bob"]), false);
+        let snapshot: serde_json::Value =
+            serde_json::from_slice(&stats.with_history()).expect("json");
+        assert_eq!(snapshot["nodes"][0]["online"], true);
+        assert_eq!(snapshot["nodes"][0]["missions"][0]["mission"], "demo");
+        assert_eq!(snapshot["nodes"][0]["accepts"][0], "abababababababab");
+        assert_eq!(snapshot["nodes"][1]["online"], false, "bob is not listed");
+    }
+
+    #[test]
     fn history_and_counters_stay_bounded() {
         let stats = Stats::new(false);
-        let view = DirectoryView::new(1, Arc::new(wire::Directory::default()));
         for i in 0..(HISTORY_SECONDS + 10) {
             stats.relayed(Some(&format!("n{i}")), "x", Kind::Call, 1, TxStatus::Queued);
-            stats.sample(&view, observed(&["n0"]), true);
+            stats.sample(&[], observed(&["n0"]), true);
         }
         let c = lock(&stats.counted);
         assert_eq!(c.history.len(), HISTORY_SECONDS);

@@ -79,24 +79,58 @@ pub struct Offer {
     pub behaviours: Vec<String>,
 }
 
-/// `POST /ping` body: presence, and what the node offers.
+/// `POST /ping` body: what the node offers, and which nodes' entries it follows.
+///
+/// Presence itself comes from the node's held receive request (`POST /rx`); a node pings
+/// when what it offers or follows changes, and otherwise every [`PING_EVERY_MS`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ping {
     /// Missions this node serves.
     pub offers: Vec<Offer>,
     /// Capability public keys this node accepts (unrevoked, unexpired grants).
     pub accepts: Vec<[u8; 32]>,
-    /// The directory version the node has; 0 for none.
+    /// The directory version the node has for the nodes it follows; 0 for none (then
+    /// every followed node's entry comes back).
     pub known_version: u64,
+    /// The nodes whose entries this node wants to hear about (the nodes it calls, those
+    /// it monitors), at most [`MAX_FOLLOWED`]: the proxy sends changes of these only.
+    pub follows: Vec<String>,
 }
 
-/// `POST /ping` answer.
+/// Most nodes one node may follow ([`Ping::follows`]): their entries (at most 16 KiB
+/// each) then always fit one answer beside a batch of messages.
+pub const MAX_FOLLOWED: usize = 32;
+
+/// How often a node that changes nothing pings anyway, in ms (its offers and followed
+/// nodes stay fresh at the proxy; presence comes from its receive requests).
+pub const PING_EVERY_MS: u64 = 20_000;
+
+/// `POST /ping` answer: the followed nodes' entries that changed since the version the
+/// node had.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PingReply {
     /// The proxy's current directory version.
     pub version: u64,
-    /// The directory, unless the node already has this version.
-    pub directory: Option<Directory>,
+    /// What changed for the nodes this node follows.
+    pub update: DirectoryUpdate,
+}
+
+/// What changed, among the nodes one node follows, between the version it had and
+/// `PingReply::version` (or the version in an [`RxBatch`]). Exact: every followed node
+/// that changed in between is in one of the two lists, with its state now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryUpdate {
+    /// Followed nodes listed now, with their entry as it is now.
+    pub listed: Vec<DirectoryEntry>,
+    /// Followed nodes not listed now (offline, or unknown to the proxy).
+    pub unlisted: Vec<String>,
+}
+
+impl DirectoryUpdate {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty() && self.unlisted.is_empty()
+    }
 }
 
 /// Who is online and what they offer.
@@ -169,6 +203,9 @@ pub struct TxReply {
 }
 
 /// `POST /rx/{node}` body: acknowledge what was received, wait for more.
+///
+/// A held receive request is also the node's presence: the proxy lists a node while it
+/// holds one (or made any request in the last few seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RxPoll {
     /// The proxy epoch the acknowledgement refers to (0 at first).
@@ -177,6 +214,9 @@ pub struct RxPoll {
     pub ack_seq: u64,
     /// How long the proxy may hold the request when the mailbox is empty.
     pub wait_ms: u32,
+    /// The directory version the node has for the nodes it follows (as in
+    /// [`Ping::known_version`]): the proxy answers early when one of them changes.
+    pub known_version: u64,
 }
 
 /// `POST /rx/{node}` answer.
@@ -186,6 +226,9 @@ pub struct RxBatch {
     pub epoch: u64,
     /// Unacknowledged messages, oldest first.
     pub messages: Vec<Delivered>,
+    /// The followed nodes that changed since [`RxPoll::known_version`], and the version
+    /// this brings the node to; `None` when none did.
+    pub directory: Option<(u64, DirectoryUpdate)>,
 }
 
 /// One message delivered to a node.

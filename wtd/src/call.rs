@@ -53,6 +53,7 @@ impl Node {
 impl Peer {
     fn new(node: Arc<NodeInner>, key_file: &KeyFile) -> Result<Peer> {
         wire::check_name("node", &key_file.node)?;
+        node.follow(&key_file.node);
         Ok(Peer {
             timeout: node.call_timeout,
             node,
@@ -72,6 +73,7 @@ impl Peer {
         holder: Arc<SigningKey>,
     ) -> Result<Peer> {
         wire::check_name("node", origin)?;
+        node.follow(origin);
         Ok(Peer {
             timeout: node.call_timeout,
             node,
@@ -138,6 +140,13 @@ impl Peer {
     /// (which lists the nodes online).
     pub(crate) fn listed(&self) -> bool {
         self.node.lists(&self.callee)
+    }
+
+    /// Keeps the peer's node followed while the value lives (a remote monitor's watch):
+    /// [`Peer::listed`] then follows the proxy's directory closely, however many other
+    /// nodes this node calls.
+    pub(crate) fn watching(&self) -> crate::node::Watching {
+        crate::node::Watching::new(self.node.clone(), &self.callee)
     }
 
     /// Whether this peer's own node has stopped.

@@ -277,17 +277,19 @@ fn ping_and_directory_with_huge_counts_or_bad_option_tags_are_malformed() {
     // No offers, then 2⁶⁴−1 accepted keys.
     malformed(decode_exact::<Ping>(&[&[0][..], &HUGEST_LEN[..]].concat()));
     malformed(decode_exact::<Directory>(&HUGEST_LEN));
-    // PingReply { version: 1, directory: <option tag 2> }.
-    malformed(decode_exact::<PingReply>(&[1, 2]));
+    // PingReply { version: 1, update: { listed: [], unlisted: <2⁶⁴−1 names> } }.
+    malformed(decode_exact::<PingReply>(
+        &[&[1, 0][..], &HUGEST_LEN[..]].concat(),
+    ));
     assert_eq!(
-        decode_exact::<PingReply>(&[1, 0]),
+        decode_exact::<PingReply>(&[1, 0, 0]),
         Ok(PingReply {
             version: 1,
-            directory: None
+            update: Default::default(),
         })
     );
     // Non-minimal varint for the version: 1 written as 0x81 0x00.
-    assert!(decode_exact::<PingReply>(&[0x81, 0x00, 0]).is_err());
+    assert!(decode_exact::<PingReply>(&[0x81, 0x00, 0, 0]).is_err());
 }
 
 // ---- mailbox traffic ----
@@ -313,6 +315,7 @@ fn batches_with_huge_counts_overflowing_varints_or_bad_tags_are_malformed() {
         epoch: u64::MAX,
         ack_seq: u64::MAX,
         wait_ms: u32::MAX,
+        known_version: 0,
     };
     truncations_and_trailing_bytes_fail::<RxPoll>(&wire::encode(&poll));
 }

@@ -424,6 +424,7 @@ fn expected_blocks() -> Vec<(&'static str, String)> {
         epoch: 0,
         ack_seq: 0,
         wait_ms: 20_000,
+        known_version: 0,
     };
     let hop = Hop {
         node: "bob".into(),
@@ -447,7 +448,7 @@ fn expected_blocks() -> Vec<(&'static str, String)> {
             field(wire::encode(&hop.issued_at_ms), "issued_at_ms"),
             field(
                 wire::encode(&hop.body),
-                "body: length 5; RxPoll = epoch 0, ack_seq 0, wait_ms 20000",
+                "body: length 6; RxPoll = epoch 0, ack_seq 0, wait_ms 20000, known_version 0",
             ),
         ],
     );

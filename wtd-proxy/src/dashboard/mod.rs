@@ -4,7 +4,7 @@
 //!   (`wtd-proxy/assets/`), so it works with no internet. A Content-Security-Policy allows
 //!   only this proxy's own script, style and connections: no inline script, no other host.
 //! * `GET /api/stats`: a [`Snapshot`](crate::stats::Snapshot) with its history.
-//! * `GET /api/events`: server-sent events, one `snapshot` event each second and whenever
+//! * `GET /api/events`: server-sent events, one `snapshot` event each second and soon after
 //!   the directory changes; at most [`Config::dashboard_watchers`](crate::Config::dashboard_watchers)
 //!   at once.
 //!

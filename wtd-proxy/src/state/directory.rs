@@ -1,21 +1,30 @@
 //! The directory: the nodes online, with what each offers and which capability keys it
-//! accepts. Every node receives all of it (in its `/ping` answers), so each node's part is
-//! bounded by [`MAX_DIRECTORY_ENTRY_BYTES`].
+//! accepts.
 //!
-//! Changes go out on a [`tokio::sync::watch`] channel ([`DirectoryFeed`]): a watch
-//! channel holds only the newest value, which is what every reader wants. A node asks
-//! for the directory by the version it has; a page streaming it would wait for the next.
+//! Nobody receives all of it at once. Each node *follows* a few nodes (those it calls or
+//! monitors, [`wire::MAX_FOLLOWED`] at most) and hears only their changes: in its ping
+//! answers, and in its receive answers, which the proxy sends early when a followed node
+//! changes. People and scripts read it in pages (`GET /api/directory`), or what changed
+//! since a version they hold.
+//!
+//! Every change (a node listed, unlisted, or offering something else) takes the next
+//! version; each listing remembers the version it last changed at, so what changed for a
+//! node's followed set since version `v` is exact, whatever the node missed. The
+//! [`DirectoryLog`] keeps the listed entries sorted for pages, and the last
+//! [`CHANGES_KEPT`] changes for `?since=`; a version older than those gets the first
+//! page of the whole directory instead, never a delta missing a change.
+//!
+//! Each listing also keeps the keys its node announced ([`KeyGate`]), whether the
+//! directory shows them or not: the `/apply` gate (`gate.rs`) lets a call in only with one.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::watch;
-use wtd_wire::{self as wire, Directory, DirectoryEntry, Offer, Ping};
+use wtd_wire::{self as wire, DirectoryEntry, Offer, Ping};
 
 use crate::error::ProxyError;
-use crate::store::DirectoryView;
 
 /// Most bytes one node's offers and accepted keys may take in the directory.
 pub const MAX_DIRECTORY_ENTRY_BYTES: usize = 16 * 1024;
@@ -35,6 +44,17 @@ pub(crate) fn check_ping(ping: &Ping, max_accepts: usize) -> Result<(), ProxyErr
              receives the directory: keep the keys of grants in use, revoke the rest)",
             ping.accepts.len()
         )));
+    }
+    if ping.follows.len() > wire::MAX_FOLLOWED {
+        return Err(ProxyError::TooLarge(format!(
+            "a node follows {} nodes; at most {} are followed (look others up in \
+             `GET /api/directory`)",
+            ping.follows.len(),
+            wire::MAX_FOLLOWED
+        )));
+    }
+    for node in &ping.follows {
+        wire::check_name("node", node).map_err(|e| ProxyError::Malformed(e.to_string()))?;
     }
     let size = wire::encode(&ping.offers).len() + 32 * ping.accepts.len();
     if size > MAX_DIRECTORY_ENTRY_BYTES {
@@ -72,22 +92,6 @@ pub(crate) fn fits(node: &str, others: usize, size: usize, bound: usize) -> bool
     others + size <= room
 }
 
-/// The postcard bytes of a [`wire::PingReply`] for a node that has `known_version`, put
-/// together from the directory's one encoding for this version rather than encoded again.
-pub(crate) fn ping_reply(view: &DirectoryView, known_version: u64) -> Bytes {
-    // A PingReply is its version, then an Option: 0, or 1 and the directory.
-    let mut reply = wire::encode(&view.version);
-    if known_version == view.version {
-        reply.push(0);
-        return Bytes::from(reply);
-    }
-    let directory = view.postcard();
-    reply.reserve(1 + directory.len());
-    reply.push(1);
-    reply.extend_from_slice(&directory);
-    Bytes::from(reply)
-}
-
 /// What the directory shows for one node.
 #[derive(Debug, Default)]
 pub(crate) struct Listing {
@@ -101,6 +105,9 @@ pub(crate) struct Listing {
     size: usize,
     /// Which keys `/apply` calls to this node may carry (see [`crate::state::gate`]).
     gate: KeyGate,
+    /// The directory version at which its line last changed (0: not since this proxy
+    /// started).
+    changed: u64,
 }
 
 /// The keys a node announced, as `/apply` calls are checked against them: those its last
@@ -201,6 +208,16 @@ impl Listing {
         self.listed
     }
 
+    /// The directory version at which its line last changed.
+    pub(crate) fn changed(&self) -> u64 {
+        self.changed
+    }
+
+    /// Records that its line changed at `version`.
+    pub(crate) fn changed_at(&mut self, version: u64) {
+        self.changed = version;
+    }
+
     /// The node's line in the directory, if it is listed.
     pub(crate) fn entry(&self, name: &str, key: &VerifyingKey) -> Option<DirectoryEntry> {
         self.listed.then(|| DirectoryEntry {
@@ -219,45 +236,208 @@ fn key_prefix(key: &[u8; 32]) -> u64 {
     u64::from_le_bytes(first)
 }
 
-/// Publishes each version of the directory.
+/// Changes kept for `GET /api/directory?since=`: a reader further behind than this gets
+/// the first page of the whole directory instead.
+pub const CHANGES_KEPT: usize = 4096;
+
+/// The directory's versions, its listed entries in name order, the recent changes, and who
+/// follows whom. Kept beside the nodes (under its own lock, taken after theirs), so a page
+/// or a delta is read without holding up the requests every node makes.
 #[derive(Debug)]
-pub(crate) struct DirectoryFeed {
-    /// Holds the newest version; every reader subscribes to it.
-    sender: watch::Sender<DirectoryView>,
+pub(crate) struct DirectoryLog {
+    /// The current version: one more for every change.
+    version: u64,
+    /// Listed nodes, sorted by name, each with its size ([`entry_size`]).
+    listed: BTreeMap<String, (Arc<DirectoryEntry>, usize)>,
+    /// The sum of those sizes.
+    bytes: usize,
+    /// The last [`CHANGES_KEPT`] changes: the version each took, and whose line changed.
+    changes: VecDeque<(u64, String)>,
+    /// Every change up to this version is known (those after it are all in `changes`).
+    complete_after: u64,
+    /// The last version at which a registration was forgotten: a follower that had an
+    /// older version hears that the name is not listed.
+    forgotten: u64,
+    /// For each node, the nodes following it.
+    followers: HashMap<String, BTreeSet<String>>,
+    /// The current version again, for readers that wait for any change (the dashboard).
+    versions: watch::Sender<u64>,
 }
 
-impl DirectoryFeed {
-    /// An empty directory, at a version taken from the clock (see
-    /// [`DirectoryView::version`]).
-    pub(crate) fn new() -> DirectoryFeed {
-        DirectoryFeed {
-            sender: watch::Sender::new(DirectoryView::new(
-                wire::now_ms(),
-                Arc::new(Directory::default()),
-            )),
+/// What changed since a version, for the whole directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryChanges {
+    /// The version these changes bring a reader to.
+    pub version: u64,
+    /// Nodes listed now whose line changed, sorted by name.
+    pub listed: Vec<Arc<DirectoryEntry>>,
+    /// Nodes not listed now that were, or may have been.
+    pub unlisted: Vec<String>,
+}
+
+/// One page of the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryPage {
+    /// The version the page was read at.
+    pub version: u64,
+    /// Listed nodes, sorted by name.
+    pub nodes: Vec<Arc<DirectoryEntry>>,
+    /// The name to read the next page after, if there are more.
+    pub next: Option<String>,
+}
+
+impl DirectoryLog {
+    /// An empty directory at a version taken from the clock (ms), not 1: a node holding
+    /// a version from before a restart never mistakes the new directory for the one it has.
+    pub(crate) fn new() -> DirectoryLog {
+        let version = wire::now_ms();
+        DirectoryLog {
+            version,
+            listed: BTreeMap::new(),
+            bytes: 0,
+            changes: VecDeque::new(),
+            complete_after: version,
+            forgotten: 0,
+            followers: HashMap::new(),
+            versions: watch::Sender::new(version),
         }
     }
 
-    /// Publishes `entries` (in any order) as the next version.
-    pub(crate) fn publish(&self, entries: impl Iterator<Item = DirectoryEntry>) {
-        let mut nodes: Vec<DirectoryEntry> = entries.collect();
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        let directory = Arc::new(Directory { nodes });
-        // `send_modify` publishes even while no one is subscribed.
-        self.sender.send_modify(|view| {
-            *view = DirectoryView::new(view.version + 1, directory);
-        });
+    /// The current version.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
     }
 
-    /// A receiver holding the newest version.
-    pub(crate) fn subscribe(&self) -> watch::Receiver<DirectoryView> {
-        self.sender.subscribe()
+    /// A channel holding the current version, changed with every change.
+    pub(crate) fn watch_version(&self) -> watch::Receiver<u64> {
+        self.versions.subscribe()
+    }
+
+    /// About the bytes the listed lines take.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// `name`'s line is now `entry` (`None`: not listed), taking `size` bytes; returns the
+    /// version of the change.
+    pub(crate) fn change(&mut self, name: &str, entry: Option<DirectoryEntry>, size: usize) -> u64 {
+        self.version += 1;
+        let old = match entry {
+            Some(entry) => self
+                .listed
+                .insert(name.to_string(), (Arc::new(entry), size)),
+            None => self.listed.remove(name),
+        };
+        if let Some((_, old)) = old {
+            self.bytes -= old;
+        }
+        if self.listed.contains_key(name) {
+            self.bytes += size;
+        }
+        if self.changes.len() == CHANGES_KEPT
+            && let Some((dropped, _)) = self.changes.pop_front()
+        {
+            self.complete_after = dropped;
+        }
+        self.changes.push_back((self.version, name.to_string()));
+        // `send_replace` publishes even while no one is subscribed.
+        self.versions.send_replace(self.version);
+        self.version
+    }
+
+    /// `name`'s registration is gone (it followed `follows`): not listed, following no one.
+    pub(crate) fn forget(&mut self, name: &str, follows: &[String]) {
+        let version = self.change(name, None, 0);
+        self.forgotten = version;
+        self.follow(name, follows, &[]);
+    }
+
+    /// The last version at which a registration was forgotten.
+    pub(crate) fn forgotten(&self) -> u64 {
+        self.forgotten
+    }
+
+    /// `follower` followed `before` and now follows `now`.
+    pub(crate) fn follow(&mut self, follower: &str, before: &[String], now: &[String]) {
+        for name in before.iter().filter(|n| !now.contains(n)) {
+            if let Some(set) = self.followers.get_mut(name) {
+                set.remove(follower);
+                if set.is_empty() {
+                    self.followers.remove(name);
+                }
+            }
+        }
+        for name in now {
+            self.followers
+                .entry(name.clone())
+                .or_default()
+                .insert(follower.to_string());
+        }
+    }
+
+    /// The nodes following `name`.
+    pub(crate) fn followers(&self, name: &str) -> impl Iterator<Item = &String> {
+        self.followers.get(name).into_iter().flatten()
+    }
+
+    /// Up to `limit` listed nodes whose names sort after `after`.
+    pub(crate) fn page(&self, after: Option<&str>, limit: usize) -> DirectoryPage {
+        use std::ops::Bound;
+        let from = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_string()));
+        let mut range = self.listed.range((from, Bound::Unbounded));
+        let nodes: Vec<Arc<DirectoryEntry>> = range
+            .by_ref()
+            .take(limit)
+            .map(|(_, (entry, _))| entry.clone())
+            .collect();
+        let more = range.next().is_some();
+        DirectoryPage {
+            version: self.version,
+            next: more.then(|| nodes.last().map(|n| n.name.clone())).flatten(),
+            nodes,
+        }
+    }
+
+    /// What changed since `since`, or `None` if some of it is no longer kept (or `since`
+    /// is not a version of this directory): then only the whole directory can tell.
+    pub(crate) fn since(&self, since: u64) -> Option<DirectoryChanges> {
+        if since < self.complete_after || since > self.version {
+            return None;
+        }
+        let names: BTreeSet<&String> = self
+            .changes
+            .iter()
+            .rev()
+            .take_while(|(version, _)| *version > since)
+            .map(|(_, name)| name)
+            .collect();
+        let mut changes = DirectoryChanges {
+            version: self.version,
+            listed: Vec::new(),
+            unlisted: Vec::new(),
+        };
+        for name in names {
+            match self.listed.get(name) {
+                Some((entry, _)) => changes.listed.push(entry.clone()),
+                None => changes.unlisted.push(name.clone()),
+            }
+        }
+        Some(changes)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn line(name: &str) -> DirectoryEntry {
+        DirectoryEntry {
+            name: name.into(),
+            node_key: [7; 32],
+            offers: Vec::new(),
+            accepts: vec![[9; 32]],
+        }
+    }
 
     #[test]
     fn the_gate_admits_keys_announced_now_and_a_bounded_number_announced_before() {
@@ -288,32 +468,79 @@ mod tests {
     }
 
     #[test]
-    fn a_ping_answer_is_a_ping_reply_built_from_one_shared_encoding() {
-        let directory = Directory {
-            nodes: vec![DirectoryEntry {
-                name: "alice".into(),
-                node_key: [7; 32],
-                offers: vec![Offer {
-                    mission: "demo".into(),
-                    functions: vec!["demo/add".into()],
-                    behaviours: Vec::new(),
-                }],
-                accepts: vec![[9; 32]; 3],
-            }],
-        };
-        let view = DirectoryView::new(1_700_000_000_123, Arc::new(directory.clone()));
-        let full = ping_reply(&view, 0);
-        let decoded: wire::PingReply = wire::decode_exact(&full).expect("a ping reply");
-        assert_eq!(decoded.version, view.version);
-        assert_eq!(decoded.directory, Some(directory));
-        let same: wire::PingReply =
-            wire::decode_exact(&ping_reply(&view, view.version)).expect("a ping reply");
-        assert_eq!(same.directory, None);
-        // Every reader of this version, and its clones, share one copy of each encoding.
-        let other_reader = view.clone();
-        assert_eq!(view.postcard().as_ptr(), other_reader.postcard().as_ptr());
-        assert_eq!(view.json().as_ptr(), other_reader.json().as_ptr());
-        let json: wire::JsonDirectory = serde_json::from_slice(&view.json()).expect("json");
-        assert_eq!(json.version, view.version);
+    fn a_reader_that_missed_more_changes_than_are_kept_gets_none_never_a_short_delta() {
+        let mut log = DirectoryLog::new();
+        let start = log.version();
+        log.change("alice", Some(line("alice")), 100);
+        let after_alice = log.version();
+        for i in 0..CHANGES_KEPT {
+            let name = format!("n{}", i % 10);
+            let entry = (i % 2 == 0).then(|| line(&name));
+            log.change(&name, entry, 100);
+        }
+        // Alice's change fell out of the kept changes: a reader from before it must not
+        // get a delta that leaves her out.
+        assert_eq!(log.since(start), None);
+        let recent = log.since(after_alice).expect("every later change is kept");
+        assert!(recent.listed.iter().all(|e| e.name != "alice"));
+        assert_eq!(recent.listed.len() + recent.unlisted.len(), 10);
+        assert_eq!(
+            log.since(log.version() + 1),
+            None,
+            "a version from elsewhere"
+        );
+        assert_eq!(
+            log.since(log.version())
+                .map(|c| c.listed.len() + c.unlisted.len()),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn a_delta_names_each_changed_node_once_with_its_state_now() {
+        let mut log = DirectoryLog::new();
+        let v0 = log.version();
+        log.change("bob", Some(line("bob")), 10);
+        log.change("carol", Some(line("carol")), 10);
+        log.change("bob", None, 0);
+        log.change("bob", Some(line("bob")), 12);
+        log.change("carol", None, 0);
+        let delta = log.since(v0).expect("kept");
+        assert_eq!(delta.version, log.version());
+        let listed: Vec<&str> = delta.listed.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(listed, ["bob"]);
+        assert_eq!(delta.unlisted, ["carol"]);
+        assert_eq!(log.bytes(), 12);
+    }
+
+    #[test]
+    fn pages_cover_the_listed_nodes_in_order_and_end() {
+        let mut log = DirectoryLog::new();
+        for name in ["d", "a", "c", "b", "e"] {
+            log.change(name, Some(line(name)), 1);
+        }
+        let first = log.page(None, 2);
+        assert_eq!(first.next.as_deref(), Some("b"));
+        let second = log.page(first.next.as_deref(), 2);
+        let last = log.page(second.next.as_deref(), 2);
+        let names: Vec<String> = [first, second, last.clone()]
+            .iter()
+            .flat_map(|p| p.nodes.iter().map(|n| n.name.clone()))
+            .collect();
+        assert_eq!(names, ["a", "b", "c", "d", "e"]);
+        assert_eq!(last.next, None);
+    }
+
+    #[test]
+    fn followers_are_indexed_by_the_node_they_follow() {
+        let mut log = DirectoryLog::new();
+        log.follow("bob", &[], &["alice".into(), "carol".into()]);
+        log.follow("dave", &[], &["alice".into()]);
+        log.follow("bob", &["alice".into(), "carol".into()], &["carol".into()]);
+        let of_alice: Vec<&String> = log.followers("alice").collect();
+        assert_eq!(of_alice, ["dave"]);
+        log.forget("bob", &["carol".into()]);
+        assert_eq!(log.followers("carol").count(), 0);
+        assert_eq!(log.forgotten(), log.version());
     }
 }

@@ -17,7 +17,7 @@ use wtd_wire::{self as wire, Delivered, Kind, TxStatus};
 
 use crate::Config;
 use crate::error::ProxyError;
-use crate::store::Mailboxes;
+use crate::store::{Mail, Mailboxes};
 
 /// How much one mailbox holds, in all and from one sender.
 #[derive(Debug, Clone, Copy)]
@@ -164,31 +164,33 @@ impl Mailbox {
     }
 }
 
-/// Waits until `node` has messages, it leaves, `deadline` passes or `closing` turns true;
-/// first drops what it acknowledged (`acked`).
+/// Waits until `node` has messages, it leaves, a node it follows changes since
+/// `known_version`, `deadline` passes or `closing` turns true; first drops what it
+/// acknowledged (`acked`).
 pub(crate) async fn long_poll<S: Mailboxes>(
     store: &S,
     node: &str,
     acked: Option<u64>,
+    known_version: u64,
     deadline: Instant,
     mut closing: watch::Receiver<bool>,
-) -> Result<Vec<Delivered>, ProxyError> {
+) -> Result<Mail, ProxyError> {
     let mut arrivals = store.watch_mailbox(node).await?;
     loop {
         // Marked seen before looking, so a message queued after the look wakes us.
         arrivals.borrow_and_update();
-        let mail = store.take(node, acked).await?;
-        if !mail.messages.is_empty() || mail.gone {
-            return Ok(mail.messages);
+        let mail = store.take(node, acked, Some(known_version)).await?;
+        if !mail.messages.is_empty() || mail.gone || mail.directory.is_some() {
+            return Ok(mail);
         }
         tokio::select! {
             changed = arrivals.changed() => {
                 if changed.is_err() {
-                    return Ok(Vec::new());
+                    return Ok(Mail::default());
                 }
             }
-            _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
-            _ = closing.wait_for(|c| *c) => return Ok(Vec::new()),
+            _ = tokio::time::sleep_until(deadline) => return Ok(Mail::default()),
+            _ = closing.wait_for(|c| *c) => return Ok(Mail::default()),
         }
     }
 }

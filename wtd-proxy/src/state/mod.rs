@@ -4,7 +4,8 @@
 //! * `registrations`: checking a signed registration;
 //! * `hops`: authenticating every other request, the clock check;
 //! * `presence`: who is online, held receive requests;
-//! * `directory`: what the directory lists, and its watch channel;
+//! * `directory`: what the directory lists, its versions, pages, deltas and followers, and
+//!   the keys each node announced (for `gate`);
 //! * `mailboxes`: queued messages, the `/rx` long poll;
 //! * `waiters`: calls waiting on `/apply`;
 //! * `gate`: which `/apply` calls are let in (those the callee could accept);
@@ -31,15 +32,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use tokio::sync::{Semaphore, watch};
 
-use wtd_wire::{self as wire, Delivered, Kind, Route, TxStatus};
+use wtd_wire::{self as wire, Kind, Route, TxStatus};
 
 use crate::Config;
 use crate::clients::Clients;
 use crate::error::ProxyError;
-use crate::store::{DirectoryView, EmbeddedStore, Registered, Store};
+use crate::store::{DirectoryChanges, DirectoryPage, EmbeddedStore, Mail, Registered, Store};
 
 pub use directory::MAX_DIRECTORY_ENTRY_BYTES;
 
@@ -156,23 +156,29 @@ impl<S: Store> State<S> {
             .await
     }
 
-    /// `POST /ping`: record presence and offers; answer with the directory if it changed.
-    /// The answer is the postcard bytes of a [`wire::PingReply`], put together from the
-    /// directory's one encoding for this version rather than encoded again.
-    pub async fn ping(&self, node: &str, ping: wire::Ping) -> Result<Bytes, ProxyError> {
+    /// `POST /ping`: record offers and followed nodes; answer with what changed for the
+    /// nodes it follows since the version it has.
+    pub async fn ping(&self, node: &str, ping: wire::Ping) -> Result<wire::PingReply, ProxyError> {
         directory::check_ping(&ping, self.config.accepts_per_node)?;
+        self.store.follow(node, ping.follows).await?;
         self.store.list(node, ping.offers, ping.accepts).await?;
-        Ok(directory::ping_reply(&self.directory(), ping.known_version))
+        let (version, update) = self.store.followed(node, ping.known_version).await?;
+        Ok(wire::PingReply { version, update })
     }
 
-    /// The directory now: the nodes online, sorted by name, and its version.
-    pub fn directory(&self) -> DirectoryView {
-        self.store.directory().borrow().clone()
+    /// Up to `limit` listed nodes, sorted by name, after `after`.
+    pub async fn directory_page(&self, after: Option<&str>, limit: usize) -> DirectoryPage {
+        self.store.directory_page(after, limit).await
     }
 
-    /// The directory as a channel: every change is published there.
-    pub fn watch_directory(&self) -> watch::Receiver<DirectoryView> {
-        self.store.directory()
+    /// What changed in the directory since `since`, if that is still known.
+    pub async fn directory_since(&self, since: u64) -> Option<DirectoryChanges> {
+        self.store.directory_since(since).await
+    }
+
+    /// The directory's version as a channel: it changes with every change.
+    pub fn watch_directory(&self) -> watch::Receiver<u64> {
+        self.store.directory_version()
     }
 
     /// Takes nodes that stopped talking off the directory (when `judge`: see
@@ -223,17 +229,21 @@ impl<S: Store> State<S> {
 
     /// `POST /rx/{node}`: drop what the node acknowledged; return what is left, waiting
     /// up to `wait` for something to arrive.
-    pub async fn receive(
-        &self,
-        node: &str,
-        poll: wire::RxPoll,
-    ) -> Result<Vec<Delivered>, ProxyError> {
+    pub async fn receive(&self, node: &str, poll: wire::RxPoll) -> Result<Mail, ProxyError> {
         let wait = Duration::from_millis(u64::from(poll.wait_ms)).min(self.config.max_poll);
         let deadline = tokio::time::Instant::now() + wait;
         let _held = PollHold::new(&self.store, node).await?;
         // Acknowledgements count only for this proxy's sequence numbers.
         let acked = (poll.epoch == self.epoch).then_some(poll.ack_seq);
-        long_poll(&self.store, node, acked, deadline, self.closing.subscribe()).await
+        long_poll(
+            &self.store,
+            node,
+            acked,
+            poll.known_version,
+            deadline,
+            self.closing.subscribe(),
+        )
+        .await
     }
 
     /// `PUT /apply/…`: queue one signed call (`signed`, whose bytes are `bytes`) and wait

@@ -8,16 +8,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{oneshot, watch};
-use wtd_wire::{self as wire, CounterWindow, Kind, Offer, Route, TxStatus};
+use wtd_wire::{self as wire, CounterWindow, DirectoryUpdate, Kind, Offer, Route, TxStatus};
 
 use super::registry::{PENDING, REJECTED};
 use super::{
-    ApplyWaiters, DirectoryView, HopWindows, Mail, Mailboxes, NodeRecord, Observe, Observed,
-    ObservedNode, Presence, Registered, Registrations, Registry, RequestRates,
+    ApplyWaiters, DirectoryChanges, DirectoryPage, HopWindows, Mail, Mailboxes, NodeRecord,
+    Observe, Observed, ObservedNode, Presence, Registered, Registrations, Registry, RequestRates,
 };
 use crate::Config;
 use crate::error::ProxyError;
-use crate::state::directory::{self, DirectoryFeed, Listing};
+use crate::state::directory::{self, DirectoryLog, Listing};
 use crate::state::limits::{self, Limiter};
 use crate::state::mailboxes::{Mailbox, MailboxBounds};
 use crate::state::presence::NodePresence;
@@ -41,8 +41,9 @@ struct Shared {
     /// goodbye: presence, directory and mailbox; a delivery: presence and mailbox), and
     /// every step is short: no await and no disk under it.
     nodes: Mutex<HashMap<String, NodeEntry>>,
-    /// The directory, published under the `nodes` lock, so versions follow the changes.
-    directory: DirectoryFeed,
+    /// The directory's versions, sorted lines, recent changes and followers. Changed under
+    /// the `nodes` lock (taken first), so versions follow the changes; read alone by pages.
+    directory: Mutex<DirectoryLog>,
     /// One registration at a time, so the disk write can happen without holding `nodes`,
     /// the lock every request needs (an fsync on a Pi's SD card is slow).
     registering: Mutex<()>,
@@ -72,6 +73,8 @@ struct NodeEntry {
     limiter: Limiter,
     /// Messages waiting for it.
     mailbox: Mailbox,
+    /// The nodes whose changes it hears about (its last ping's [`wire::Ping::follows`]).
+    follows: Vec<String>,
     /// When it was last online, ms since the Unix epoch: its registration expires once
     /// this is [`Config::name_expiry`] ago.
     last_seen_ms: u64,
@@ -99,6 +102,7 @@ impl NodeEntry {
             window: CounterWindow::default(),
             limiter: limits::per_second(config.node_rate),
             mailbox: Mailbox::new(),
+            follows: Vec::new(),
         }
     }
 
@@ -165,7 +169,7 @@ impl EmbeddedStore {
                 config: config.clone(),
                 registry,
                 nodes: Mutex::new(nodes),
-                directory: DirectoryFeed::new(),
+                directory: Mutex::new(DirectoryLog::new()),
                 registering: Mutex::new(()),
                 new_names: limits::per_minute(config.new_nodes_per_minute),
                 waiters: Mutex::new(Waiters::new(config.max_applies)),
@@ -177,17 +181,60 @@ impl EmbeddedStore {
         lock(&self.shared.nodes)
     }
 
-    /// Publishes the directory as `nodes` shows it; called with the lock held.
-    fn publish(&self, nodes: &HashMap<String, NodeEntry>) {
-        self.shared.directory.publish(
-            nodes
-                .iter()
-                .filter_map(|(name, n)| n.listing.entry(name, &n.key)),
-        );
+    /// Records `name`'s line as its listing now shows it, as the next version, and wakes
+    /// the receive requests of the nodes following it; called with the lock held.
+    fn changed(&self, nodes: &mut HashMap<String, NodeEntry>, name: &str) {
+        self.shared.changed(nodes, name);
     }
 }
 
 impl Shared {
+    /// See [`EmbeddedStore::changed`].
+    fn changed(&self, nodes: &mut HashMap<String, NodeEntry>, name: &str) {
+        let Some(node) = nodes.get_mut(name) else {
+            return;
+        };
+        let mut log = lock(&self.directory);
+        let version = log.change(
+            name,
+            node.listing.entry(name, &node.key),
+            node.listing.size(),
+        );
+        node.listing.changed_at(version);
+        for follower in log.followers(name) {
+            if let Some(follower) = nodes.get(follower) {
+                follower.mailbox.wake();
+            }
+        }
+    }
+
+    /// [`Presence::followed`], with the nodes lock held.
+    fn followed(
+        &self,
+        nodes: &HashMap<String, NodeEntry>,
+        follows: &[String],
+        known: u64,
+    ) -> (u64, DirectoryUpdate) {
+        let log = lock(&self.directory);
+        // A version from another start of the proxy (or none) tells nothing: all of it.
+        let known = if known > log.version() { 0 } else { known };
+        let mut update = DirectoryUpdate::default();
+        for name in follows {
+            match nodes.get(name) {
+                Some(n) if known == 0 || n.listing.changed() > known => {
+                    match n.listing.entry(name, &n.key) {
+                        Some(line) => update.listed.push(line),
+                        None => update.unlisted.push(name.clone()),
+                    }
+                }
+                Some(_) => {}
+                None if known == 0 || log.forgotten() > known => update.unlisted.push(name.clone()),
+                None => {}
+            }
+        }
+        (log.version(), update)
+    }
+
     /// [`Registrations::register`], on a blocking thread.
     fn register(&self, name: String, record: NodeRecord) -> Result<Registered, ProxyError> {
         let key = wire::verifying_key(&record.node_key)
@@ -259,14 +306,15 @@ impl Shared {
         let mut nodes = lock(&self.nodes);
         if let Some(entry) = nodes.get_mut(name) {
             entry.decision = decision;
-            if !approve && entry.listing.unlist() {
-                entry.mailbox.clear();
-                entry.mailbox.wake();
-                self.directory.publish(
-                    nodes
-                        .iter()
-                        .filter_map(|(name, n)| n.listing.entry(name, &n.key)),
-                );
+            if !approve {
+                // A rejected node makes no more requests: it follows no one, and leaves.
+                let follows = std::mem::take(&mut entry.follows);
+                lock(&self.directory).follow(name, &follows, &[]);
+                if entry.listing.unlist() {
+                    entry.mailbox.clear();
+                    entry.mailbox.wake();
+                    self.changed(&mut nodes, name);
+                }
             }
         }
         tracing::info!(node = %name, approve, "the operator decided");
@@ -322,12 +370,12 @@ impl Shared {
     fn forget(&self, nodes: &mut HashMap<String, NodeEntry>, name: &str) {
         if let Some(gone) = nodes.remove(name) {
             gone.mailbox.wake();
-            if gone.listing.listed() {
-                self.directory.publish(
-                    nodes
-                        .iter()
-                        .filter_map(|(name, n)| n.listing.entry(name, &n.key)),
-                );
+            let mut log = lock(&self.directory);
+            log.forget(name, &gone.follows);
+            for follower in log.followers(name) {
+                if let Some(follower) = nodes.get(follower) {
+                    follower.mailbox.wake();
+                }
             }
         }
     }
@@ -444,12 +492,10 @@ impl Presence for EmbeddedStore {
         if !entry.presence.gone() && !entry.listing.listed() {
             // Listed again as it was last, if that still fits; its next ping says if not.
             let size = entry.listing.size_if_listed();
-            let others: usize = nodes.values().map(|n| n.listing.size()).sum();
+            let others = lock(&self.shared.directory).bytes();
             if directory::fits(node, others, size, self.shared.config.directory_bytes) {
-                if let Some(entry) = nodes.get_mut(node) {
-                    entry.listing.relist();
-                }
-                self.publish(&nodes);
+                entry.listing.relist();
+                self.changed(&mut nodes, node);
             }
         }
         Ok(())
@@ -466,10 +512,12 @@ impl Presence for EmbeddedStore {
         let mut nodes = self.nodes();
         if let Some(entry) = nodes.get_mut(node) {
             entry.presence.leave();
-            entry.listing.unlist();
+            let was_listed = entry.listing.unlist();
             entry.mailbox.clear();
             entry.mailbox.wake();
-            self.publish(&nodes);
+            if was_listed {
+                self.changed(&mut nodes, node);
+            }
         }
         Ok(())
     }
@@ -477,16 +525,16 @@ impl Presence for EmbeddedStore {
     async fn sweep(&self) {
         let timeout = self.shared.config.presence_timeout;
         let mut nodes = self.nodes();
-        let mut changed = false;
+        let mut offline = Vec::new();
         for (name, entry) in nodes.iter_mut() {
             if entry.listing.listed() && !entry.presence.online(timeout) {
                 entry.listing.unlist();
                 tracing::info!(node = %name, "node went offline");
-                changed = true;
+                offline.push(name.clone());
             }
         }
-        if changed {
-            self.publish(&nodes);
+        for name in offline {
+            self.changed(&mut nodes, &name);
         }
         // Last-seen times go to disk now and then, off this lock and this task.
         let mut due = Vec::new();
@@ -515,25 +563,23 @@ impl Presence for EmbeddedStore {
     ) -> Result<(), ProxyError> {
         let bound = self.shared.config.directory_bytes;
         let mut nodes = self.nodes();
-        let others: usize = nodes
-            .iter()
-            .filter(|(name, _)| *name != node)
-            .map(|(_, n)| n.listing.size())
-            .sum();
         let size = directory::entry_size(node, &offers, &accepts);
         let bare = directory::entry_size(node, &[], &[]);
         let entry = entry(&mut nodes, node)?;
         entry.listing.accept(&accepts);
+        let others = lock(&self.shared.directory)
+            .bytes()
+            .saturating_sub(entry.listing.size());
         if directory::fits(node, others, size, bound) {
             if entry.listing.show(offers, accepts, size) {
-                self.publish(&nodes);
+                self.changed(&mut nodes, node);
             }
             return Ok(());
         }
         if directory::fits(node, others, bare, bound)
             && entry.listing.show(Vec::new(), Vec::new(), bare)
         {
-            self.publish(&nodes);
+            self.changed(&mut nodes, node);
         }
         Err(ProxyError::TooLarge(format!(
             "the directory is full ({others} of its {bound} bytes are taken): this node is \
@@ -542,8 +588,39 @@ impl Presence for EmbeddedStore {
         )))
     }
 
-    fn directory(&self) -> watch::Receiver<DirectoryView> {
-        self.shared.directory.subscribe()
+    async fn follow(&self, node: &str, follows: Vec<String>) -> Result<(), ProxyError> {
+        let mut nodes = self.nodes();
+        let entry = entry(&mut nodes, node)?;
+        if entry.follows != follows {
+            lock(&self.shared.directory).follow(node, &entry.follows, &follows);
+            entry.follows = follows;
+        }
+        Ok(())
+    }
+
+    async fn followed(
+        &self,
+        node: &str,
+        known_version: u64,
+    ) -> Result<(u64, DirectoryUpdate), ProxyError> {
+        let nodes = self.nodes();
+        let follows = &nodes
+            .get(node)
+            .ok_or_else(|| ProxyError::NotRegistered(node.to_string()))?
+            .follows;
+        Ok(self.shared.followed(&nodes, follows, known_version))
+    }
+
+    fn directory_version(&self) -> watch::Receiver<u64> {
+        lock(&self.shared.directory).watch_version()
+    }
+
+    async fn directory_page(&self, after: Option<&str>, limit: usize) -> DirectoryPage {
+        lock(&self.shared.directory).page(after, limit)
+    }
+
+    async fn directory_since(&self, since: u64) -> Option<DirectoryChanges> {
+        lock(&self.shared.directory).since(since)
     }
 
     async fn may_accept(&self, node: &str, key: &[u8; 32]) -> Result<bool, ProxyError> {
@@ -573,15 +650,27 @@ impl Mailboxes for EmbeddedStore {
             .push(from, kind, bytes, MailboxBounds::of(config)))
     }
 
-    async fn take(&self, node: &str, acked: Option<u64>) -> Result<Mail, ProxyError> {
+    async fn take(
+        &self,
+        node: &str,
+        acked: Option<u64>,
+        known_version: Option<u64>,
+    ) -> Result<Mail, ProxyError> {
         let mut nodes = self.nodes();
         let entry = entry(&mut nodes, node)?;
         if let Some(seq) = acked {
             entry.mailbox.acknowledge(seq);
         }
+        let messages = entry.mailbox.batch();
+        let gone = entry.presence.gone();
+        let follows = known_version.map(|known| (known, entry.follows.clone()));
+        let directory = follows
+            .map(|(known, follows)| self.shared.followed(&nodes, &follows, known))
+            .filter(|(_, update)| !update.is_empty());
         Ok(Mail {
-            messages: entry.mailbox.batch(),
-            gone: entry.presence.gone(),
+            messages,
+            gone,
+            directory,
         })
     }
 

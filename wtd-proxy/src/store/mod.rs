@@ -28,15 +28,13 @@
 mod embedded;
 mod registry;
 
-use std::sync::{Arc, OnceLock};
-
-use axum::body::Bytes;
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{oneshot, watch};
-use wtd_wire::{Delivered, Directory, JsonDirectory, Kind, Offer, Route, TxStatus};
+use wtd_wire::{Delivered, DirectoryUpdate, Kind, Offer, Route, TxStatus};
 
 use crate::error::ProxyError;
 
+pub use crate::state::directory::{DirectoryChanges, DirectoryPage};
 pub use embedded::EmbeddedStore;
 pub use registry::{NodeRecord, Registry};
 
@@ -185,7 +183,8 @@ pub trait RequestRates: Send + Sync + 'static {
 /// A node is online while it holds a receive request, or made an authenticated request
 /// within [`Config::presence_timeout`](crate::Config::presence_timeout), unless it said
 /// goodbye since. The directory lists a node from its first ping or receive request until
-/// it leaves or [`Presence::sweep`] finds it offline.
+/// it leaves or [`Presence::sweep`] finds it offline. Every change of a node's line takes
+/// the next version.
 pub trait Presence: Send + Sync + 'static {
     /// Records an authenticated request from `node` on `route`, signed with `counter`:
     /// the node is present now. A ping or send signed after the node's last goodbye brings
@@ -218,8 +217,8 @@ pub trait Presence: Send + Sync + 'static {
     /// often as it likes (the proxy does every 500 ms).
     fn sweep(&self) -> impl Future<Output = ()> + Send;
 
-    /// Lists `node` in the directory with what it offers and accepts, publishing a new
-    /// version if the directory changed.
+    /// Lists `node` in the directory with what it offers and accepts, as a new version
+    /// if its line changed (woken: the receive requests of the nodes following it).
     ///
     /// Bounded: the directory's encoded size stays within
     /// [`Config::directory_bytes`](crate::Config::directory_bytes), over all proxies. A
@@ -246,66 +245,40 @@ pub trait Presence: Send + Sync + 'static {
         key: &[u8; 32],
     ) -> impl Future<Output = Result<bool, ProxyError>> + Send;
 
-    /// The directory, as a channel holding its latest version. Every change is published
-    /// with a larger version number than the one before; a receiver may see only the
-    /// newest of several quick changes. A change made through this store is in the
-    /// channel when the method that made it returns.
-    fn directory(&self) -> watch::Receiver<DirectoryView>;
-}
+    /// The directory's version, as a channel: it changes whenever the directory does
+    /// (a receiver may see only the newest of several quick changes). A change made
+    /// through this store is in the channel when the method that made it returns. For
+    /// readers that show the whole directory now and then (the dashboard), which then
+    /// read it in pages ([`Presence::directory_page`]).
+    fn directory_version(&self) -> watch::Receiver<u64>;
 
-/// The directory at one version, with its encodings, each made once for this version by
-/// the first reader that needs it and then shared by every answer (so a thousand pings,
-/// or a thousand `/api/directory` answers nobody reads, hold one copy, not a thousand).
-#[derive(Debug, Clone)]
-pub struct DirectoryView {
-    /// Changes whenever the directory does. Starts at the clock (ms), not at 1, so a node
-    /// holding a version from before a restart never mistakes a new directory for the
-    /// one it has.
-    pub version: u64,
-    /// The nodes online, sorted by name. Shared, so every reader borrows one copy.
-    pub directory: Arc<Directory>,
-    /// Its encodings, filled in on first use.
-    encoded: Arc<Encodings>,
-}
+    /// `node` now follows `follows` (at most [`wtd_wire::MAX_FOLLOWED`], checked by the
+    /// caller), instead of what it followed before.
+    fn follow(
+        &self,
+        node: &str,
+        follows: Vec<String>,
+    ) -> impl Future<Output = Result<(), ProxyError>> + Send;
 
-/// The encodings of one version of the directory.
-#[derive(Debug, Default)]
-struct Encodings {
-    /// postcard, as nodes read it in their ping answers.
-    postcard: OnceLock<Bytes>,
-    /// JSON, as `/api/directory` serves it.
-    json: OnceLock<Bytes>,
-}
+    /// The directory version now, and what changed for the nodes `node` follows since
+    /// `known_version` (everything, for 0). Exact: a followed node whose line changed
+    /// after `known_version` is in it, with its line now.
+    fn followed(
+        &self,
+        node: &str,
+        known_version: u64,
+    ) -> impl Future<Output = Result<(u64, DirectoryUpdate), ProxyError>> + Send;
 
-impl DirectoryView {
-    /// The directory `directory` at `version`.
-    pub fn new(version: u64, directory: Arc<Directory>) -> DirectoryView {
-        DirectoryView {
-            version,
-            directory,
-            encoded: Arc::default(),
-        }
-    }
+    /// Up to `limit` listed nodes sorted by name, after `after`.
+    fn directory_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = DirectoryPage> + Send;
 
-    /// The postcard bytes of the directory (a [`Directory`], without the version).
-    pub fn postcard(&self) -> Bytes {
-        self.encoded
-            .postcard
-            .get_or_init(|| Bytes::from(wtd_wire::encode(&*self.directory)))
-            .clone()
-    }
-
-    /// The JSON bytes of the directory and its version ([`wtd_wire::JsonDirectory`]).
-    pub fn json(&self) -> Bytes {
-        self.encoded
-            .json
-            .get_or_init(|| {
-                let json = JsonDirectory::new(self.version, (*self.directory).clone());
-                // Plain strings, numbers and lists: serializing them cannot fail.
-                Bytes::from(serde_json::to_vec(&json).unwrap_or_default())
-            })
-            .clone()
-    }
+    /// What changed in the whole directory since `since`; `None` when that is no longer
+    /// known (too many changes since, or a version from another start): read the pages.
+    fn directory_since(&self, since: u64) -> impl Future<Output = Option<DirectoryChanges>> + Send;
 }
 
 /// Each node's mailbox: messages waiting until the node acknowledges them.
@@ -332,10 +305,14 @@ pub trait Mailboxes: Send + Sync + 'static {
     /// Drops `node`'s messages numbered up to `acked`, then returns the oldest of those
     /// left, in order, as many as fit one answer ([`wtd_wire::MAX_BATCH_LEN`], half of
     /// [`wtd_wire::MAX_BODY_BYTES`]). What is returned stays queued until acknowledged.
+    ///
+    /// With `known_version`, in the same step: what changed for the nodes `node` follows
+    /// since that version ([`Presence::followed`]), if anything did.
     fn take(
         &self,
         node: &str,
         acked: Option<u64>,
+        known_version: Option<u64>,
     ) -> impl Future<Output = Result<Mail, ProxyError>> + Send;
 
     /// A channel that changes whenever something is queued for `node` or it leaves.
@@ -356,6 +333,8 @@ pub struct Mail {
     pub messages: Vec<Delivered>,
     /// The node said goodbye (its mailbox is then empty).
     pub gone: bool,
+    /// The directory version, and what changed for the nodes it follows, if anything did.
+    pub directory: Option<(u64, DirectoryUpdate)>,
 }
 
 /// Calls waiting on `/apply` for their reply.

@@ -12,7 +12,11 @@
 //! * when the origin's node does not answer in [`ASK_TIMEOUT`] and is gone from the
 //!   proxy's directory (the proxy drops a node 3 s after its last sign of life), or the
 //!   proxy says it is not connected, the process is reported with
-//!   [`ExitReason::NodeDown`]: nothing waits for a node that is gone;
+//!   [`ExitReason::NodeDown`]: nothing waits for a node that is gone. A node keeps only
+//!   the entries of the nodes it follows (at most 32), so the watcher's node follows the
+//!   origin's for as long as the monitor lasts, before any node it merely calls; with 32
+//!   nodes watched already, the proxy's `NodeDown` (3 s after the last sign of life)
+//!   still ends the watch;
 //! * a billet the origin no longer knows (its process ended and was forgotten, or the
 //!   node restarted and lost its processes) reports [`ExitReason::NoProc`]; a billet that
 //!   cannot be used any more (expired, or its grant revoked) reports
@@ -65,7 +69,10 @@ impl<M> RemotePid<M> {
         let monitor = table.next_monitor();
         let (go, ready) = tokio::sync::oneshot::channel::<()>();
         let watching = table.clone();
+        // The origin's node stays followed while the task lives (however it ends).
+        let following = held.peer.watching();
         let task = tokio::spawn(async move {
+            let _following = following;
             // Recorded before the first question, so a quick answer finds it.
             if ready.await.is_err() {
                 return;

@@ -293,10 +293,7 @@ fn new(
             (entry.node_key.clone(), unchecked(out, node, entry, &held)?)
         }
         (None, None) => {
-            let empty = JsonDirectory {
-                version: 0,
-                nodes: Vec::new(),
-            };
+            let empty = JsonDirectory::default();
             return Err(not_online(
                 node,
                 &proxy,

@@ -19,8 +19,16 @@ use crate::node::record::NodeRecord;
 use crate::transport::{self, Transport, TransportError};
 use crate::wire::{JsonDirectory, Signed};
 
-/// The most the directory may weigh: far more than 10,000 nodes with their missions.
+/// The most one page of the directory may weigh: far more than [`PAGE`] nodes with their
+/// missions.
 const DIRECTORY_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Nodes asked for per page of the directory (the proxy's most).
+const PAGE: usize = 1000;
+
+/// Most pages read for the whole directory: 40,000 nodes, within the burst of directory
+/// reads one address may make.
+const MAX_PAGES: usize = 40;
 
 /// How long the directory and a registration may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -195,8 +203,31 @@ impl Proxy {
         self.directory_within(GLANCE_TIMEOUT).ok()
     }
 
+    /// The whole directory, page after page (at most [`MAX_PAGES`] of them).
     fn directory_within(&self, timeout: Duration) -> Result<JsonDirectory, ProxyError> {
-        let url = format!("{}/api/directory", self.base());
+        let mut whole = self.page_within(timeout, None)?;
+        for _ in 1..MAX_PAGES {
+            let Some(after) = whole.next.take() else {
+                break;
+            };
+            let page = self.page_within(timeout, Some(&after))?;
+            whole.nodes.extend(page.nodes);
+            whole.next = page.next;
+        }
+        Ok(whole)
+    }
+
+    /// One page of the directory: the nodes after `after`.
+    fn page_within(
+        &self,
+        timeout: Duration,
+        after: Option<&str>,
+    ) -> Result<JsonDirectory, ProxyError> {
+        // Names are `[a-z0-9_-]`: safe in a URL as they are.
+        let url = match after {
+            Some(after) => format!("{}/api/directory?limit={PAGE}&after={after}", self.base()),
+            None => format!("{}/api/directory?limit={PAGE}", self.base()),
+        };
         let mut response = transport::agent()
             .get(&url)
             .config()

@@ -66,6 +66,7 @@ pub(crate) fn receive_loop(node: &Arc<NodeInner>) {
             epoch,
             ack_seq: last_seq,
             wait_ms: RX_WAIT.as_millis() as u32,
+            known_version: node.presence.known_version(),
         };
         let agent = node.watchdog.rx.begin();
         let result = node.transport.rx(&agent, &poll);
@@ -78,9 +79,16 @@ pub(crate) fn receive_loop(node: &Arc<NodeInner>) {
             Ok(batch) => {
                 backoff.reset();
                 if batch.epoch != epoch {
-                    // The proxy restarted: its sequence numbers start again.
+                    // The proxy restarted: its sequence numbers start again, and it may
+                    // have forgotten what this node offers and follows.
+                    if epoch != 0 {
+                        node.presence.proxy_restarted();
+                    }
                     epoch = batch.epoch;
                     last_seq = 0;
+                }
+                if let Some((version, update)) = batch.directory {
+                    node.presence.heard(version, update);
                 }
                 for message in batch.messages {
                     if message.seq <= last_seq {

@@ -11,8 +11,9 @@
 //!   the pending calls.
 //! * `pending`: calls this node made that wait for their reply, and how a reply is
 //!   accepted.
-//! * `presence`: the **ping** thread: once a second, presence and what the node offers;
-//!   brings back the directory when it changed.
+//! * `presence`: the **ping** thread: what the node offers and which nodes it follows,
+//!   when that changes (and every 20 s); brings back what changed for those nodes.
+//!   Presence itself is the held receive request.
 //! * [`record`]: `node.toml`, the node's name and proxy in its home, written on start as
 //!   `wtd register` writes it, so the `wtd` command can work on the home.
 //! * `watchdog`: interrupts a send or receive stuck far longer than the proxy ever takes.
@@ -47,6 +48,7 @@ use crate::wire::{Directory, Offer};
 use outbox::{Outbox, OutboxItem};
 use pending::PendingCalls;
 use presence::Presence;
+pub(crate) use presence::Watching;
 use watchdog::Watchdog;
 
 /// Send threads.
@@ -251,9 +253,20 @@ impl Node {
         &self.inner.presence.offers
     }
 
-    /// The directory as of the last ping (nodes online, their missions and keys).
+    /// The directory entries of the nodes this node follows and that are online now:
+    /// their missions and keys, as last heard from the proxy. A node follows the nodes it
+    /// holds a peer for (and those it monitors), at most
+    /// [`MAX_FOLLOWED`](crate::wire::MAX_FOLLOWED); the whole directory is for people
+    /// (`wtd nodes`, the proxy's page), read in pages.
     pub fn directory(&self) -> Directory {
-        lock(&self.inner.presence.directory).clone()
+        self.inner.presence.directory()
+    }
+
+    /// Whether the proxy's directory lists `node` (it is online), as last heard. From now
+    /// on this node follows `node`, so the answer stays fresh; until the proxy's first
+    /// answer about it (within about a second) a node counts as listed.
+    pub fn lists(&self, node: &str) -> bool {
+        self.inner.lists(node)
     }
 
     /// Starts minting a grant for `grantee`: `node.grant("bob").mission("demo").rate("5/s")?.mint()`.
@@ -281,17 +294,21 @@ impl Node {
 }
 
 impl NodeInner {
-    /// Whether the directory this node last heard from the proxy lists `name` online.
-    pub(crate) fn lists(&self, name: &str) -> bool {
-        lock(&self.presence.directory)
-            .nodes
-            .iter()
-            .any(|entry| entry.name == name)
-    }
-
     /// Whether the node is stopping or stopped.
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Follows `node`'s directory entry from the next ping on (the nodes this node calls
+    /// or monitors); `false` if it already follows as many as it may.
+    pub(crate) fn follow(&self, node: &str) -> bool {
+        self.presence.follow(node)
+    }
+
+    /// Whether the directory lists `node` (online), following it from now on; a node not
+    /// heard about yet counts as listed until the proxy says otherwise.
+    pub(crate) fn lists(&self, node: &str) -> bool {
+        self.presence.lists(node)
     }
 
     /// Queues an envelope for the send threads.

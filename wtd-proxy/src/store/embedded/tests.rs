@@ -132,10 +132,16 @@ async fn messages_are_numbered_and_stay_until_acknowledged() {
     }
     assert!(arrivals.has_changed().expect("open"), "the poll is woken");
     let seqs = |mail: Mail| mail.messages.iter().map(|m| m.seq).collect::<Vec<_>>();
-    assert_eq!(seqs(store.take("alice", None).await.expect("take")), [1, 2]);
-    assert_eq!(seqs(store.take("alice", Some(1)).await.expect("take")), [2]);
+    assert_eq!(
+        seqs(store.take("alice", None, None).await.expect("take")),
+        [1, 2]
+    );
+    assert_eq!(
+        seqs(store.take("alice", Some(1), None).await.expect("take")),
+        [2]
+    );
     store.clear_mailbox("alice").await.expect("clear");
-    let mail = store.take("alice", None).await.expect("take");
+    let mail = store.take("alice", None, None).await.expect("take");
     assert!(mail.messages.is_empty());
 }
 
@@ -150,16 +156,22 @@ async fn a_goodbye_empties_the_mailbox_wakes_the_poll_and_refuses_more() {
     arrivals.borrow_and_update();
     store.leave("alice").await.expect("leaves");
     assert!(arrivals.has_changed().expect("open"));
-    let mail = store.take("alice", None).await.expect("take");
+    let mail = store.take("alice", None, None).await.expect("take");
     assert!(mail.gone && mail.messages.is_empty());
     let status = store.deliver("alice", None, Kind::Call, vec![2]).await;
     assert_eq!(status.ok(), Some(TxStatus::NodeDown));
     // A ping signed before the goodbye does not bring the node back; one after does.
     store.seen("alice", Route::Bye, 5).await.expect("seen");
     store.seen("alice", Route::Ping, 4).await.expect("seen");
-    assert!(store.take("alice", None).await.expect("take").gone);
+    assert!(store.take("alice", None, None).await.expect("take").gone);
     store.seen("alice", Route::Ping, 6).await.expect("seen");
-    assert!(!store.take("alice", None).await.expect("take").gone);
+    assert!(!store.take("alice", None, None).await.expect("take").gone);
+}
+
+/// The names listed now, from the first page.
+async fn listed(store: &impl Store) -> Vec<String> {
+    let page = store.directory_page(None, 100).await;
+    page.nodes.iter().map(|n| n.name.clone()).collect()
 }
 
 #[tokio::test]
@@ -167,30 +179,110 @@ async fn every_directory_change_gets_a_larger_version() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store(&dir);
     online(&store, "alice").await;
-    let mut directory = store.directory();
-    let first = directory.borrow_and_update().version;
-    assert!(directory.borrow().directory.nodes.is_empty());
+    let first = store.directory_page(None, 10).await.version;
+    assert!(listed(&store).await.is_empty());
 
     store
         .list("alice", Vec::new(), vec![[3; 32]])
         .await
         .expect("lists");
-    assert!(directory.has_changed().expect("open"));
-    let listed = directory.borrow_and_update().clone();
-    assert!(listed.version > first);
-    assert_eq!(listed.directory.nodes[0].name, "alice");
+    let after_listing = store.directory_page(None, 10).await.version;
+    assert!(after_listing > first);
+    assert_eq!(listed(&store).await, ["alice"]);
 
     store
         .list("alice", Vec::new(), vec![[3; 32]])
         .await
         .expect("lists");
-    assert!(!directory.has_changed().expect("open"), "nothing changed");
+    let again = store.directory_page(None, 10).await.version;
+    assert_eq!(again, after_listing, "nothing changed");
 
     tokio::time::sleep(Duration::from_millis(60)).await;
     store.sweep().await;
-    let swept = directory.borrow_and_update().clone();
-    assert!(swept.version > listed.version);
-    assert!(swept.directory.nodes.is_empty(), "silent past the timeout");
+    let swept = store.directory_since(again).await.expect("kept");
+    assert!(swept.version > again);
+    assert_eq!(swept.unlisted, ["alice"], "silent past the timeout");
+    assert!(listed(&store).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_follower_hears_exactly_the_followed_nodes_that_changed_since_its_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir);
+    for name in ["alice", "bob", "carol", "dave"] {
+        online(&store, name).await;
+        store
+            .list(name, Vec::new(), Vec::new())
+            .await
+            .expect("lists");
+    }
+    store
+        .follow("dave", vec!["alice".into(), "bob".into(), "zoe".into()])
+        .await
+        .expect("follows");
+    // Version 0: every followed node, listed or not (zoe is unknown).
+    let (v1, all) = store.followed("dave", 0).await.expect("followed");
+    let names: Vec<&str> = all.listed.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert_eq!(all.unlisted, ["zoe"]);
+    // Carol is not followed: her change is not dave's business.
+    store
+        .list("carol", Vec::new(), vec![[1; 32]])
+        .await
+        .expect("lists");
+    store
+        .list("bob", Vec::new(), vec![[2; 32]])
+        .await
+        .expect("lists");
+    let (v2, changed) = store.followed("dave", v1).await.expect("followed");
+    assert!(v2 > v1);
+    assert_eq!(changed.listed.len(), 1);
+    assert_eq!(changed.listed[0].accepts, [[2; 32]]);
+    assert!(changed.unlisted.is_empty());
+    // Many changes missed: still exactly the followed ones, with their state now.
+    for i in 0..50u8 {
+        store
+            .list("carol", Vec::new(), vec![[i; 32]])
+            .await
+            .expect("lists");
+        store
+            .list("alice", Vec::new(), vec![[i; 32]])
+            .await
+            .expect("lists");
+    }
+    store.leave("alice").await.expect("leaves");
+    let (_, missed) = store.followed("dave", v2).await.expect("followed");
+    assert!(missed.listed.is_empty());
+    assert_eq!(missed.unlisted, ["alice"]);
+    // A version from another start of the proxy (ahead of this one) gets everything.
+    let (_, fresh) = store.followed("dave", u64::MAX).await.expect("followed");
+    assert_eq!(fresh.listed.len() + fresh.unlisted.len(), 3);
+}
+
+#[tokio::test]
+async fn a_followed_node_changing_wakes_the_followers_receive_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir);
+    online(&store, "alice").await;
+    online(&store, "bob").await;
+    store
+        .follow("bob", vec!["alice".into()])
+        .await
+        .expect("follows");
+    let (known, _) = store.followed("bob", 0).await.expect("followed");
+    let mut arrivals = store.watch_mailbox("bob").await.expect("watch");
+    arrivals.borrow_and_update();
+    let mail = store.take("bob", None, Some(known)).await.expect("take");
+    assert!(mail.directory.is_none(), "nothing changed yet");
+    store
+        .list("alice", Vec::new(), Vec::new())
+        .await
+        .expect("lists");
+    assert!(arrivals.has_changed().expect("open"), "bob's poll is woken");
+    let mail = store.take("bob", None, Some(known)).await.expect("take");
+    let (version, update) = mail.directory.expect("alice's change");
+    assert!(version > known);
+    assert_eq!(update.listed[0].name, "alice");
 }
 
 #[tokio::test]
@@ -210,17 +302,15 @@ async fn the_directory_stays_within_its_bound_and_a_node_past_it_is_listed_bare(
         store.list("bob", Vec::new(), keys(80)).await,
         Err(ProxyError::TooLarge(text)) if text.contains("the directory is full")
     ));
-    let view = store.directory().borrow().clone();
-    let bob = view.directory.nodes.iter().find(|n| n.name == "bob");
+    let page = store.directory_page(None, 10).await;
+    let bob = page.nodes.iter().find(|n| n.name == "bob");
     assert!(
         bob.is_some_and(|b| b.accepts.is_empty()),
         "listed by name and key"
     );
-    assert!(
-        view.postcard().len() <= 4096,
-        "{} bytes",
-        view.postcard().len()
-    );
+    let nodes: Vec<wtd_wire::DirectoryEntry> = page.nodes.iter().map(|n| (**n).clone()).collect();
+    let bytes = wire::encode(&wtd_wire::Directory { nodes }).len();
+    assert!(bytes <= 4096, "{bytes} bytes");
     // Alice changing her own line is measured without her old one.
     store
         .list("alice", Vec::new(), keys(85))
@@ -245,12 +335,16 @@ async fn a_held_poll_keeps_a_node_online_and_is_bounded() {
     ));
     tokio::time::sleep(Duration::from_millis(60)).await;
     store.sweep().await;
-    assert_eq!(store.directory().borrow().directory.nodes.len(), 1);
+    assert_eq!(
+        listed(&store).await,
+        ["alice"],
+        "online while it holds a poll"
+    );
     store.release_poll("alice");
     store.release_poll("alice");
     tokio::time::sleep(Duration::from_millis(60)).await;
     store.sweep().await;
-    assert!(store.directory().borrow().directory.nodes.is_empty());
+    assert!(listed(&store).await.is_empty());
 }
 
 #[tokio::test]
