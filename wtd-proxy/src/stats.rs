@@ -9,11 +9,18 @@
 //! published on a watch channel: the event stream sends it to every page, and each
 //! snapshot is encoded once however many pages watch.
 //!
+//! Only while someone looks: a page holds the event stream, or `/api/stats` was read in
+//! the last [`WATCHED_FOR`]. Otherwise the sampler keeps the totals' history and nothing
+//! else: at 10,000 nodes, a per-node snapshot every second cost the proxy about 85 MiB
+//! and 3 % of a core with nobody watching (docs/PERFORMANCE.md). The first look starts a
+//! snapshot at once ([`Stats::want`]).
+//!
 //! Memory is bounded: counters exist only for registered names (others are dropped at
 //! the next sample), reasons are the proxy's own error codes, links and history are
 //! capped ([`MAX_LINKS`], [`HISTORY_SECONDS`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -169,7 +176,20 @@ pub struct Stats {
     approve: bool,
     /// The newest snapshot, JSON-encoded once (without history).
     feed: watch::Sender<Bytes>,
+    /// Whether `feed` holds a snapshot of the last sample (not the empty `{}` it holds
+    /// while nobody looks).
+    fresh: AtomicBool,
+    /// When `/api/stats` was last read, ms since the Unix epoch.
+    last_read_ms: AtomicU64,
+    /// Wakes the sampler for a snapshot now: someone started looking.
+    wanted: tokio::sync::Notify,
 }
+
+/// `/api/stats` keeps full snapshots coming for this long after it was read.
+pub const WATCHED_FOR: Duration = Duration::from_secs(10);
+
+/// The snapshot published while nobody looks.
+const EMPTY: &[u8] = b"{}";
 
 fn lock(m: &Mutex<Counted>) -> std::sync::MutexGuard<'_, Counted> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -181,7 +201,52 @@ impl Stats {
         Stats {
             counted: Mutex::default(),
             approve,
-            feed: watch::Sender::new(Bytes::from_static(b"{}")),
+            feed: watch::Sender::new(Bytes::from_static(EMPTY)),
+            fresh: AtomicBool::new(false),
+            last_read_ms: AtomicU64::new(0),
+            wanted: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Whether anyone looks: a page holds the event stream, or `/api/stats` was read
+    /// within [`WATCHED_FOR`].
+    pub fn watched(&self) -> bool {
+        let read = self.last_read_ms.load(Ordering::Relaxed);
+        self.feed.receiver_count() > 0
+            || wire::now_ms().saturating_sub(read) < WATCHED_FOR.as_millis() as u64
+    }
+
+    /// Someone starts looking: `/api/stats` is read (`reading`), or a page opens the event
+    /// stream. Unless the snapshot is current, the sampler takes one now.
+    pub fn want(&self, reading: bool) {
+        if reading {
+            self.last_read_ms.store(wire::now_ms(), Ordering::Relaxed);
+        }
+        if !self.is_fresh() {
+            self.wanted.notify_one();
+        }
+    }
+
+    /// Whether the published snapshot is a current one (not the empty one).
+    pub fn is_fresh(&self) -> bool {
+        self.fresh.load(Ordering::Relaxed)
+    }
+
+    /// Ends a second of history from the counters and `observed`, without a snapshot:
+    /// what the sampler does while nobody looks. Drops the last snapshot, whose nodes
+    /// would go stale.
+    pub fn tick_unwatched(&self, observed: &Observed) {
+        let mut c = lock(&self.counted);
+        let c = &mut *c;
+        retain_registered(c, observed, wire::now_ms());
+        let second = next_second(c, observed, wire::now_ms());
+        c.at_last_sample = c.total.clone();
+        if c.history.len() >= HISTORY_SECONDS {
+            c.history.pop_front();
+        }
+        c.history.push_back(second);
+        if self.fresh.swap(false, Ordering::Relaxed) {
+            self.feed.send_replace(Bytes::from_static(EMPTY));
         }
     }
 
@@ -252,17 +317,7 @@ impl Stats {
         let c = &mut *c;
         let listed: HashMap<&str, &wire::DirectoryEntry> =
             listed.iter().map(|n| (n.name.as_str(), &**n)).collect();
-        // Counters for names no longer registered go (bounded by the registrations).
-        let registered: std::collections::HashSet<&str> =
-            observed.nodes.iter().map(|n| n.name.as_str()).collect();
-        c.nodes.retain(|name, _| registered.contains(name.as_str()));
-        c.since.retain(|name, _| registered.contains(name.as_str()));
-        c.node_calls_at_last_sample
-            .retain(|name, _| registered.contains(name.as_str()));
-        c.links
-            .retain(|_, (_, last)| now.saturating_sub(*last) < LINK_MS);
-        let mailbox_messages: usize = observed.nodes.iter().map(|n| n.mailbox_messages).sum();
-        let apply_waiters: usize = observed.nodes.iter().map(|n| n.apply_waiters).sum();
+        retain_registered(c, &observed, now);
         let mut nodes = Vec::with_capacity(observed.nodes.len());
         for n in observed.nodes.iter().filter(|n| n.approved) {
             let entry = listed.get(n.name.as_str());
@@ -303,15 +358,7 @@ impl Stats {
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         let last = match c.history.back() {
             Some(last) if !tick => *last,
-            _ => Second {
-                at_ms: now,
-                calls: c.total.calls - c.at_last_sample.calls,
-                replies: c.total.replies - c.at_last_sample.replies,
-                bytes: c.total.bytes - c.at_last_sample.bytes,
-                refused: c.total.refusals() - c.at_last_sample.refusals(),
-                mailbox_messages,
-                apply_waiters,
-            },
+            _ => next_second(c, &observed, now),
         };
         if tick {
             c.at_last_sample = c.total.clone();
@@ -342,6 +389,7 @@ impl Stats {
         };
         // Plain strings, numbers and maps: serializing them cannot fail.
         let json = serde_json::to_vec(&snapshot).unwrap_or_default();
+        self.fresh.store(true, Ordering::Relaxed);
         self.feed.send_replace(Bytes::from(json));
     }
 
@@ -367,12 +415,40 @@ impl Stats {
     }
 }
 
+/// Drops the counters of names no longer registered (bounded by the registrations) and
+/// links older than [`LINK_MS`].
+fn retain_registered(c: &mut Counted, observed: &Observed, now: u64) {
+    let registered: std::collections::HashSet<&str> =
+        observed.nodes.iter().map(|n| n.name.as_str()).collect();
+    c.nodes.retain(|name, _| registered.contains(name.as_str()));
+    c.since.retain(|name, _| registered.contains(name.as_str()));
+    c.node_calls_at_last_sample
+        .retain(|name, _| registered.contains(name.as_str()));
+    c.links
+        .retain(|_, (_, last)| now.saturating_sub(*last) < LINK_MS);
+}
+
+/// The second of history ending now: the counters since the last one, and the mailboxes
+/// and `/apply` waiters `observed` now.
+fn next_second(c: &Counted, observed: &Observed, now: u64) -> Second {
+    Second {
+        at_ms: now,
+        calls: c.total.calls - c.at_last_sample.calls,
+        replies: c.total.replies - c.at_last_sample.replies,
+        bytes: c.total.bytes - c.at_last_sample.bytes,
+        refused: c.total.refusals() - c.at_last_sample.refusals(),
+        mailbox_messages: observed.nodes.iter().map(|n| n.mailbox_messages).sum(),
+        apply_waiters: observed.nodes.iter().map(|n| n.apply_waiters).sum(),
+    }
+}
+
 /// A change of the directory is shown within this time, not at once: a snapshot reads
 /// every registration and every listed node, and in a large cluster with nodes coming and
 /// going, changes come many times a second. Those that come meanwhile are shown together.
 const CHANGES_SHOWN_EVERY: Duration = Duration::from_millis(250);
 
-/// Samples once a second and when the directory changes, until the proxy closes.
+/// Samples once a second and when the directory changes, until the proxy closes; while
+/// nobody looks, only the totals' history, once a second.
 pub(crate) async fn sampler<S: Store>(state: Arc<State<S>>) {
     let mut directory = state.watch_directory();
     let mut closing = state.closing.subscribe();
@@ -388,9 +464,19 @@ pub(crate) async fn sampler<S: Store>(state: Arc<State<S>>) {
                 }
                 false
             }
+            // Someone started looking: a snapshot now, not at the next tick.
+            _ = state.stats.wanted.notified() => false,
             _ = closing.wait_for(|c| *c) => return,
         };
-        if !ticked {
+        let watched = state.stats.watched();
+        if !watched {
+            if ticked {
+                let observed = state.observe().await;
+                state.stats.tick_unwatched(&observed);
+            }
+            continue;
+        }
+        if !ticked && state.stats.is_fresh() {
             tokio::select! {
                 _ = tokio::time::sleep_until(last + CHANGES_SHOWN_EVERY) => {}
                 _ = closing.wait_for(|c| *c) => return,
@@ -511,5 +597,32 @@ mod tests {
             c.nodes.len() <= 2,
             "only the registered name and the last sender stay"
         );
+    }
+
+    /// Nobody looks: a second of history is still kept from the counters, and the last
+    /// snapshot is dropped (it would go stale); a look makes the proxy watched again.
+    #[test]
+    fn unwatched_seconds_keep_the_history_and_drop_the_snapshot() {
+        let stats = Stats::new(false);
+        assert!(!stats.watched(), "nobody has looked yet");
+        stats.relayed(Some("n0"), "n1", Kind::Call, 10, TxStatus::Queued);
+        stats.sample(&[], observed(&["n0", "n1"]), true);
+        assert!(stats.is_fresh());
+        stats.relayed(Some("n0"), "n1", Kind::Call, 10, TxStatus::Queued);
+        stats.relayed(Some("n0"), "n1", Kind::Call, 10, TxStatus::Queued);
+        stats.tick_unwatched(&observed(&["n0", "n1"]));
+        assert!(!stats.is_fresh());
+        assert_eq!(&stats.watch().borrow()[..], EMPTY);
+        {
+            let c = lock(&stats.counted);
+            assert_eq!(c.history.len(), 2);
+            let second = c.history.back().expect("a second");
+            assert_eq!((second.calls, second.mailbox_messages), (2, 6));
+        }
+        stats.want(true);
+        assert!(stats.watched(), "/api/stats was just read");
+        let page = Stats::new(false);
+        let _stream = page.watch();
+        assert!(page.watched(), "a page holds the event stream");
     }
 }

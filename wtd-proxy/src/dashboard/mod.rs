@@ -12,6 +12,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State as Axum;
 use axum::http::header;
@@ -77,11 +78,23 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+/// How long `/api/stats` waits for a snapshot when nobody looked lately.
+const STATS_WAIT: Duration = Duration::from_secs(5);
+
 async fn stats<S: Store>(
     Axum(state): Axum<Shared<S>>,
     client: Option<Extension<ClientAddr>>,
 ) -> Result<Response, ProxyError> {
     let _slot = admit_reader(&state, client)?;
+    // Nobody looked lately: the sampler takes a snapshot now (within a second or two
+    // even at 10,000 nodes); a stale or empty one is never answered as current.
+    if !state.stats.is_fresh() {
+        let mut snapshots = state.stats.watch();
+        state.stats.want(true);
+        let _ = tokio::time::timeout(STATS_WAIT, snapshots.changed()).await;
+    } else {
+        state.stats.want(true);
+    }
     Ok((
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -103,7 +116,12 @@ async fn events<S: Store>(Axum(state): Axum<Shared<S>>) -> Result<Response, Prox
         )));
     };
     let mut snapshots = state.stats.watch();
-    snapshots.mark_changed();
+    if state.stats.is_fresh() {
+        snapshots.mark_changed();
+    } else {
+        // The first snapshot comes as soon as the sampler has taken it.
+        state.stats.want(false);
+    }
     let closing = state.closing.subscribe();
     let stream = futures_util::stream::unfold(
         (snapshots, closing, permit),
