@@ -595,7 +595,12 @@ fn run(req: &Req) {
                     ),
                     // `fields.call` makes calls to functions only; any other target gets
                     // a URL that cannot match it.
-                    _ => (call.callee.clone(), String::new(), String::new(), String::new()),
+                    _ => (
+                        call.callee.clone(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ),
                 },
             };
             let path = format!(

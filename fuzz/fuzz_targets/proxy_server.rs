@@ -32,7 +32,9 @@ fn proxy() -> SocketAddr {
             let listener = runtime
                 .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
                 .unwrap_or_else(|e| panic!("bind: {e}"));
-            let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+            let addr = listener
+                .local_addr()
+                .unwrap_or_else(|e| panic!("addr: {e}"));
             let mut config = wtd_proxy::Config::new(wtd_fuzz::scratch_dir("proxy-server"));
             // A request cut short waits this long for the rest: keep the fuzzer moving.
             config.read_timeout = Duration::from_secs(2);
