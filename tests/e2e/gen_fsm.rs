@@ -75,20 +75,21 @@ async fn a_door_opened_from_another_node_is_locked_again_by_its_state_timeout() 
 async fn buttons_sent_while_the_door_is_open_are_postponed_until_it_locks() {
     let (cluster, alice, bob, peer, local) = door(Duration::from_secs(2)).await;
     let door = Door::remote(&peer, "front");
+    // The code from Bob, one press after the other (each waits for its answer): casts
+    // across the wire are not delivered in the order they were sent (two send threads,
+    // concurrent turns at the callee), and a code is an order.
     for button in CODE {
-        door.send_event(DoorEvent::Button(button))
+        door.sync_send_event(DoorCall::Press(button))
             .await
-            .expect("queued");
+            .expect("pressed");
     }
     let open = until(&peer, |s| s.state == DoorState::Open).await;
-    assert!(open.is_some(), "the code sent as events opened the door");
-    // The code again, while open: each press is postponed, not lost and not counted yet.
+    assert!(open.is_some(), "the code opened the door");
+    // The code again, while open, into the door's own mailbox (in order): each press is
+    // postponed, not lost and not counted yet.
     for button in CODE {
-        door.send_event(DoorEvent::Button(button))
-            .await
-            .expect("queued");
+        local.send_event(DoorEvent::Button(button)).expect("queued");
     }
-    // When the state timeout locks the door, the postponed code runs and opens it again.
     let reopened = until(&peer, |s| s.opened == 2).await;
     assert!(
         reopened.is_some(),
