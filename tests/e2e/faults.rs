@@ -145,17 +145,23 @@ async fn a_proxy_killed_under_traffic_comes_back_with_everything() {
     bob.stop().await;
 }
 
-/// The callee dies with SIGKILL while it runs a slow call: the caller hears NodeDown or
-/// Timeout within its timeout, not never.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_callee_killed_mid_call_gives_node_down_or_timeout() {
+/// The real proxy binary, Bob in this process, and Carol as a process of her own (so she
+/// can be killed, with her name), serving Bob with the key returned. The folder and the
+/// proxy live as long as the caller holds them.
+async fn bob_and_carol_apart() -> (
+    tempfile::TempDir,
+    ChildProcess,
+    Node,
+    (String, ChildProcess),
+    KeyFile,
+) {
     let dir = tempfile::tempdir().expect("temp dir");
     let proxy = ChildProcess::proxy("127.0.0.1:0", &dir.path().join("proxy"));
     let url = format!("http://{}", proxy.ready);
     let bob = start_node(&unique("bob"), &url, dir.path(), &[]).await;
     let carol_name = unique("carol");
     let key_path = dir.path().join("bob-for-carol.wtdkey");
-    let mut carol = ChildProcess::node(
+    let carol = ChildProcess::node(
         &carol_name,
         &url,
         &dir.path().join(&carol_name),
@@ -163,6 +169,14 @@ async fn a_callee_killed_mid_call_gives_node_down_or_timeout() {
         &key_path,
     );
     let key = KeyFile::load(&key_path).expect("carol's key for bob");
+    (dir, proxy, bob, (carol_name, carol), key)
+}
+
+/// The callee dies with SIGKILL while it runs a slow call: the caller hears NodeDown or
+/// Timeout within its timeout, not never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callee_killed_mid_call_gives_node_down_or_timeout() {
+    let (_dir, _proxy, bob, (_, mut carol), key) = bob_and_carol_apart().await;
     let timeout = Duration::from_secs(4);
     let peer = bob.peer(&key).expect("peer").with_timeout(timeout);
     assert_eq!(lab::nop::call(&peer, 7).await.expect("carol answers"), 7);
@@ -191,20 +205,7 @@ async fn a_callee_killed_mid_call_gives_node_down_or_timeout() {
 /// the poll's 20 s plus 3.5 s at most).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_leaves_the_directory_and_its_followers_hear_it() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let proxy = ChildProcess::proxy("127.0.0.1:0", &dir.path().join("proxy"));
-    let url = format!("http://{}", proxy.ready);
-    let bob = start_node(&unique("bob"), &url, dir.path(), &[]).await;
-    let carol_name = unique("carol");
-    let key_path = dir.path().join("bob-for-carol.wtdkey");
-    let mut carol = ChildProcess::node(
-        &carol_name,
-        &url,
-        &dir.path().join(&carol_name),
-        bob.name(),
-        &key_path,
-    );
-    let key = KeyFile::load(&key_path).expect("carol's key for bob");
+    let (_dir, _proxy, bob, (carol_name, mut carol), key) = bob_and_carol_apart().await;
     // Holding a peer for Carol, Bob follows her.
     let _peer = bob.peer(&key).expect("peer");
     let listed = eventually(Duration::from_secs(10), || async {
