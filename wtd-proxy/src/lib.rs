@@ -36,6 +36,7 @@ pub mod clients;
 pub mod connections;
 pub mod dashboard;
 pub mod error;
+pub mod local_redis;
 pub mod operator;
 pub mod routes;
 pub mod server;
