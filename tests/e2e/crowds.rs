@@ -3,21 +3,20 @@
 //! by polite clients. Each test shows the bound, and that the others still get through.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wtd::wire::{
-    Hop, Kind, Outgoing, Ping, Register, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply,
-    TxStatus, decode_exact, domain, encode, now_ms,
+    Kind, Outgoing, Ping, Register, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply, TxStatus,
+    decode_exact, domain, encode, now_ms,
 };
 
 use wtd::{Node, NodeConfig};
 use wtd_examples::demo;
 use wtd_proxy::Config;
 
-use crate::harness::{Cluster, empty_ping, eventually, register_by_hand, unique};
+use crate::harness::{Cluster, empty_ping, eventually, hop_by_hand, register_by_hand, unique};
 
 /// Mallory holds a name and floods Alice, a callee too slow to read her mailbox, with
 /// junk calls through `/tx`, 256 a request. Past her share of Alice's mailbox she is
@@ -387,43 +386,6 @@ async fn tx_by_hand(url: &str, node: &str, key: &SigningKey, batch: &TxBatch) ->
     let (status, body) = hop_by_hand(url, &path, node, key, Route::Tx, encode(batch)).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     decode_exact::<TxReply>(&body).expect("a tx reply").statuses
-}
-
-/// POSTs `body` to `path`, wrapped in a hop signed by `node`'s key; returns the status
-/// and the answer's bytes.
-async fn hop_by_hand(
-    url: &str,
-    path: &str,
-    node: &str,
-    key: &SigningKey,
-    route: Route,
-    body: Vec<u8>,
-) -> (u16, Vec<u8>) {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let hop = Hop {
-        node: node.to_string(),
-        route,
-        counter: now_ms() * 1000 + NEXT.fetch_add(1, Ordering::Relaxed),
-        issued_at_ms: now_ms(),
-        body,
-    };
-    let body = Signed::sign(domain::HOP, &hop, key).to_bytes();
-    let url = format!("{url}{path}");
-    tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        let mut response = agent
-            .post(&url)
-            .send(&body[..])
-            .unwrap_or_else(|e| panic!("{url}: no answer: {e}"));
-        let status = response.status().as_u16();
-        (status, response.body_mut().read_to_vec().expect("body"))
-    })
-    .await
-    .expect("joined")
 }
 
 /// New names are limited per client address, with a global ceiling far above: 10,000 nodes

@@ -2,13 +2,13 @@
 //! with their own homes, all torn down at the end.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use tempfile::TempDir;
-use wtd::wire::{Encoding, Ping, Register, Signed, domain, now_ms};
+use wtd::wire::{Encoding, Hop, Ping, Register, Route, Signed, domain, now_ms};
 use wtd::{KeyFile, Node, NodeConfig, Peer};
 use wtd_proxy::{Config, Proxy};
 
@@ -166,11 +166,17 @@ pub fn sign_demo<A: Serialize>(peer: &Peer, function: &str, args: &A) -> Signed 
 /// Sends one signed call through the proxy's `/apply` route, as a script or an attacker
 /// would; returns the signed reply.
 pub async fn apply(cluster: &Cluster, call: &Signed) -> Signed {
-    let (url, call) = (cluster.url(), call.clone());
+    apply_to(&cluster.url(), call)
+        .await
+        .expect("the proxy relays it")
+}
+
+/// [`apply`] through the proxy at `url`; the error when it does not relay it.
+pub async fn apply_to(url: &str, call: &Signed) -> Result<Signed, wtd::Error> {
+    let (url, call) = (url.to_string(), call.clone());
     tokio::task::spawn_blocking(move || wtd::transport::apply(&url, &call, Duration::from_secs(8)))
         .await
         .expect("joined")
-        .expect("the proxy relays it")
 }
 
 /// Sends one signed call through `/apply` and checks that the proxy refused it itself, as
@@ -304,4 +310,50 @@ pub fn run_example(name: &str) -> String {
         "{name}: exit {status:?}\n{stdout}\n{stderr}"
     );
     stdout
+}
+
+/// A hop signed by `node`'s key around `body`, with a counter never used before: the
+/// bytes a node would POST to `route`.
+pub fn signed_hop(node: &str, key: &SigningKey, route: Route, body: Vec<u8>) -> Vec<u8> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let hop = Hop {
+        node: node.to_string(),
+        route,
+        counter: now_ms() * 1000 + NEXT.fetch_add(1, Ordering::Relaxed),
+        issued_at_ms: now_ms(),
+        body,
+    };
+    Signed::sign(domain::HOP, &hop, key).to_bytes()
+}
+
+/// POSTs `body` to `path`, wrapped in a hop signed by `node`'s key; returns the status
+/// and the answer's bytes.
+pub async fn hop_by_hand(
+    url: &str,
+    path: &str,
+    node: &str,
+    key: &SigningKey,
+    route: Route,
+    body: Vec<u8>,
+) -> (u16, Vec<u8>) {
+    post_bytes(format!("{url}{path}"), signed_hop(node, key, route, body)).await
+}
+
+/// POSTs `body` as it is; returns the status and the answer's bytes.
+pub async fn post_bytes(url: String, body: Vec<u8>) -> (u16, Vec<u8>) {
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut response = agent
+            .post(&url)
+            .send(&body[..])
+            .unwrap_or_else(|e| panic!("{url}: no answer: {e}"));
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_vec().expect("body"))
+    })
+    .await
+    .expect("joined")
 }
