@@ -39,37 +39,50 @@ const RX_WAIT_MS: u32 = 20_000;
 /// How long a node that left stays away before rejoining.
 const AWAY: Duration = Duration::from_secs(5);
 
-/// The command line: `dirsim PROXY_ADDR N SECONDS CHURN_PCT_PER_MIN PROXY_PID RUN`.
+/// The command line: `dirsim PROXY_ADDRS N SECONDS CHURN_PCT_PER_MIN PIDS RUN`. Several
+/// proxies (sharing one store) are comma-separated; node `i` talks to proxy `i % n`. The
+/// processes measured are comma-separated too: the proxies, and the store's if any.
 struct Args {
-    proxy: SocketAddr,
+    proxies: Vec<SocketAddr>,
     nodes: usize,
     seconds: u64,
     churn_per_min: f64,
-    proxy_pid: u32,
+    pids: Vec<u32>,
     run: String,
 }
 
 fn args() -> Result<Args, String> {
     let a: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: dirsim PROXY_ADDR(127.x.x.x:port) NODES SECONDS CHURN_PCT_PER_MIN PROXY_PID RUN_NAME";
+    let usage = "usage: dirsim PROXY_ADDR[,ADDR…](127.x.x.x:port) NODES SECONDS CHURN_PCT_PER_MIN \
+                 PID[,PID…] RUN_NAME";
     if a.len() != 6 {
         return Err(usage.into());
     }
-    let proxy: SocketAddr = a[0].parse().map_err(|_| usage.to_string())?;
-    if !matches!(proxy.ip(), std::net::IpAddr::V4(v4) if v4.is_loopback()) {
+    let proxies = a[0]
+        .split(',')
+        .map(|p| p.parse::<SocketAddr>().map_err(|_| usage.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if proxies
+        .iter()
+        .any(|p| !matches!(p.ip(), std::net::IpAddr::V4(v4) if v4.is_loopback()))
+    {
         return Err("dirsim talks to 127.0.0.0/8 only".into());
     }
+    let pids = a[4]
+        .split(',')
+        .map(|p| p.parse::<u32>().map_err(|_| usage.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
     let nodes: usize = a[1].parse().map_err(|_| usage.to_string())?;
     let seconds: u64 = a[2].parse().map_err(|_| usage.to_string())?;
     if nodes == 0 || nodes > MAX_NODES || seconds == 0 || seconds > MAX_SECONDS {
         return Err(format!("1..={MAX_NODES} nodes and 1..={MAX_SECONDS} s"));
     }
     Ok(Args {
-        proxy,
+        proxies,
         nodes,
         seconds,
         churn_per_min: a[3].parse().map_err(|_| usage.to_string())?,
-        proxy_pid: a[4].parse().map_err(|_| usage.to_string())?,
+        pids,
         run: a[5].clone(),
     })
 }
@@ -419,7 +432,7 @@ async fn main() -> std::process::ExitCode {
                 name: format!("{}-{i}", args.run),
                 key: SigningKey::from_bytes(&seed),
                 source: Ipv4Addr::new(127, 1 + (k / 256) as u8, (k % 256) as u8, 1),
-                proxy: args.proxy,
+                proxy: args.proxies[i % args.proxies.len()],
                 follows: vec![follow(1), follow(2)],
                 counter: AtomicU64::new(0),
             })
@@ -467,14 +480,14 @@ async fn main() -> std::process::ExitCode {
     tokio::time::sleep(settle).await;
     let bytes0 = tally.bytes_in.load(Ordering::Relaxed);
     let errors0 = tally.errors.load(Ordering::Relaxed);
-    let (cpu0, _) = proc_sample(args.proxy_pid);
+    let cpu0: Vec<u64> = args.pids.iter().map(|&p| proc_sample(p).0).collect();
     let window = Instant::now();
     tally.measuring.store(true, Ordering::Relaxed);
 
     // Churn: leaves at an even pace, each node chosen at random; stops with the window.
     let per_second = args.churn_per_min / 100.0 * args.nodes as f64 / 60.0;
     let mut left = 0u64;
-    let mut rss_max = 0u64;
+    let mut rss_max = vec![0u64; args.pids.len()];
     let mut rng = 0x2545_f491_4f6c_dd1d_u64;
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -486,11 +499,13 @@ async fn main() -> std::process::ExitCode {
             let _ = leaves[(rng % leaves.len() as u64) as usize].try_send(());
             left += 1;
         }
-        rss_max = rss_max.max(proc_sample(args.proxy_pid).1);
+        for (max, &pid) in rss_max.iter_mut().zip(&args.pids) {
+            *max = (*max).max(proc_sample(pid).1);
+        }
     }
     let seconds = window.elapsed().as_secs_f64();
     tally.measuring.store(false, Ordering::Relaxed);
-    let (cpu1, rss) = proc_sample(args.proxy_pid);
+    let end: Vec<(u64, u64)> = args.pids.iter().map(|&p| proc_sample(p)).collect();
     let bytes = tally.bytes_in.load(Ordering::Relaxed) - bytes0;
     let errors = tally.errors.load(Ordering::Relaxed) - errors0;
     // Every node's loop ends at `until`; its held request ends with it.
@@ -498,20 +513,37 @@ async fn main() -> std::process::ExitCode {
     while lives.join_next().await.is_some() {}
 
     let ticks_per_s = 100.0; // CLK_TCK on Linux
-    let cpu_pct = (cpu1 - cpu0) as f64 / ticks_per_s / seconds * 100.0;
+    let cpu_pct: Vec<f64> = end
+        .iter()
+        .zip(&cpu0)
+        .map(|((cpu1, _), cpu0)| cpu1.saturating_sub(*cpu0) as f64 / ticks_per_s / seconds * 100.0)
+        .collect();
+    let rss: u64 = end.iter().map(|(_, rss)| rss).sum();
+    let rss_max_sum: u64 = rss_max
+        .iter()
+        .zip(&end)
+        .map(|(m, (_, r))| (*m).max(*r))
+        .sum();
+    // Each measured process on its own: "cpu%/rss MiB", in the order given.
+    let each: Vec<String> = end
+        .iter()
+        .zip(&cpu_pct)
+        .map(|((_, rss), cpu)| format!("{cpu:.1}/{:.1}", *rss as f64 / 1024.0))
+        .collect();
     let mut pings = std::mem::take(&mut *tally.pings.lock().unwrap_or_else(|p| p.into_inner()));
     let mut heard =
         std::mem::take(&mut *tally.heard_leave.lock().unwrap_or_else(|p| p.into_inner()));
     println!(
         "nodes={} churn_pct_min={} window_s={:.0} proxy_cpu_pct={:.1} rss_mib={:.1} rss_max_mib={:.1} \
          out_kb_s={:.1} pings={} ping_p50_ms={:.2} ping_p99_ms={:.2} leaves={} \
-         leave_heard_p50_ms={:.0} leave_heard_p99_ms={:.0} updates={} errors={}",
+         leave_heard_p50_ms={:.0} leave_heard_p99_ms={:.0} updates={} errors={} proxies={} \
+         each_cpu_pct/rss_mib={}",
         args.nodes,
         args.churn_per_min,
         seconds,
-        cpu_pct,
+        cpu_pct.iter().sum::<f64>(),
         rss as f64 / 1024.0,
-        rss_max.max(rss) as f64 / 1024.0,
+        rss_max_sum as f64 / 1024.0,
         bytes as f64 / 1024.0 / seconds,
         pings.len(),
         percentile(&mut pings, 0.5),
@@ -520,7 +552,9 @@ async fn main() -> std::process::ExitCode {
         percentile(&mut heard, 0.5),
         percentile(&mut heard, 0.99),
         tally.updates.load(Ordering::Relaxed),
-        errors
+        errors,
+        args.proxies.len(),
+        each.join(",")
     );
     std::process::ExitCode::SUCCESS
 }
