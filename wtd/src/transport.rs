@@ -12,6 +12,10 @@
 //! takes far too long with `Agent::shutdown` (see `node/watchdog.rs`); a caller never waits past
 //! its own call timeout either way. Pings, registration and goodbyes, which are rare, use
 //! the shared agent and timeouts.
+//!
+//! A node may have several proxies ([`ProxyList`]): every request goes to the one in use
+//! now, and its outcome (an answer, or none) is reported to the list, which moves the
+//! node to the next proxy when the one in use stops answering.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -21,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::proxies::ProxyList;
 use crate::wire::{
     self, Hop, Ping, PingReply, Register, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply, domain,
 };
@@ -72,7 +77,8 @@ impl TransportError {
 /// A node's connection to its proxy.
 pub struct Transport {
     agent: ureq::Agent,
-    base: String,
+    /// The node's proxies, and the one in use.
+    proxies: ProxyList,
     node: String,
     key: SigningKey,
     counter: AtomicU64,
@@ -81,7 +87,7 @@ pub struct Transport {
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
-            .field("base", &self.base)
+            .field("proxy", &self.proxies.current())
             .field("node", &self.node)
             .finish()
     }
@@ -106,21 +112,32 @@ pub fn agent() -> ureq::Agent {
 impl Transport {
     /// A transport for node `node` signing with `key`, to the proxy at `base`.
     pub fn new(base: &str, node: &str, key: SigningKey) -> Transport {
+        Transport::with_proxies(&[base.to_string()], node, key)
+    }
+
+    /// A transport for node `node` signing with `key`, to the first of `proxies` (not
+    /// empty), moving to the next when the one in use stops answering.
+    pub fn with_proxies(proxies: &[String], node: &str, key: SigningKey) -> Transport {
         // Counters start at the current time in microseconds, so they keep growing across
         // restarts of the node and the proxy's replay window never sees an old one again.
         let start = wire::now_ms().saturating_mul(1000);
         Transport {
             agent: agent(),
-            base: base.trim_end_matches('/').to_string(),
+            proxies: ProxyList::new(node, proxies),
             node: node.to_string(),
             key,
             counter: AtomicU64::new(start),
         }
     }
 
-    /// The proxy's base URL.
-    pub fn url(&self) -> &str {
-        &self.base
+    /// The base URL of the proxy in use now.
+    pub fn url(&self) -> String {
+        self.proxies.current()
+    }
+
+    /// The node's proxies, and the one in use.
+    pub fn proxies(&self) -> &ProxyList {
+        &self.proxies
     }
 
     /// `PUT /nodes/{name}`.
@@ -132,15 +149,17 @@ impl Transport {
             issued_at_ms: wire::now_ms(),
         };
         let body = Signed::sign(domain::REGISTER, &message, &self.key).to_bytes();
-        let url = format!("{}/nodes/{}", self.base, self.node);
-        send(
+        let ticket = self.proxies.ticket();
+        let url = format!("{}/nodes/{}", ticket.url, self.node);
+        let result = send(
             &self.agent,
             "PUT",
             &url,
             body,
             Some(Duration::from_secs(10)),
-        )
-        .map(|_| ())
+        );
+        self.proxies.outcome(&ticket, &result);
+        result.map(|_| ())
     }
 
     /// `POST /ping`.
@@ -190,9 +209,11 @@ impl Transport {
             body: wire::encode(body),
         };
         let signed = Signed::sign(domain::HOP, &hop, &self.key).to_bytes();
-        let url = format!("{}{path}", self.base);
-        let answer = send(agent, "POST", &url, signed, timeout)?;
-        wire::decode_exact(&answer).map_err(|e| TransportError::BadAnswer(e.to_string()))
+        let ticket = self.proxies.ticket();
+        let url = format!("{}{path}", ticket.url);
+        let answer = send(agent, "POST", &url, signed, timeout);
+        self.proxies.outcome(&ticket, &answer);
+        wire::decode_exact(&answer?).map_err(|e| TransportError::BadAnswer(e.to_string()))
     }
 }
 

@@ -551,6 +551,7 @@ async fn grant_add_for_a_key_carol_made_herself() {
         node: "alice".into(),
         node_public_key: alice_public,
         proxy: cluster.url().to_string(),
+        fallback_proxies: Vec::new(),
         missions: vec!["demo".into()],
         secret_key: wtd::keys::secret_hex(&key),
     }
@@ -980,6 +981,7 @@ async fn a_key_file_pinning_another_node_key_is_refused_unless_replace() {
         node: "alice".into(),
         node_public_key: hex::encode(attacker),
         proxy: "http://127.0.0.1:9".into(),
+        fallback_proxies: Vec::new(),
         missions: vec!["demo".into()],
         secret_key: wtd::keys::secret_hex(&wtd::keys::generate()),
     }

@@ -1,0 +1,104 @@
+//! A node given several proxies moves to the next when its proxy stops answering (issue
+//! 15). Here the proxies are independent (each its own embedded store): the one a node
+//! moves to does not know it, so the node registers there by itself, and from then on the
+//! nodes on that proxy can call it.
+
+use std::time::Duration;
+
+use wtd::{Error, Node, NodeConfig};
+use wtd_examples::demo;
+
+use crate::harness::{Cluster, eventually, failover_log, unique};
+
+/// Long enough for a node to notice that its proxy is gone (a few failures over 3 s),
+/// move, register on the next and be called there, on a loaded machine.
+const MOVE_LIMIT: Duration = Duration::from_secs(40);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_moves_to_its_fallback_proxy_when_its_proxy_stops() {
+    let log = failover_log();
+    let mut a = Cluster::start().await;
+    let b = Cluster::start().await;
+    let alice_name = unique("alice");
+    let config = NodeConfig::new(&alice_name, &a.url(), a.dir.path().join(&alice_name))
+        .fallback_proxy(&b.url())
+        .serve(&["demo"]);
+    let alice = Node::start(config).await.expect("alice starts");
+    assert_eq!(alice.proxy(), a.url(), "a node starts on its primary");
+    let bob = b.node(&unique("bob"), &[]).await;
+    let (key, peer) = b.grant(&alice, &bob, &["demo"], "100/s");
+    assert_eq!(key.proxy, a.url(), "a key names the primary first");
+    assert_eq!(
+        key.fallback_proxies,
+        [b.url()],
+        "and the fallbacks after it"
+    );
+
+    // Bob is on B, Alice on A: independent proxies, so B does not know her yet.
+    let err = demo::add::call(&peer, 1, 1)
+        .await
+        .expect_err("alice is on A");
+    assert!(matches!(err, Error::NodeDown { .. }), "{err}");
+
+    a.stop_proxy().await;
+    let moved = eventually(MOVE_LIMIT, || async {
+        (alice.proxy() == b.url()).then_some(())
+    })
+    .await;
+    assert!(moved.is_some(), "alice still talks to {}", alice.proxy());
+    let answer = eventually(MOVE_LIMIT, || async {
+        demo::add::call(&peer, 2, 3).await.ok()
+    })
+    .await;
+    assert_eq!(
+        answer,
+        Some(5),
+        "bob, on B, calls alice once she moved there"
+    );
+
+    let said = format!("proxy {} is not answering (", a.url());
+    let then = format!("); moving to proxy {}", b.url());
+    let lines = log.lines_about(&alice_name);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&said) && l.contains("Connection refused") && l.contains(&then)),
+        "alice's log says she moved, and why: {lines:#?}"
+    );
+
+    alice.stop().await;
+    a.stop(vec![]).await;
+    b.stop(vec![bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_primary_is_down_starts_on_a_fallback() {
+    let mut a = Cluster::start().await;
+    let b = Cluster::start().await;
+    a.stop_proxy().await;
+    let name = unique("alice");
+    let config = NodeConfig::new(&name, &a.url(), a.dir.path().join(&name))
+        .fallback_proxy(&b.url())
+        .serve(&["demo"]);
+    let alice = Node::start(config).await.expect("alice starts on B");
+    assert_eq!(alice.proxy(), b.url());
+    let bob = b.node(&unique("bob"), &[]).await;
+    let (_, peer) = b.grant(&alice, &bob, &["demo"], "100/s");
+    let answer = eventually(MOVE_LIMIT, || async {
+        demo::add::call(&peer, 2, 2).await.ok()
+    })
+    .await;
+    assert_eq!(answer, Some(4));
+
+    // With no proxy answering, a node does not start, and the error names its primary.
+    let lonely = NodeConfig::new(&unique("carol"), &a.url(), a.dir.path().join("carol"))
+        .fallback_proxy(&a.url().replace("127.0.0.1", "localhost"));
+    match Node::start(lonely).await {
+        Err(Error::ProxyUnreachable { url, .. }) => assert_eq!(url, a.url()),
+        other => panic!("expected ProxyUnreachable, got {other:?}"),
+    }
+
+    alice.stop().await;
+    a.stop(vec![]).await;
+    b.stop(vec![bob]).await;
+}
