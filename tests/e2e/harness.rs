@@ -139,8 +139,9 @@ pub async fn bind_again(addr: &str) -> tokio::net::TcpListener {
     }
 }
 
-/// The log lines of the `wtd::proxies` module (a node moving between proxies), of every
-/// test in this binary: tests tell theirs apart by node name.
+/// The log lines of the `wtd::proxies` module (a node moving between proxies) and of
+/// `wtd::node::presence` (a node registering again), of every test in this binary: tests
+/// tell theirs apart by node name.
 pub struct FailoverLog(Mutex<Vec<u8>>);
 
 impl FailoverLog {
@@ -156,14 +157,16 @@ impl FailoverLog {
 }
 
 /// Starts collecting the [`FailoverLog`] (once for the binary: a `tracing` subscriber of
-/// its own, which only ever takes `wtd::proxies`' lines).
+/// its own, which takes only those modules' lines).
 pub fn failover_log() -> &'static FailoverLog {
     static LOG: OnceLock<FailoverLog> = OnceLock::new();
     static INSTALLED: OnceLock<()> = OnceLock::new();
     let log = LOG.get_or_init(|| FailoverLog(Mutex::new(Vec::new())));
     INSTALLED.get_or_init(|| {
         let installed = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("wtd::proxies=info"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "wtd::proxies=info,wtd::node::presence=info",
+            ))
             .with_ansi(false)
             .with_writer(|| LogWriter)
             .try_init();

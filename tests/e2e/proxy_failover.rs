@@ -1,7 +1,9 @@
 //! A node given several proxies moves to the next when its proxy stops answering (issue
 //! 15). Here the proxies are independent (each its own embedded store): the one a node
 //! moves to does not know it, so the node registers there by itself, and from then on the
-//! nodes on that proxy can call it.
+//! nodes on that proxy can call it. A proxy that knows the node already (as every proxy
+//! of one cluster on a shared store does) is not registered with again: that would empty
+//! the node's mailbox there.
 
 use std::time::Duration;
 
@@ -65,6 +67,13 @@ async fn a_node_moves_to_its_fallback_proxy_when_its_proxy_stops() {
             .any(|l| l.contains(&said) && l.contains("Connection refused") && l.contains(&then)),
         "alice's log says she moved, and why: {lines:#?}"
     );
+    let registered = format!("proxy={}", b.url());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("registered again") && l.contains(&registered)),
+        "B did not know alice: she registered there: {lines:#?}"
+    );
 
     alice.stop().await;
     a.stop(vec![]).await;
@@ -97,6 +106,56 @@ async fn a_node_whose_primary_is_down_starts_on_a_fallback() {
         Err(Error::ProxyUnreachable { url, .. }) => assert_eq!(url, a.url()),
         other => panic!("expected ProxyUnreachable, got {other:?}"),
     }
+
+    alice.stop().await;
+    a.stop(vec![]).await;
+    b.stop(vec![bob]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_moving_to_a_proxy_that_knows_it_does_not_register_again() {
+    let log = failover_log();
+    let mut a = Cluster::start().await;
+    let b = Cluster::start().await;
+    let name = unique("alice");
+    let home = a.dir.path().join(&name);
+    // B knows Alice already, with her node key, as a proxy sharing A's store would.
+    let key = wtd::keys::load_or_create_node_key(&home).expect("alice's key");
+    let (url, who) = (b.url(), name.clone());
+    tokio::task::spawn_blocking(move || {
+        wtd::transport::Transport::new(&url, &who, key).register("")
+    })
+    .await
+    .expect("joined")
+    .expect("B registers alice");
+
+    let config = NodeConfig::new(&name, &a.url(), &home)
+        .fallback_proxy(&b.url())
+        .serve(&["demo"]);
+    let alice = Node::start(config).await.expect("alice starts");
+    let bob = b.node(&unique("bob"), &[]).await;
+    let (_, peer) = b.grant(&alice, &bob, &["demo"], "100/s");
+    a.stop_proxy().await;
+    let answer = eventually(MOVE_LIMIT, || async {
+        demo::add::call(&peer, 3, 4).await.ok()
+    })
+    .await;
+    assert_eq!(
+        answer,
+        Some(7),
+        "bob, on B, calls alice once she moved there"
+    );
+    assert_eq!(alice.proxy(), b.url());
+
+    let lines = log.lines_about(&name);
+    assert!(
+        lines.iter().any(|l| l.contains("moving to proxy")),
+        "alice moved: {lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("registered again")),
+        "a proxy that knows alice is not registered with again: {lines:#?}"
+    );
 
     alice.stop().await;
     a.stop(vec![]).await;

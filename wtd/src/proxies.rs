@@ -249,7 +249,7 @@ pub fn check_url(url: &str) -> Result<()> {
 /// Whether `e` means the proxy is not there to answer (rather than that it refused).
 pub fn is_not_answering(e: &TransportError) -> bool {
     match e {
-        TransportError::Unreachable(_) => true,
+        TransportError::NotSent(_) | TransportError::Unreachable(_) => true,
         TransportError::Refused { status, .. } => *status >= 500,
         TransportError::NotRegistered | TransportError::BadAnswer(_) => false,
     }
@@ -258,7 +258,9 @@ pub fn is_not_answering(e: &TransportError) -> bool {
 /// A few words on how a proxy failed to answer, for the log line.
 pub(crate) fn detail(e: &TransportError) -> String {
     match e {
-        TransportError::Unreachable(detail) => detail.chars().take(120).collect(),
+        TransportError::NotSent(detail) | TransportError::Unreachable(detail) => {
+            detail.chars().take(120).collect()
+        }
         TransportError::Refused {
             status, message, ..
         } => format!(
@@ -279,7 +281,7 @@ mod tests {
     }
 
     fn refused() -> Result<(), TransportError> {
-        Err(TransportError::Unreachable("connection refused".into()))
+        Err(TransportError::NotSent("connection refused".into()))
     }
 
     #[test]

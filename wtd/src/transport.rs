@@ -33,7 +33,12 @@ use crate::wire::{
 /// What a request to the proxy can end with, short of success.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
-    /// No answer: connection refused, reset, or timed out.
+    /// No answer, and the request never left this machine: the connection could not be
+    /// made (refused, no route, name not found, a TLS handshake that failed). Nothing of
+    /// it reached the proxy.
+    NotSent(String),
+    /// No answer after the request may have gone out: the connection was reset or closed,
+    /// or timed out. The proxy may have acted on it (queued a call, say).
     Unreachable(String),
     /// The proxy does not know this node (it lost its data, or never had it).
     NotRegistered,
@@ -55,10 +60,12 @@ impl TransportError {
     /// As the error a program sees.
     pub fn into_error(self, url: &str) -> Error {
         match self {
-            TransportError::Unreachable(detail) => Error::ProxyUnreachable {
-                url: url.to_string(),
-                detail,
-            },
+            TransportError::NotSent(detail) | TransportError::Unreachable(detail) => {
+                Error::ProxyUnreachable {
+                    url: url.to_string(),
+                    detail,
+                }
+            }
             TransportError::NotRegistered => Error::Proxy {
                 status: 404,
                 message: "this node is not registered with the proxy".into(),
@@ -235,7 +242,7 @@ pub(crate) fn send(
         .build()
         .header("content-type", "application/octet-stream")
         .send(&body[..]);
-    let mut response = response.map_err(|e| TransportError::Unreachable(e.to_string()))?;
+    let mut response = response.map_err(no_answer)?;
     let status = response.status().as_u16();
     let code = error_code(response.headers());
     let bytes = response
@@ -252,6 +259,33 @@ pub(crate) fn send(
             code,
             message: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
         }),
+    }
+}
+
+/// A request that got no answer: [`TransportError::NotSent`] if it never left this
+/// machine, else [`TransportError::Unreachable`].
+fn no_answer(e: ureq::Error) -> TransportError {
+    use std::io::ErrorKind;
+    use ureq::Timeout;
+    let never_sent = match &e {
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::AddrNotAvailable
+                | ErrorKind::NetworkUnreachable
+                | ErrorKind::HostUnreachable
+        ),
+        ureq::Error::Timeout(timeout) => matches!(timeout, Timeout::Resolve | Timeout::Connect),
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::BadUri(_)
+        | ureq::Error::Tls(_) => true,
+        _ => false,
+    };
+    if never_sent {
+        TransportError::NotSent(e.to_string())
+    } else {
+        TransportError::Unreachable(e.to_string())
     }
 }
 

@@ -217,13 +217,24 @@ fn settle(node: &NodeInner, item: OutboxItem, status: TxStatus) {
 }
 
 /// The batch could not be sent: tell everyone who waits on it.
+///
+/// Except a call whose request may have reached the proxy before the connection broke
+/// ([`TransportError::Unreachable`], as when the proxy dies mid-request): it may be
+/// queued there, or in the store the proxy shares with others, and run, and its reply may
+/// still come through the proxy the node moves to. So it keeps waiting, and if no reply
+/// comes, its timeout ends it as `Timeout`, "the outcome is unknown", which is then the
+/// truth. Nothing here sends it again: a call is sent once, so it cannot run twice.
 fn fail_all(node: &NodeInner, items: Vec<OutboxItem>, e: TransportError) {
-    let url = node.transport.url().to_string();
+    let url = node.transport.url();
+    let maybe_sent = matches!(e, TransportError::Unreachable(_));
     for item in items {
         let error = e.clone().into_error(&url);
         match item.on_status {
             OnStatus::Cast(done) => {
                 let _ = done.send(Err(error));
+            }
+            OnStatus::FailPending(_) if maybe_sent => {
+                tracing::debug!(node = %node.name, "a call may have reached the proxy before the connection broke: it waits for its reply until its timeout ({error})");
             }
             OnStatus::FailPending(ack) => node.pending.fail(&ack, error),
             OnStatus::Ignore => {
