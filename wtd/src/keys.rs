@@ -233,4 +233,37 @@ mod tests {
         }
         assert!(good.check().is_ok());
     }
+
+    #[test]
+    fn a_key_file_names_the_fallback_proxies_and_one_without_them_still_loads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bob.wtdkey");
+        let mut file = KeyFile {
+            grantee: "bob".into(),
+            node: "alice".into(),
+            node_public_key: hex::encode(generate().verifying_key().to_bytes()),
+            proxy: "http://127.0.0.1:1".into(),
+            fallback_proxies: Vec::new(),
+            missions: vec!["demo".into()],
+            secret_key: secret_hex(&generate()),
+        };
+        file.save(&path).expect("saved");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            !text.contains("fallback"),
+            "a key of a node with one proxy reads as before: {text}"
+        );
+        assert_eq!(KeyFile::load(&path).expect("loads"), file);
+
+        file.fallback_proxies = vec!["http://127.0.0.1:2".into()];
+        file.save(&path).expect("saved");
+        assert_eq!(KeyFile::load(&path).expect("loads"), file);
+
+        file.fallback_proxies = vec!["ftp://127.0.0.1:2".into()];
+        let err = file.check().expect_err("refused").to_string();
+        assert!(
+            err.contains("\"ftp://127.0.0.1:2\" must start with http://"),
+            "{err}"
+        );
+    }
 }

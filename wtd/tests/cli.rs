@@ -649,6 +649,59 @@ async fn a_name_taken_by_another_key_cannot_be_registered() {
     cluster.stop().await;
 }
 
+/// `--proxy` given twice: the first is the primary, the second a fallback. A primary that
+/// does not answer is passed over for the registration, and both are remembered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_with_a_fallback_proxy_registers_with_the_first_that_answers() {
+    let cluster = Cluster::start().await;
+    let carol = cluster.user("carol");
+    carol.wtd(&["init"]).await.ok();
+    let dead = "http://127.0.0.1:9";
+    let registered = carol
+        .wtd(&[
+            "register",
+            "--proxy",
+            dead,
+            "--proxy",
+            cluster.url(),
+            "--name",
+            "carol",
+        ])
+        .await;
+    let said = registered.ok();
+    assert!(
+        said.contains(&format!("Registered `carol` with {}.", cluster.url()))
+            && said.contains(&format!("Not answering, so not registered with: {dead}")),
+        "{said}"
+    );
+    let record = std::fs::read_to_string(carol.home.join("node.toml")).expect("node.toml");
+    assert!(
+        record.contains(&format!("proxy = \"{dead}\""))
+            && record.contains(&format!("fallback_proxies = [\"{}\"]", cluster.url())),
+        "the primary stays the first given: {record}"
+    );
+
+    let bad = carol
+        .wtd(&[
+            "register",
+            "--proxy",
+            cluster.url(),
+            "--proxy",
+            "example.org",
+            "--name",
+            "carol",
+        ])
+        .await;
+    assert_eq!(bad.code, Some(2), "a usage error: {bad:#?}");
+    assert!(
+        bad.stderr
+            .contains("\"example.org\" must start with http://"),
+        "{bad:#?}"
+    );
+
+    cluster.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_new_then_grant_add_no_private_key_changes_hands() {
     let mut cluster = Cluster::start().await;
