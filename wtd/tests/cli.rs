@@ -702,6 +702,67 @@ async fn register_with_a_fallback_proxy_registers_with_the_first_that_answers() 
     cluster.stop().await;
 }
 
+/// Alice registered with two independent proxies; her key names both. When her primary
+/// stops, her node moves to the fallback, and `wtd call` with her key finds her there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_a_key_naming_fallback_proxies_finds_the_node_where_it_moved() {
+    let mut a = Cluster::start().await;
+    let b = Cluster::start().await;
+    let alice = a.user("alice");
+    alice.wtd(&["init"]).await.ok();
+    alice
+        .wtd(&[
+            "register",
+            "--proxy",
+            a.url(),
+            "--proxy",
+            b.url(),
+            "--name",
+            "alice",
+        ])
+        .await
+        .ok();
+    let node = Node::start(
+        NodeConfig::registered(&alice.home)
+            .expect("registered")
+            .serve(&["demo"]),
+    )
+    .await
+    .expect("alice's node starts");
+    assert_eq!(node.proxy(), a.url());
+    let key = a.grant(&alice, "bob", &["--mission", "demo"]).await;
+    let bob = b.user("bob");
+    bob.wtd(&["init"]).await.ok();
+    bob.wtd(&["key", "add", &key]).await.ok();
+    let before = bob.wtd(&["call", "alice", "demo/add", "[1, 1]"]).await;
+    assert_eq!(before.ok().trim(), "2", "through her primary");
+
+    a.stop_proxy().await;
+    let moved = eventually(Duration::from_secs(40), || async {
+        (node.proxy() == b.url()).then_some(())
+    })
+    .await;
+    assert!(
+        moved.is_some(),
+        "alice's node still talks to {}",
+        node.proxy()
+    );
+    let after = eventually(Duration::from_secs(20), || async {
+        let run = bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+        (run.code == Some(0)).then_some(run.stdout)
+    })
+    .await;
+    assert_eq!(
+        after.as_deref().map(str::trim),
+        Some("5"),
+        "through her fallback"
+    );
+
+    node.stop().await;
+    a.stop().await;
+    b.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_new_then_grant_add_no_private_key_changes_hands() {
     let mut cluster = Cluster::start().await;
