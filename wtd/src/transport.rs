@@ -317,3 +317,50 @@ pub fn apply(proxy: &str, call: &Signed, timeout: Duration) -> Result<Signed, Er
         detail: format!("not a signed reply: {e}"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call is failed at once only when its request surely never left: see
+    /// `node/outbox.rs`.
+    #[test]
+    fn a_refused_connection_is_not_sent_and_a_broken_one_may_have_been() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/tx/alice", closed.local_addr().expect("addr"));
+        drop(closed);
+        let refused = send(
+            &agent(),
+            "POST",
+            &url,
+            vec![1],
+            Some(Duration::from_secs(5)),
+        );
+        assert!(
+            matches!(refused, Err(TransportError::NotSent(_))),
+            "{refused:?}"
+        );
+
+        // A "proxy" that reads the request, then hangs up without answering.
+        let rude = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/tx/alice", rude.local_addr().expect("addr"));
+        let server = std::thread::spawn(move || {
+            use std::io::Read;
+            let (mut conn, _) = rude.accept().expect("the client connects");
+            let mut request = [0u8; 1024];
+            let _ = conn.read(&mut request);
+        });
+        let broken = send(
+            &agent(),
+            "POST",
+            &url,
+            vec![1],
+            Some(Duration::from_secs(5)),
+        );
+        server.join().expect("joined");
+        assert!(
+            matches!(broken, Err(TransportError::Unreachable(_))),
+            "{broken:?}"
+        );
+    }
+}
