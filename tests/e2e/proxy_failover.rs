@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use wtd::{Error, Node, NodeConfig};
-use wtd_examples::demo;
+use wtd_examples::{demo, lab};
 
 use crate::harness::{Cluster, eventually, failover_log, unique};
 
@@ -160,4 +160,75 @@ async fn a_node_moving_to_a_proxy_that_knows_it_does_not_register_again() {
     alice.stop().await;
     a.stop(vec![]).await;
     b.stop(vec![bob]).await;
+}
+
+/// A call in flight when the proxy stops, between two nodes that both move to B, ends in
+/// its reply or a clear error, and runs at most once (nobody sends it again); the next
+/// call, through B, runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_in_flight_when_the_proxy_stops_ends_clearly_and_runs_at_most_once() {
+    let mut a = Cluster::start().await;
+    let b = Cluster::start().await;
+    let config = |name: &str| {
+        NodeConfig::new(name, &a.url(), a.dir.path().join(name)).fallback_proxy(&b.url())
+    };
+    let alice = Node::start(config(&unique("alice")).serve(&["lab"]))
+        .await
+        .expect("alice starts");
+    let bob = Node::start(config(&unique("bob")).serve_nothing())
+        .await
+        .expect("bob starts");
+    let (_, peer) = a.grant(&alice, &bob, &["lab"], "100/s");
+    let peer = peer.with_timeout(Duration::from_secs(8));
+    const SLOW_MS: u64 = 1_500;
+    let in_flight = tokio::spawn({
+        let peer = peer.clone();
+        async move { lab::sleep_ms::call(&peer, SLOW_MS).await }
+    });
+    // Most often the call is running at Alice's by now; every outcome below holds either way.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.stop_proxy().await;
+
+    let outcome = in_flight.await.expect("joined");
+    assert!(
+        matches!(
+            outcome,
+            Ok(SLOW_MS)
+                | Err(Error::Timeout { .. }
+                    | Error::ProxyUnreachable { .. }
+                    | Error::NodeDown { .. })
+        ),
+        "a reply or a clear error: {outcome:?}"
+    );
+    let both_moved = eventually(MOVE_LIMIT, || async {
+        (alice.proxy() == b.url() && bob.proxy() == b.url()).then_some(())
+    })
+    .await;
+    assert!(
+        both_moved.is_some(),
+        "alice on {}, bob on {}",
+        alice.proxy(),
+        bob.proxy()
+    );
+    let next = eventually(MOVE_LIMIT, || async {
+        lab::sleep_ms::call(&peer, 1).await.ok()
+    })
+    .await;
+    assert_eq!(next, Some(1), "calls go through B");
+
+    let slow_runs = alice
+        .audit_log()
+        .read()
+        .iter()
+        .filter(|e| e.path.ends_with("sleep_ms") && e.outcome == "ok" && e.millis >= SLOW_MS)
+        .count();
+    match outcome {
+        Ok(_) => assert_eq!(slow_runs, 1, "the call that completed ran once"),
+        Err(_) => assert!(slow_runs <= 1, "the call ran {slow_runs} times"),
+    }
+
+    alice.stop().await;
+    bob.stop().await;
+    a.stop(vec![]).await;
+    b.stop(vec![]).await;
 }
