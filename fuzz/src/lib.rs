@@ -380,6 +380,7 @@ pub fn sample_key_file() -> String {
         node: "alice".into(),
         node_public_key: hex::encode(alice().verifying_key().to_bytes()),
         proxy: "http://127.0.0.1:14151".into(),
+        fallback_proxies: Vec::new(),
         missions: vec!["demo".into()],
         secret_key: hex::encode(bob().to_bytes()),
     };

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
@@ -135,6 +136,63 @@ pub async fn bind_again(addr: &str) -> tokio::net::TcpListener {
             }
             Err(e) => panic!("cannot bind {addr} again: {e}"),
         }
+    }
+}
+
+/// The log lines of the `wtd::proxies` module (a node moving between proxies) and of
+/// `wtd::node::presence` (a node registering again), of every test in this binary: tests
+/// tell theirs apart by node name.
+pub struct FailoverLog(Mutex<Vec<u8>>);
+
+impl FailoverLog {
+    /// The lines that name node `node`.
+    pub fn lines_about(&self, node: &str) -> Vec<String> {
+        let text = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&text)
+            .lines()
+            .filter(|l| l.contains(&format!("node={node}")))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Starts collecting the [`FailoverLog`] (once for the binary: a `tracing` subscriber of
+/// its own, which takes only those modules' lines).
+pub fn failover_log() -> &'static FailoverLog {
+    static LOG: OnceLock<FailoverLog> = OnceLock::new();
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    let log = LOG.get_or_init(|| FailoverLog(Mutex::new(Vec::new())));
+    INSTALLED.get_or_init(|| {
+        let installed = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "wtd::proxies=info,wtd::node::presence=info",
+            ))
+            .with_ansi(false)
+            .with_writer(|| LogWriter)
+            .try_init();
+        assert!(
+            installed.is_ok(),
+            "another log subscriber was installed first"
+        );
+    });
+    log
+}
+
+/// Appends to the [`FailoverLog`].
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let log = failover_log();
+        log.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -19,6 +19,7 @@ mod limits;
 mod monitors;
 mod operator;
 mod proxy;
+mod proxy_failover;
 mod quickstart;
 mod refusals;
 mod replay;

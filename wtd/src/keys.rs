@@ -86,8 +86,14 @@ pub struct KeyFile {
     pub node: String,
     /// Alice's node public key, hex: replies must be signed by it.
     pub node_public_key: String,
-    /// The proxy both nodes use.
+    /// The proxy both nodes use: the callee's primary.
     pub proxy: String,
+    /// The proxies the callee moves to when its primary stops answering, in order (see
+    /// [`NodeConfig::fallback_proxy`](crate::NodeConfig::fallback_proxy)): where to look
+    /// for it then. Absent from key files of nodes with one proxy, and from those minted
+    /// before failover existed; a `wtd` that predates it ignores the field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_proxies: Vec<String>,
     /// Missions this key may run (for display: Alice's grant decides).
     pub missions: Vec<String>,
     /// The capability private key, hex.
@@ -118,12 +124,9 @@ impl KeyFile {
             crate::wire::check_name("mission", mission)
                 .map_err(|e| Error::Invalid(e.to_string()))?;
         }
-        let scheme_ok = self.proxy.starts_with("http://") || self.proxy.starts_with("https://");
-        if !scheme_ok || self.proxy.chars().any(char::is_control) {
-            return Err(Error::Invalid(format!(
-                "the proxy URL {:?} must start with http:// or https://",
-                self.proxy
-            )));
+        crate::proxies::check_url(&self.proxy)?;
+        for proxy in &self.fallback_proxies {
+            crate::proxies::check_url(proxy)?;
         }
         self.signing_key()?;
         self.node_key()?;
@@ -180,6 +183,7 @@ mod tests {
             node: "alice".into(),
             node_public_key: hex::encode(generate().verifying_key().to_bytes()),
             proxy: "http://127.0.0.1:1".into(),
+            fallback_proxies: Vec::new(),
             missions: vec!["demo".into()],
             secret_key: hex::encode(key.to_bytes()),
         };
@@ -198,6 +202,7 @@ mod tests {
             node: "alice".into(),
             node_public_key: hex::encode(generate().verifying_key().to_bytes()),
             proxy: "http://127.0.0.1:1".into(),
+            fallback_proxies: Vec::new(),
             missions: vec!["demo".into()],
             secret_key: secret_hex(&generate()),
         };
@@ -227,5 +232,38 @@ mod tests {
             assert!(err.contains("not a usable key file"), "{err}");
         }
         assert!(good.check().is_ok());
+    }
+
+    #[test]
+    fn a_key_file_names_the_fallback_proxies_and_one_without_them_still_loads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bob.wtdkey");
+        let mut file = KeyFile {
+            grantee: "bob".into(),
+            node: "alice".into(),
+            node_public_key: hex::encode(generate().verifying_key().to_bytes()),
+            proxy: "http://127.0.0.1:1".into(),
+            fallback_proxies: Vec::new(),
+            missions: vec!["demo".into()],
+            secret_key: secret_hex(&generate()),
+        };
+        file.save(&path).expect("saved");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            !text.contains("fallback"),
+            "a key of a node with one proxy reads as before: {text}"
+        );
+        assert_eq!(KeyFile::load(&path).expect("loads"), file);
+
+        file.fallback_proxies = vec!["http://127.0.0.1:2".into()];
+        file.save(&path).expect("saved");
+        assert_eq!(KeyFile::load(&path).expect("loads"), file);
+
+        file.fallback_proxies = vec!["ftp://127.0.0.1:2".into()];
+        let err = file.check().expect_err("refused").to_string();
+        assert!(
+            err.contains("\"ftp://127.0.0.1:2\" must start with http://"),
+            "{err}"
+        );
     }
 }

@@ -16,6 +16,8 @@
 //!   how often, until when; revocations apply on the next request.
 //! * [`home`]: the node's folder on disk, and atomic writes.
 //! * [`transport`]: the blocking HTTP client a node uses to talk to the proxy.
+//! * [`proxies`]: a node's proxies, primary first, which one it talks to now, and when
+//!   it moves to the next (failover).
 //! * [`node`]: the runtime, one concept per file: config, outbox and send threads,
 //!   inbox and receive thread, presence, pending calls, watchdog, and `node.toml`, the
 //!   record of its name and proxy that it shares with the `wtd` command.
@@ -66,6 +68,7 @@ pub mod nesting;
 pub mod node;
 pub mod path;
 pub mod process;
+pub mod proxies;
 pub mod registry;
 mod serve;
 pub mod supervisor;

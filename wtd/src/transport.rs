@@ -12,6 +12,10 @@
 //! takes far too long with `Agent::shutdown` (see `node/watchdog.rs`); a caller never waits past
 //! its own call timeout either way. Pings, registration and goodbyes, which are rare, use
 //! the shared agent and timeouts.
+//!
+//! A node may have several proxies ([`ProxyList`]): every request goes to the one in use
+//! now, and its outcome (an answer, or none) is reported to the list, which moves the
+//! node to the next proxy when the one in use stops answering.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -21,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::proxies::ProxyList;
 use crate::wire::{
     self, Hop, Ping, PingReply, Register, Route, RxBatch, RxPoll, Signed, TxBatch, TxReply, domain,
 };
@@ -28,7 +33,12 @@ use crate::wire::{
 /// What a request to the proxy can end with, short of success.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
-    /// No answer: connection refused, reset, or timed out.
+    /// No answer, and the request never left this machine: the connection could not be
+    /// made (refused, no route, name not found, a TLS handshake that failed). Nothing of
+    /// it reached the proxy.
+    NotSent(String),
+    /// No answer after the request may have gone out: the connection was reset or closed,
+    /// or timed out. The proxy may have acted on it (queued a call, say).
     Unreachable(String),
     /// The proxy does not know this node (it lost its data, or never had it).
     NotRegistered,
@@ -50,10 +60,12 @@ impl TransportError {
     /// As the error a program sees.
     pub fn into_error(self, url: &str) -> Error {
         match self {
-            TransportError::Unreachable(detail) => Error::ProxyUnreachable {
-                url: url.to_string(),
-                detail,
-            },
+            TransportError::NotSent(detail) | TransportError::Unreachable(detail) => {
+                Error::ProxyUnreachable {
+                    url: url.to_string(),
+                    detail,
+                }
+            }
             TransportError::NotRegistered => Error::Proxy {
                 status: 404,
                 message: "this node is not registered with the proxy".into(),
@@ -72,7 +84,8 @@ impl TransportError {
 /// A node's connection to its proxy.
 pub struct Transport {
     agent: ureq::Agent,
-    base: String,
+    /// The node's proxies, and the one in use.
+    proxies: ProxyList,
     node: String,
     key: SigningKey,
     counter: AtomicU64,
@@ -81,7 +94,7 @@ pub struct Transport {
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
-            .field("base", &self.base)
+            .field("proxy", &self.proxies.current())
             .field("node", &self.node)
             .finish()
     }
@@ -106,21 +119,32 @@ pub fn agent() -> ureq::Agent {
 impl Transport {
     /// A transport for node `node` signing with `key`, to the proxy at `base`.
     pub fn new(base: &str, node: &str, key: SigningKey) -> Transport {
+        Transport::with_proxies(&[base.to_string()], node, key)
+    }
+
+    /// A transport for node `node` signing with `key`, to the first of `proxies` (not
+    /// empty), moving to the next when the one in use stops answering.
+    pub fn with_proxies(proxies: &[String], node: &str, key: SigningKey) -> Transport {
         // Counters start at the current time in microseconds, so they keep growing across
         // restarts of the node and the proxy's replay window never sees an old one again.
         let start = wire::now_ms().saturating_mul(1000);
         Transport {
             agent: agent(),
-            base: base.trim_end_matches('/').to_string(),
+            proxies: ProxyList::new(node, proxies),
             node: node.to_string(),
             key,
             counter: AtomicU64::new(start),
         }
     }
 
-    /// The proxy's base URL.
-    pub fn url(&self) -> &str {
-        &self.base
+    /// The base URL of the proxy in use now.
+    pub fn url(&self) -> String {
+        self.proxies.current()
+    }
+
+    /// The node's proxies, and the one in use.
+    pub fn proxies(&self) -> &ProxyList {
+        &self.proxies
     }
 
     /// `PUT /nodes/{name}`.
@@ -132,15 +156,17 @@ impl Transport {
             issued_at_ms: wire::now_ms(),
         };
         let body = Signed::sign(domain::REGISTER, &message, &self.key).to_bytes();
-        let url = format!("{}/nodes/{}", self.base, self.node);
-        send(
+        let ticket = self.proxies.ticket();
+        let url = format!("{}/nodes/{}", ticket.url, self.node);
+        let result = send(
             &self.agent,
             "PUT",
             &url,
             body,
             Some(Duration::from_secs(10)),
-        )
-        .map(|_| ())
+        );
+        self.proxies.outcome(&ticket, &result);
+        result.map(|_| ())
     }
 
     /// `POST /ping`.
@@ -190,9 +216,11 @@ impl Transport {
             body: wire::encode(body),
         };
         let signed = Signed::sign(domain::HOP, &hop, &self.key).to_bytes();
-        let url = format!("{}{path}", self.base);
-        let answer = send(agent, "POST", &url, signed, timeout)?;
-        wire::decode_exact(&answer).map_err(|e| TransportError::BadAnswer(e.to_string()))
+        let ticket = self.proxies.ticket();
+        let url = format!("{}{path}", ticket.url);
+        let answer = send(agent, "POST", &url, signed, timeout);
+        self.proxies.outcome(&ticket, &answer);
+        wire::decode_exact(&answer?).map_err(|e| TransportError::BadAnswer(e.to_string()))
     }
 }
 
@@ -214,7 +242,7 @@ pub(crate) fn send(
         .build()
         .header("content-type", "application/octet-stream")
         .send(&body[..]);
-    let mut response = response.map_err(|e| TransportError::Unreachable(e.to_string()))?;
+    let mut response = response.map_err(no_answer)?;
     let status = response.status().as_u16();
     let code = error_code(response.headers());
     let bytes = response
@@ -231,6 +259,33 @@ pub(crate) fn send(
             code,
             message: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
         }),
+    }
+}
+
+/// A request that got no answer: [`TransportError::NotSent`] if it never left this
+/// machine, else [`TransportError::Unreachable`].
+fn no_answer(e: ureq::Error) -> TransportError {
+    use std::io::ErrorKind;
+    use ureq::Timeout;
+    let never_sent = match &e {
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::AddrNotAvailable
+                | ErrorKind::NetworkUnreachable
+                | ErrorKind::HostUnreachable
+        ),
+        ureq::Error::Timeout(timeout) => matches!(timeout, Timeout::Resolve | Timeout::Connect),
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::BadUri(_)
+        | ureq::Error::Tls(_) => true,
+        _ => false,
+    };
+    if never_sent {
+        TransportError::NotSent(e.to_string())
+    } else {
+        TransportError::Unreachable(e.to_string())
     }
 }
 
@@ -261,4 +316,51 @@ pub fn apply(proxy: &str, call: &Signed, timeout: Duration) -> Result<Signed, Er
         url: proxy.to_string(),
         detail: format!("not a signed reply: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call is failed at once only when its request surely never left: see
+    /// `node/outbox.rs`.
+    #[test]
+    fn a_refused_connection_is_not_sent_and_a_broken_one_may_have_been() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/tx/alice", closed.local_addr().expect("addr"));
+        drop(closed);
+        let refused = send(
+            &agent(),
+            "POST",
+            &url,
+            vec![1],
+            Some(Duration::from_secs(5)),
+        );
+        assert!(
+            matches!(refused, Err(TransportError::NotSent(_))),
+            "{refused:?}"
+        );
+
+        // A "proxy" that reads the request, then hangs up without answering.
+        let rude = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/tx/alice", rude.local_addr().expect("addr"));
+        let server = std::thread::spawn(move || {
+            use std::io::Read;
+            let (mut conn, _) = rude.accept().expect("the client connects");
+            let mut request = [0u8; 1024];
+            let _ = conn.read(&mut request);
+        });
+        let broken = send(
+            &agent(),
+            "POST",
+            &url,
+            vec![1],
+            Some(Duration::from_secs(5)),
+        );
+        server.join().expect("joined");
+        assert!(
+            matches!(broken, Err(TransportError::Unreachable(_))),
+            "{broken:?}"
+        );
+    }
 }

@@ -551,6 +551,7 @@ async fn grant_add_for_a_key_carol_made_herself() {
         node: "alice".into(),
         node_public_key: alice_public,
         proxy: cluster.url().to_string(),
+        fallback_proxies: Vec::new(),
         missions: vec!["demo".into()],
         secret_key: wtd::keys::secret_hex(&key),
     }
@@ -646,6 +647,120 @@ async fn a_name_taken_by_another_key_cannot_be_registered() {
         .ok();
 
     cluster.stop().await;
+}
+
+/// `--proxy` given twice: the first is the primary, the second a fallback. A primary that
+/// does not answer is passed over for the registration, and both are remembered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_with_a_fallback_proxy_registers_with_the_first_that_answers() {
+    let cluster = Cluster::start().await;
+    let carol = cluster.user("carol");
+    carol.wtd(&["init"]).await.ok();
+    let dead = "http://127.0.0.1:9";
+    let registered = carol
+        .wtd(&[
+            "register",
+            "--proxy",
+            dead,
+            "--proxy",
+            cluster.url(),
+            "--name",
+            "carol",
+        ])
+        .await;
+    let said = registered.ok();
+    assert!(
+        said.contains(&format!("Registered `carol` with {}.", cluster.url()))
+            && said.contains(&format!("Not answering, so not registered with: {dead}")),
+        "{said}"
+    );
+    let record = std::fs::read_to_string(carol.home.join("node.toml")).expect("node.toml");
+    assert!(
+        record.contains(&format!("proxy = \"{dead}\""))
+            && record.contains(&format!("fallback_proxies = [\"{}\"]", cluster.url())),
+        "the primary stays the first given: {record}"
+    );
+
+    let bad = carol
+        .wtd(&[
+            "register",
+            "--proxy",
+            cluster.url(),
+            "--proxy",
+            "example.org",
+            "--name",
+            "carol",
+        ])
+        .await;
+    assert_eq!(bad.code, Some(2), "a usage error: {bad:#?}");
+    assert!(
+        bad.stderr
+            .contains("\"example.org\" must start with http://"),
+        "{bad:#?}"
+    );
+
+    cluster.stop().await;
+}
+
+/// Alice registered with two independent proxies; her key names both. When her primary
+/// stops, her node moves to the fallback, and `wtd call` with her key finds her there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_a_key_naming_fallback_proxies_finds_the_node_where_it_moved() {
+    let mut a = Cluster::start().await;
+    let b = Cluster::start().await;
+    let alice = a.user("alice");
+    alice.wtd(&["init"]).await.ok();
+    alice
+        .wtd(&[
+            "register",
+            "--proxy",
+            a.url(),
+            "--proxy",
+            b.url(),
+            "--name",
+            "alice",
+        ])
+        .await
+        .ok();
+    let node = Node::start(
+        NodeConfig::registered(&alice.home)
+            .expect("registered")
+            .serve(&["demo"]),
+    )
+    .await
+    .expect("alice's node starts");
+    assert_eq!(node.proxy(), a.url());
+    let key = a.grant(&alice, "bob", &["--mission", "demo"]).await;
+    let bob = b.user("bob");
+    bob.wtd(&["init"]).await.ok();
+    bob.wtd(&["key", "add", &key]).await.ok();
+    let before = bob.wtd(&["call", "alice", "demo/add", "[1, 1]"]).await;
+    assert_eq!(before.ok().trim(), "2", "through her primary");
+
+    a.stop_proxy().await;
+    let moved = eventually(Duration::from_secs(40), || async {
+        (node.proxy() == b.url()).then_some(())
+    })
+    .await;
+    assert!(
+        moved.is_some(),
+        "alice's node still talks to {}",
+        node.proxy()
+    );
+    let after = eventually(Duration::from_secs(20), || async {
+        let run = bob.wtd(&["call", "alice", "demo/add", "[2, 3]"]).await;
+        (run.code == Some(0)).then_some(run.stdout)
+    })
+    .await;
+    assert_eq!(
+        after.as_deref().map(str::trim),
+        Some("5"),
+        "through her fallback"
+    );
+
+    node.stop().await;
+    a.stop().await;
+    b.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -980,6 +1095,7 @@ async fn a_key_file_pinning_another_node_key_is_refused_unless_replace() {
         node: "alice".into(),
         node_public_key: hex::encode(attacker),
         proxy: "http://127.0.0.1:9".into(),
+        fallback_proxies: Vec::new(),
         missions: vec!["demo".into()],
         secret_key: wtd::keys::secret_hex(&wtd::keys::generate()),
     }

@@ -106,11 +106,14 @@ pub(super) fn run(out: &Output, home: &Path, args: &CallArgs) -> Result<(), CliE
         return Err(no_key(home, node, args.proxy.as_deref()));
     };
     // Every key held for a node uses the same proxy (`key_store` refuses others).
-    let proxy = match &args.proxy {
-        Some(url) => Proxy::given(url)?,
-        None => Proxy::recorded(first.key.proxy.clone()),
+    let (proxy, seen) = match &args.proxy {
+        Some(url) => (Proxy::given(url)?, None),
+        None => where_listed(&first.key, node),
     };
-    let mut directory = DirectoryOnce::new(&proxy);
+    let mut directory = DirectoryOnce {
+        proxy: &proxy,
+        got: seen,
+    };
     let path = resolve_path(&mut directory, node, &args.path)?;
     // Which keys the node accepts matters only to choose among several.
     let accepts = if keys.len() > 1 {
@@ -361,16 +364,36 @@ fn used_note(
 }
 
 /// The directory, asked for at most once per command, and only if needed.
+/// The proxy to call `node` through when `--proxy` is not given: the key's. A key naming
+/// fallback proxies (its node moves to the next when one stops answering) calls through
+/// the first of them whose directory lists the node now, or else the first that answers,
+/// or else the primary, whose error then says it does not answer. The proxies are only
+/// looked at (`/api/directory`, returned for the call to use): the call itself goes
+/// through one proxy, once, so trying several can never run it twice.
+fn where_listed(key: &crate::KeyFile, node: &str) -> (Proxy, Option<JsonDirectory>) {
+    if key.fallback_proxies.is_empty() {
+        return (Proxy::recorded(key.proxy.clone()), None);
+    }
+    let mut answering = None;
+    for url in std::iter::once(&key.proxy).chain(&key.fallback_proxies) {
+        let proxy = Proxy::recorded(url.clone());
+        let Some(directory) = proxy.glance() else {
+            continue;
+        };
+        if directory.nodes.iter().any(|n| n.name == node) {
+            return (proxy, Some(directory));
+        }
+        answering.get_or_insert((proxy, Some(directory)));
+    }
+    answering.unwrap_or_else(|| (Proxy::recorded(key.proxy.clone()), None))
+}
+
 struct DirectoryOnce<'a> {
     proxy: &'a Proxy,
     got: Option<JsonDirectory>,
 }
 
-impl<'a> DirectoryOnce<'a> {
-    fn new(proxy: &'a Proxy) -> Self {
-        DirectoryOnce { proxy, got: None }
-    }
-
+impl DirectoryOnce<'_> {
     fn get(&mut self) -> Result<&JsonDirectory, ProxyError> {
         if self.got.is_none() {
             self.got = Some(self.proxy.directory()?);

@@ -362,5 +362,6 @@ fn issuer(home: &Path) -> Result<Issuer> {
         node: config.name,
         node_key: key.verifying_key().to_bytes(),
         proxy: config.proxy,
+        fallback_proxies: config.fallback_proxies,
     })
 }

@@ -309,6 +309,7 @@ fn new(
         node: node.to_string(),
         node_public_key: node_key.clone(),
         proxy: proxy.url().to_string(),
+        fallback_proxies: Vec::new(),
         missions: Vec::new(),
         secret_key: keys::secret_hex(&secret),
     };

@@ -114,6 +114,7 @@ mod tests {
                 node: "alice".into(),
                 node_public_key: String::new(),
                 proxy: String::new(),
+                fallback_proxies: Vec::new(),
                 missions: missions.iter().map(|m| m.to_string()).collect(),
                 secret_key: keys::secret_hex(&keys::generate()),
             },

@@ -279,6 +279,7 @@ mod tests {
             node: node.into(),
             node_public_key: node_key.into(),
             proxy: "http://127.0.0.1:1".into(),
+            fallback_proxies: Vec::new(),
             missions: missions.iter().map(|m| m.to_string()).collect(),
             secret_key: keys::secret_hex(&keys::generate()),
         }

@@ -315,7 +315,9 @@ impl Proxy {
     /// What the proxy said is its own text: it is shown inert, on one line, and cut short.
     fn refusal(&self, e: TransportError) -> ProxyError {
         match e {
-            TransportError::Unreachable(detail) => self.unreachable(detail),
+            TransportError::NotSent(detail) | TransportError::Unreachable(detail) => {
+                self.unreachable(detail)
+            }
             TransportError::Refused {
                 status,
                 code,

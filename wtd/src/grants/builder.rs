@@ -14,8 +14,10 @@ pub struct Issuer {
     pub node: String,
     /// The node's public key (pinned by the grantee to check replies).
     pub node_key: [u8; 32],
-    /// The proxy the node uses.
+    /// The proxy the node uses (its primary).
     pub proxy: String,
+    /// The proxies it moves to when that one stops answering, in order.
+    pub fallback_proxies: Vec<String>,
 }
 
 /// Builds a grant; see [`GrantTable::grant`] and [`Node::grant`](crate::Node::grant).
@@ -72,6 +74,7 @@ impl GrantBuilder<'_> {
             node: self.issuer.node.clone(),
             node_public_key: hex::encode(self.issuer.node_key),
             proxy: self.issuer.proxy.clone(),
+            fallback_proxies: self.issuer.fallback_proxies.clone(),
             missions: self.missions.clone(),
             secret_key: hex::encode(key.to_bytes()),
         })
@@ -88,6 +91,7 @@ impl GrantBuilder<'_> {
             node: self.issuer.node.clone(),
             node_public_key: hex::encode(self.issuer.node_key),
             proxy: self.issuer.proxy.clone(),
+            fallback_proxies: self.issuer.fallback_proxies.clone(),
             missions: self.missions.clone(),
             secret_key: hex::encode(key.to_bytes()),
         };

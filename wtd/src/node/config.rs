@@ -12,8 +12,9 @@ use crate::wire::Offer;
 pub struct NodeConfig {
     /// The node's name on the proxy (`alice-pi`).
     pub(crate) name: String,
-    /// The proxy's base URL, without a trailing slash.
-    pub(crate) proxy: String,
+    /// The proxies' base URLs, without a trailing slash: the primary first, then the
+    /// fallbacks in the order they are tried when the one in use stops answering.
+    pub(crate) proxies: Vec<String>,
     /// The folder holding the node key, grants, keys and audit log.
     pub(crate) home: PathBuf,
     /// The owner's contact address, given to the proxy at registration.
@@ -30,7 +31,7 @@ impl NodeConfig {
     pub fn new(name: &str, proxy: &str, home: impl Into<PathBuf>) -> NodeConfig {
         NodeConfig {
             name: name.to_string(),
-            proxy: proxy.trim_end_matches('/').to_string(),
+            proxies: vec![proxy.trim_end_matches('/').to_string()],
             home: home.into(),
             email: String::new(),
             missions: None,
@@ -39,11 +40,33 @@ impl NodeConfig {
     }
 
     /// The node a home was registered as (`wtd register`, or an earlier start): its
-    /// name, proxy and email from `node.toml` in `home`.
+    /// name, proxies and email from `node.toml` in `home`.
     pub fn registered(home: impl Into<PathBuf>) -> Result<NodeConfig> {
         let home = home.into();
         let record = super::record::NodeRecord::read(&home)?;
-        Ok(NodeConfig::new(&record.name, &record.proxy, home).email(&record.email))
+        let mut config = NodeConfig::new(&record.name, &record.proxy, home).email(&record.email);
+        for fallback in &record.fallback_proxies {
+            config = config.fallback_proxy(fallback);
+        }
+        Ok(config)
+    }
+
+    /// Adds a proxy to move to when the one in use stops answering (no answer, or a 5xx
+    /// status, for a few seconds; see [`crate::proxies`]). Fallbacks are tried in the
+    /// order they are added, after the proxy given to [`NodeConfig::new`], which stays
+    /// the primary: the node starts on it, and grants name it first.
+    ///
+    /// The proxies are either one cluster (sharing one store, such as Redis), where the
+    /// node carries on as it was, or independent proxies, where the node registers on the
+    /// new one by itself; only the nodes on the same proxy (or cluster) can call it.
+    pub fn fallback_proxy(mut self, proxy: &str) -> Self {
+        self.proxies.push(proxy.trim_end_matches('/').to_string());
+        self
+    }
+
+    /// The proxies' URLs: the primary first, then the fallbacks.
+    pub fn proxies(&self) -> &[String] {
+        &self.proxies
     }
 
     /// The owner's contact address, recorded by the proxy at registration.
@@ -72,13 +95,7 @@ impl NodeConfig {
     /// Checks what can be checked before touching the disk or the network.
     pub(crate) fn check(&self) -> Result<()> {
         crate::wire::check_name("node", &self.name)?;
-        if !(self.proxy.starts_with("http://") || self.proxy.starts_with("https://")) {
-            return Err(Error::Invalid(format!(
-                "the proxy URL {:?} must start with http:// (for example http://127.0.0.1:14151)",
-                self.proxy
-            )));
-        }
-        Ok(())
+        crate::proxies::check_urls(&self.proxies)
     }
 
     /// The missions this node will serve, with their functions: every exported one, or
@@ -124,5 +141,30 @@ impl NodeConfig {
             }
         }
         Ok(offers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_proxies_follow_the_primary_and_a_bad_one_stops_the_start() {
+        let config = NodeConfig::new("alice", "http://a:1/", "/tmp/unused")
+            .fallback_proxy("http://b:2/")
+            .fallback_proxy("http://c:3");
+        assert_eq!(config.proxies(), ["http://a:1", "http://b:2", "http://c:3"]);
+        assert!(config.check().is_ok());
+
+        let bad = NodeConfig::new("alice", "http://a:1", "/tmp/unused").fallback_proxy("b:2");
+        let err = bad.check().expect_err("refused").to_string();
+        assert!(
+            err.contains("\"b:2\" must start with http://"),
+            "the sentence names the URL: {err}"
+        );
+        let twice =
+            NodeConfig::new("alice", "http://a:1", "/tmp/unused").fallback_proxy("http://a:1/");
+        let err = twice.check().expect_err("refused").to_string();
+        assert!(err.contains("given twice"), "{err}");
     }
 }

@@ -135,13 +135,14 @@ impl Node {
         };
         let record = record::NodeRecord {
             name: config.name.clone(),
-            proxy: config.proxy.clone(),
+            proxy: config.proxies[0].clone(),
+            fallback_proxies: config.proxies[1..].to_vec(),
             email: email.clone(),
         };
         let inner = Arc::new_cyclic(|node| NodeInner {
             name: config.name.clone(),
             public_key: key.verifying_key().to_bytes(),
-            transport: Transport::new(&config.proxy, &config.name, key.clone()),
+            transport: Transport::with_proxies(&config.proxies, &config.name, key.clone()),
             outbox: Outbox::new(),
             pending: PendingCalls::default(),
             callee: Callee::new(
@@ -165,16 +166,12 @@ impl Node {
 
         let first = inner.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
-            let url = first.transport.url();
-            first
-                .presence
-                .register(&first)
-                .map_err(|e| e.into_error(url))?;
+            register_with_one(&first)?;
             // Registered, so the node can serve. A first ping that fails (the proxy's
             // directory too large to read, or this node's listing refused) does not stop
             // it: the ping thread tries again every second.
             if let Err(e) = first.presence.ping_once(&first) {
-                let e = e.into_error(url);
+                let e = e.into_error(&first.transport.url());
                 tracing::warn!(node = %first.name, "the first ping failed; starting anyway, retrying every second: {e}");
             }
             Ok(())
@@ -243,6 +240,12 @@ impl Node {
         &self.inner.callee.grants
     }
 
+    /// The proxy this node talks to now: the first one given, unless it stopped answering
+    /// and the node moved to a fallback ([`NodeConfig::fallback_proxy`]).
+    pub fn proxy(&self) -> String {
+        self.inner.transport.url()
+    }
+
     /// The node's home folder.
     pub fn home(&self) -> &std::path::Path {
         &self.inner.home
@@ -271,10 +274,12 @@ impl Node {
 
     /// Starts minting a grant for `grantee`: `node.grant("bob").mission("demo").rate("5/s")?.mint()`.
     pub fn grant(&self, grantee: &str) -> GrantBuilder<'_> {
+        let proxies = self.inner.transport.proxies().urls();
         let issuer = Issuer {
             node: self.inner.name.clone(),
             node_key: self.public_key(),
-            proxy: self.inner.transport.url().to_string(),
+            proxy: proxies[0].clone(),
+            fallback_proxies: proxies[1..].to_vec(),
         };
         self.grants().grant(grantee, issuer)
     }
@@ -338,6 +343,26 @@ impl NodeInner {
         lock(&self.home_lock).take();
         tracing::info!(node = %self.name, "node stopped");
     }
+}
+
+/// Registers at start with the first of the node's proxies that answers, primary first:
+/// a node whose primary is down starts on a fallback (and says so). The error, if none
+/// answers, is the primary's.
+fn register_with_one(node: &NodeInner) -> Result<()> {
+    let proxies = node.transport.proxies();
+    let mut first_error = None;
+    for _ in proxies.urls() {
+        let ticket = proxies.ticket();
+        match node.presence.register(node) {
+            Ok(()) => return Ok(()),
+            Err(e) if crate::proxies::is_not_answering(&e) => {
+                proxies.not_answering(&ticket, &crate::proxies::detail(&e), true);
+                first_error.get_or_insert(e.into_error(&ticket.url));
+            }
+            Err(e) => return Err(e.into_error(&ticket.url)),
+        }
+    }
+    Err(first_error.unwrap_or_else(|| Error::Invalid("a node needs a proxy URL".into())))
 }
 
 /// Records the node's name and proxy in its home, as `wtd register` does, once the proxy

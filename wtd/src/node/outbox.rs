@@ -13,6 +13,12 @@
 //! [`BUSY_RETRY`]. Before, a callee answering faster than the rate dropped the replies of
 //! such a batch, and their callers waited out their timeout for calls that had run (found
 //! by `scripts/chaos.sh`).
+//!
+//! A node with fallback proxies also sends a batch again while its request never left the
+//! machine (connection refused: [`TransportError::NotSent`]), for up to [`UNSENT_RETRY`]:
+//! meanwhile the node moves to the next proxy, and the batch goes there. Nothing of it
+//! reached anyone, so sending it again cannot run a call twice; and a reply or a call made
+//! just as the proxy died still arrives. A node with one proxy fails such a batch at once.
 
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -39,6 +45,11 @@ const RESTART_TRIES: usize = 64;
 /// the node's request rate: a burst passes within this; a proxy that keeps refusing
 /// longer means it, and the batch fails with its sentence.
 const BUSY_RETRY: Duration = Duration::from_secs(2);
+
+/// How long a send thread keeps sending a batch again while its requests never leave the
+/// machine, when the node has fallback proxies: long enough for the node to move (3
+/// failures over 3 s, see `crate::proxies`) and register on the next proxy.
+const UNSENT_RETRY: Duration = Duration::from_secs(10);
 
 /// What to do once the proxy took (or refused) an envelope.
 pub(crate) enum OnStatus {
@@ -128,6 +139,11 @@ pub(crate) fn send_loop(node: &NodeInner, slot: usize) {
         let batch = TxBatch {
             envelopes: items.iter().map(|i| i.envelope.clone()).collect(),
         };
+        let unsent_budget = if node.transport.proxies().urls().len() > 1 {
+            UNSENT_RETRY
+        } else {
+            Duration::ZERO
+        };
         let result = post_retrying(
             || {
                 let agent = watch.begin();
@@ -143,6 +159,7 @@ pub(crate) fn send_loop(node: &NodeInner, slot: usize) {
                 super::pause(node, wait);
                 !node.is_stopped()
             },
+            unsent_budget,
         );
         match result {
             Ok(reply) if reply.statuses.len() == items.len() => {
@@ -167,13 +184,15 @@ pub(crate) fn send_loop(node: &NodeInner, slot: usize) {
 }
 
 /// Posts a batch with `post` (which signs a new hop each time), again and again while the
-/// proxy refuses it as signed before its start, or as past the node's request rate,
-/// pausing with `pause` (which says whether to go on) from 50 ms up to 1 s between tries.
-/// Bounded: [`RESTART_TRIES`] tries, and [`RESTART_RETRY`] (for a rate: [`BUSY_RETRY`]) of
-/// pauses; any other answer is returned at once.
+/// proxy refuses it as signed before its start, or as past the node's request rate, or
+/// (for up to `unsent_budget`) while the request never leaves the machine, pausing with
+/// `pause` (which says whether to go on) from 50 ms up to 1 s between tries. Bounded:
+/// [`RESTART_TRIES`] tries, and [`RESTART_RETRY`] (for a rate: [`BUSY_RETRY`]) of pauses;
+/// any other answer is returned at once.
 fn post_retrying<T>(
     mut post: impl FnMut() -> Result<T, TransportError>,
     mut pause: impl FnMut(Duration) -> bool,
+    unsent_budget: Duration,
 ) -> Result<T, TransportError> {
     let mut paused = Duration::ZERO;
     let mut wait = Duration::from_millis(50);
@@ -185,6 +204,7 @@ fn post_retrying<T>(
                 RESTART_RETRY
             }
             Err(TransportError::Refused { status: 429, .. }) => BUSY_RETRY,
+            Err(TransportError::NotSent(_)) if !unsent_budget.is_zero() => unsent_budget,
             _ => return result,
         };
         if tries >= RESTART_TRIES || paused + wait > budget || !pause(wait) {
@@ -217,13 +237,24 @@ fn settle(node: &NodeInner, item: OutboxItem, status: TxStatus) {
 }
 
 /// The batch could not be sent: tell everyone who waits on it.
+///
+/// Except a call whose request may have reached the proxy before the connection broke
+/// ([`TransportError::Unreachable`], as when the proxy dies mid-request): it may be
+/// queued there, or in the store the proxy shares with others, and run, and its reply may
+/// still come through the proxy the node moves to. So it keeps waiting, and if no reply
+/// comes, its timeout ends it as `Timeout`, "the outcome is unknown", which is then the
+/// truth. Nothing here sends it again: a call is sent once, so it cannot run twice.
 fn fail_all(node: &NodeInner, items: Vec<OutboxItem>, e: TransportError) {
-    let url = node.transport.url().to_string();
+    let url = node.transport.url();
+    let maybe_sent = matches!(e, TransportError::Unreachable(_));
     for item in items {
         let error = e.clone().into_error(&url);
         match item.on_status {
             OnStatus::Cast(done) => {
                 let _ = done.send(Err(error));
+            }
+            OnStatus::FailPending(_) if maybe_sent => {
+                tracing::debug!(node = %node.name, "a call may have reached the proxy before the connection broke: it waits for its reply until its timeout ({error})");
             }
             OnStatus::FailPending(ack) => node.pending.fail(&ack, error),
             OnStatus::Ignore => {
@@ -260,6 +291,7 @@ mod tests {
                 answers.next().expect("asked at most three times")
             },
             |_| true,
+            Duration::ZERO,
         );
         assert_eq!(result, Ok("sent"));
         assert_eq!(posts, 3);
@@ -280,6 +312,7 @@ mod tests {
                 answers.next().unwrap_or(Ok("sent"))
             },
             |_| true,
+            Duration::ZERO,
         );
         assert_eq!(result, Ok("sent"));
         assert_eq!(posts, 3);
@@ -292,6 +325,7 @@ mod tests {
                 paused += wait;
                 true
             },
+            Duration::ZERO,
         );
         assert_eq!(result, Err(busy()));
         assert!(paused <= BUSY_RETRY, "{paused:?} of pauses");
@@ -306,6 +340,7 @@ mod tests {
                 Err(refused("Unauthenticated"))
             },
             |_| true,
+            Duration::ZERO,
         );
         assert_eq!(result, Err(refused("Unauthenticated")));
         assert_eq!(
@@ -324,6 +359,7 @@ mod tests {
                 paused += wait;
                 true
             },
+            Duration::ZERO,
         );
         assert_eq!(result, Err(refused(wire::SIGNED_BEFORE_START)));
         assert!(posts <= RESTART_TRIES, "{posts} tries");
@@ -337,7 +373,47 @@ mod tests {
                 Err(refused(wire::SIGNED_BEFORE_START))
             },
             |_| false,
+            Duration::ZERO,
         );
+        assert_eq!(posts, 1);
+    }
+
+    #[test]
+    fn a_batch_that_never_left_is_sent_again_only_by_a_node_with_fallbacks() {
+        let unsent = || TransportError::NotSent("connection refused".into());
+        let mut posts = 0;
+        let result: Result<(), _> = post_retrying(
+            || {
+                posts += 1;
+                Err(unsent())
+            },
+            |_| true,
+            Duration::ZERO,
+        );
+        assert_eq!(result, Err(unsent()));
+        assert_eq!(posts, 1, "one proxy: nowhere else to go, failed at once");
+
+        let mut answers =
+            vec![Err(unsent()), Err(unsent()), Ok("sent to the next proxy")].into_iter();
+        let result = post_retrying(
+            || answers.next().unwrap_or(Ok("sent")),
+            |_| true,
+            UNSENT_RETRY,
+        );
+        assert_eq!(result, Ok("sent to the next proxy"));
+
+        // A request that may have left is never sent again: it could run twice.
+        let broken = || TransportError::Unreachable("connection reset".into());
+        let mut posts = 0;
+        let result: Result<(), _> = post_retrying(
+            || {
+                posts += 1;
+                Err(broken())
+            },
+            |_| true,
+            UNSENT_RETRY,
+        );
+        assert_eq!(result, Err(broken()));
         assert_eq!(posts, 1);
     }
 }

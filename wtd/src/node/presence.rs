@@ -51,8 +51,10 @@ pub(crate) struct Presence {
     /// What the last ping that got through told the proxy, and when; `None` when the
     /// proxy should hear from this node at once.
     told: Mutex<Option<Told>>,
-    /// When the node last registered again; held while it does, so threads take turns.
-    registered_at: Mutex<Option<Instant>>,
+    /// When the node last registered again, and with which proxy (the number of moves to
+    /// another proxy then: see [`crate::proxies`]); held while it registers, so threads
+    /// take turns.
+    registered_at: Mutex<Option<(Instant, u64)>>,
 }
 
 /// The nodes this node follows, and their entries as last heard.
@@ -251,15 +253,17 @@ impl Presence {
     /// node's mailbox at the proxy, which would drop replies queued in between.
     pub(crate) fn reregister(&self, node: &NodeInner) {
         let mut last = lock(&self.registered_at);
-        // Another thread registered a moment ago: that answered this "not registered" too.
-        if last.is_some_and(|at| at.elapsed() < REREGISTER_AGAIN_AFTER) {
+        let proxy = node.transport.proxies().moves();
+        // Another thread registered a moment ago with this proxy: that answered this "not
+        // registered" too.
+        if last.is_some_and(|(at, with)| with == proxy && at.elapsed() < REREGISTER_AGAIN_AFTER) {
             return;
         }
         match node.transport.register(&self.email) {
             Ok(()) => {
-                *last = Some(Instant::now());
+                *last = Some((Instant::now(), proxy));
                 self.proxy_restarted();
-                tracing::info!(node = %node.name, "registered again with the proxy");
+                tracing::info!(node = %node.name, proxy = %node.transport.url(), "registered again with the proxy");
             }
             Err(e) => tracing::warn!(node = %node.name, "cannot register again: {e:?}"),
         }
@@ -361,7 +365,14 @@ pub(crate) fn ping_loop(node: &NodeInner) {
     let mut retry = false;
     let mut tried = Instant::now();
     let mut watched = Instant::now();
+    let mut moves = node.transport.proxies().moves();
     while !node.is_stopped() {
+        if node.transport.proxies().moves() != moves {
+            moves = node.transport.proxies().moves();
+            moved(node);
+            retry = false;
+            failing = false;
+        }
         if watched.elapsed() >= RETRY_EVERY {
             node.watchdog.interrupt_stuck(&node.name);
             watched = Instant::now();
@@ -385,7 +396,7 @@ pub(crate) fn ping_loop(node: &NodeInner) {
                 Err(TransportError::NotRegistered) => node.presence.reregister(node),
                 Err(e) => {
                     if !failing && !node.is_stopped() {
-                        let e = e.into_error(node.transport.url());
+                        let e = e.into_error(&node.transport.url());
                         tracing::warn!(node = %node.name, "ping failed, retrying every second: {e}");
                     }
                     failing = true;
@@ -394,6 +405,24 @@ pub(crate) fn ping_loop(node: &NodeInner) {
         }
         pause(node, GRANTS_LOOKED_AT_EVERY);
     }
+}
+
+/// The node moved to another proxy (see [`crate::proxies`]). Requests still held by
+/// the proxy it left are dropped (a proxy that went silent would hold them until the
+/// watchdog's limit), and the next round pings the new one at once, asking about every
+/// followed node: its directory versions are not the old one's.
+///
+/// Nothing else: the node does not register with the new proxy unless it says it does
+/// not know the node (`NotRegistered`). Proxies sharing one store know it already, and a
+/// registration that is not the first empties the node's mailbox, which would drop the
+/// messages waiting for it; the receive thread polls the new proxy with its epoch and
+/// acknowledgement, so those are delivered, once. An independent proxy answers
+/// `NotRegistered`, and the node registers there as after a proxy restart.
+fn moved(node: &NodeInner) {
+    if let Some(since) = node.transport.proxies().since_moved() {
+        node.watchdog.interrupt_made_before_move(since);
+    }
+    node.presence.proxy_restarted();
 }
 
 #[cfg(test)]

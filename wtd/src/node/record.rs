@@ -18,8 +18,13 @@ use crate::home;
 pub struct NodeRecord {
     /// The node's name on its proxy.
     pub name: String,
-    /// The proxy it registered with, without a trailing `/`.
+    /// The proxy it registered with (its primary), without a trailing `/`.
     pub proxy: String,
+    /// The proxies to move to, in order, when the one in use stops answering. Absent
+    /// from the files of nodes with one proxy (and from every file written before
+    /// failover existed), which read as an empty list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_proxies: Vec<String>,
     /// The contact address the proxy's operator sees.
     #[serde(default)]
     pub email: String,
@@ -94,8 +99,48 @@ mod tests {
         NodeRecord {
             name: name.into(),
             proxy: proxy.into(),
+            fallback_proxies: Vec::new(),
             email: email.into(),
         }
+    }
+
+    #[test]
+    fn a_file_written_before_failover_still_loads_and_fallbacks_are_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("node.toml"),
+            "name = \"alice\"\nproxy = \"http://127.0.0.1:1\"\nemail = \"a@example.org\"\n",
+        )
+        .expect("written");
+        assert_eq!(
+            NodeRecord::read(dir.path()).expect("an old file loads"),
+            record("alice", "http://127.0.0.1:1", "a@example.org")
+        );
+
+        let two = NodeRecord {
+            fallback_proxies: vec!["http://127.0.0.1:2".into()],
+            ..record("alice", "http://127.0.0.1:1", "")
+        };
+        two.write(dir.path()).expect("written");
+        let text = std::fs::read_to_string(dir.path().join("node.toml")).expect("read");
+        assert!(
+            text.contains("fallback_proxies = [\"http://127.0.0.1:2\"]"),
+            "{text}"
+        );
+        assert_eq!(NodeRecord::read(dir.path()).expect("loads"), two);
+        let config = crate::NodeConfig::registered(dir.path()).expect("a config");
+        assert_eq!(
+            config.proxies(),
+            ["http://127.0.0.1:1", "http://127.0.0.1:2"],
+            "the primary first"
+        );
+
+        // One proxy: the file says nothing of fallbacks, as before.
+        record("alice", "http://127.0.0.1:1", "")
+            .write(dir.path())
+            .expect("written");
+        let text = std::fs::read_to_string(dir.path().join("node.toml")).expect("read");
+        assert!(!text.contains("fallback"), "{text}");
     }
 
     #[test]

@@ -46,6 +46,19 @@ impl Watchdog {
         }
     }
 
+    /// Interrupts the requests in flight for longer than `since_moved`: made before the
+    /// node moved to another proxy, they went to the proxy it left, which may hold them
+    /// until [`RECEIVE_STUCK`]. The calls of a send so interrupted may or may not have
+    /// reached that proxy: they wait for their reply until their timeout, and are never
+    /// sent again (see `outbox.rs` and `docs/PROTOCOL.md`, "Failover").
+    pub(crate) fn interrupt_made_before_move(&self, since_moved: Duration) {
+        for watch in std::iter::once(&self.rx).chain(&self.tx) {
+            if watch.stuck_for().is_some_and(|d| d > since_moved) {
+                watch.interrupt();
+            }
+        }
+    }
+
     /// Interrupts every request in flight (the node is stopping).
     pub(crate) fn interrupt_all(&self) {
         self.rx.interrupt();

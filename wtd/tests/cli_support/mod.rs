@@ -377,6 +377,13 @@ impl Cluster {
         out
     }
 
+    /// Stops the proxy alone: its nodes stay up, and move to a fallback proxy if they have one.
+    pub async fn stop_proxy(&mut self) {
+        if let Some(proxy) = self.proxy.take() {
+            proxy.stop().await;
+        }
+    }
+
     /// Stops every node, then the proxy.
     pub async fn stop(mut self) {
         for node in self.nodes.drain(..) {
