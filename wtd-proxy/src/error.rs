@@ -65,6 +65,13 @@ pub enum ProxyError {
     /// The database failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// The store the proxies share (Redis) cannot be reached right now. Nothing was
+    /// done; the request may be sent again, and will succeed once the store is back.
+    #[error(
+        "the proxy's store is unavailable: {0}. Nothing was done; try again in a moment \
+         (if it lasts, the proxy's operator should check its Redis)"
+    )]
+    StoreUnavailable(String),
     /// The proxy is shutting down.
     #[error("the proxy is shutting down: try again in a moment")]
     ShuttingDown,
@@ -89,6 +96,7 @@ impl ProxyError {
             ProxyError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Storage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            ProxyError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -114,6 +122,7 @@ impl ProxyError {
             ProxyError::TooMany(_) => "TooMany",
             ProxyError::Timeout(_) => "Timeout",
             ProxyError::Storage(_) => "Storage",
+            ProxyError::StoreUnavailable(_) => "StoreUnavailable",
             ProxyError::ShuttingDown => "ShuttingDown",
         }
     }

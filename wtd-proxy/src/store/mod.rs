@@ -2,15 +2,17 @@
 //! registered, which hop counters were seen, how fast each node sends, who is online and
 //! what the directory shows, the mailboxes, and the calls waiting on `/apply`.
 //!
-//! Today one proxy keeps all of it itself: [`EmbeddedStore`] (memory, and redb for the
-//! registrations). A networked store (Redis, so several proxies can share the nodes) is a
-//! new file next to it implementing the same traits; nothing above this module changes.
+//! One proxy may keep all of it itself: [`EmbeddedStore`] (memory, and redb for the
+//! registrations), the default. Several proxies serving the same nodes share it on Redis:
+//! [`RedisStore`] (`wtd-proxy --store redis://HOST:PORT/DB`), the same traits with each
+//! step a Lua script; nothing above this module changes.
 //!
 //! Each trait is one concept, and each method is one step that the proxy relies on being
 //! atomic: what a method's doc says happens "in one step" must not interleave with any
 //! other method on the same node, on this proxy or another. Errors are [`ProxyError`]s:
-//! a refusal the client should see, or [`ProxyError::Storage`] when the store itself
-//! failed.
+//! a refusal the client should see, [`ProxyError::StoreUnavailable`] while a networked
+//! store cannot be reached (the client tries again), or [`ProxyError::Storage`] when the
+//! store itself failed.
 //!
 //! # Static dispatch
 //!
@@ -26,7 +28,10 @@
 //! axum runs handlers on any worker thread.
 
 mod embedded;
+pub mod redis;
 mod registry;
+#[cfg(test)]
+mod tests;
 
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{oneshot, watch};
@@ -35,6 +40,7 @@ use wtd_wire::{Delivered, DirectoryUpdate, Kind, Offer, Route, TxStatus};
 use crate::error::ProxyError;
 
 pub use crate::state::directory::{DirectoryChanges, DirectoryPage};
+pub use self::redis::RedisStore;
 pub use embedded::EmbeddedStore;
 pub use registry::{NodeRecord, Registry};
 
@@ -324,6 +330,12 @@ pub trait Mailboxes: Send + Sync + 'static {
 
     /// Drops everything waiting for `node`.
     fn clear_mailbox(&self, node: &str) -> impl Future<Output = Result<(), ProxyError>> + Send;
+
+    /// The epoch of the sequence numbers: it changes whenever they may have restarted,
+    /// so a node acknowledges only numbers of the epoch it was given. Shared by every
+    /// proxy on one store, and kept across their restarts as long as the store keeps
+    /// the mailboxes (the embedded store keeps them in memory: a new one per start).
+    fn epoch(&self) -> u64;
 }
 
 /// What [`Mailboxes::take`] found.
