@@ -44,6 +44,8 @@ pub mod server;
 pub mod state;
 pub mod stats;
 pub mod store;
+#[cfg(test)]
+mod two_proxies;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -234,7 +236,8 @@ async fn serve_with<S: store::Store>(
     state: Arc<state::State<S>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ProxyError> {
-    let mut extra = Vec::new();    if let Some(listener) = dashboard {
+    let mut extra = Vec::new();
+    if let Some(listener) = dashboard {
         let app = dashboard::router(state.clone());
         extra.push(spawn_extra(listener, app, state.clone()));
     }

@@ -268,7 +268,10 @@ async fn main() -> std::process::ExitCode {
                 std::process::ExitCode::SUCCESS
             }
             Ok(false) => {
-                let place = args.store.clone().unwrap_or_else(|| args.data.display().to_string());
+                let place = args
+                    .store
+                    .clone()
+                    .unwrap_or_else(|| args.data.display().to_string());
                 eprintln!("wtd-proxy: `{name}` is not registered in {place}");
                 std::process::ExitCode::FAILURE
             }
@@ -329,7 +332,9 @@ async fn main() -> std::process::ExitCode {
         (None, _) => tracing::info!("the dashboard is at http://{relay}/"),
     }
     if let Some(url) = &args.store {
-        tracing::info!("the nodes' state is on the Redis at {url}, shared with every proxy using it");
+        tracing::info!(
+            "the nodes' state is on the Redis at {url}, shared with every proxy using it"
+        );
     }
     if args.approve {
         tracing::info!(

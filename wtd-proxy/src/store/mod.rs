@@ -39,8 +39,8 @@ use wtd_wire::{Delivered, DirectoryUpdate, Kind, Offer, Route, TxStatus};
 
 use crate::error::ProxyError;
 
-pub use crate::state::directory::{DirectoryChanges, DirectoryPage};
 pub use self::redis::RedisStore;
+pub use crate::state::directory::{DirectoryChanges, DirectoryPage};
 pub use embedded::EmbeddedStore;
 pub use registry::{NodeRecord, Registry};
 

@@ -402,12 +402,23 @@ impl RedisStore {
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default()
             };
-            let Ok(node_key) = <[u8; 32]>::try_from(fields.first().cloned().flatten().unwrap_or_default().as_slice()) else {
+            let Ok(node_key) = <[u8; 32]>::try_from(
+                fields
+                    .first()
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default()
+                    .as_slice(),
+            ) else {
                 // Released between the two reads.
                 continue;
             };
             let decision: u8 = text(4).parse().unwrap_or(0);
-            let decision = if self.inner.config.approve { decision } else { 0 };
+            let decision = if self.inner.config.approve {
+                decision
+            } else {
+                0
+            };
             nodes.push(ObservedNode {
                 email: text(1),
                 node_key,

@@ -97,7 +97,9 @@ pub(crate) async fn a_name_stays_with_the_first_key_that_registers_it(backing: &
     assert_eq!(store.node_key("bob").await.expect("reads"), None);
 }
 
-pub(crate) async fn a_name_left_offline_past_the_expiry_is_free_and_one_online_is_not(backing: &impl Backing) {
+pub(crate) async fn a_name_left_offline_past_the_expiry_is_free_and_one_online_is_not(
+    backing: &impl Backing,
+) {
     let mut config = backing.config();
     config.presence_timeout = Duration::from_millis(50);
     config.name_expiry = Duration::from_millis(100);
@@ -188,7 +190,9 @@ pub(crate) async fn messages_are_numbered_and_stay_until_acknowledged(backing: &
     assert!(mail.messages.is_empty());
 }
 
-pub(crate) async fn a_goodbye_empties_the_mailbox_wakes_the_poll_and_refuses_more(backing: &impl Backing) {
+pub(crate) async fn a_goodbye_empties_the_mailbox_wakes_the_poll_and_refuses_more(
+    backing: &impl Backing,
+) {
     let store = store(backing).await;
     online(&store, "alice").await;
     let status = store.deliver("alice", None, Kind::Call, vec![1]).await;
@@ -244,7 +248,9 @@ pub(crate) async fn every_directory_change_gets_a_larger_version(backing: &impl 
     assert!(listed(&store).await.is_empty());
 }
 
-pub(crate) async fn a_follower_hears_exactly_the_followed_nodes_that_changed_since_its_version(backing: &impl Backing) {
+pub(crate) async fn a_follower_hears_exactly_the_followed_nodes_that_changed_since_its_version(
+    backing: &impl Backing,
+) {
     let store = store(backing).await;
     for name in ["alice", "bob", "carol", "dave"] {
         online(&store, name).await;
@@ -296,7 +302,9 @@ pub(crate) async fn a_follower_hears_exactly_the_followed_nodes_that_changed_sin
     assert_eq!(fresh.listed.len() + fresh.unlisted.len(), 3);
 }
 
-pub(crate) async fn a_followed_node_changing_wakes_the_followers_receive_request(backing: &impl Backing) {
+pub(crate) async fn a_followed_node_changing_wakes_the_followers_receive_request(
+    backing: &impl Backing,
+) {
     let store = store(backing).await;
     online(&store, "alice").await;
     online(&store, "bob").await;
@@ -320,7 +328,9 @@ pub(crate) async fn a_followed_node_changing_wakes_the_followers_receive_request
     assert_eq!(update.listed[0].name, "alice");
 }
 
-pub(crate) async fn the_directory_stays_within_its_bound_and_a_node_past_it_is_listed_bare(backing: &impl Backing) {
+pub(crate) async fn the_directory_stays_within_its_bound_and_a_node_past_it_is_listed_bare(
+    backing: &impl Backing,
+) {
     let mut config = backing.config();
     config.directory_bytes = 4096;
     let store = backing.open(&config).await;
@@ -404,7 +414,9 @@ pub(crate) async fn a_reply_is_taken_only_from_the_callee_and_only_once(backing:
         .expect("a slot came back");
 }
 
-pub(crate) async fn with_approval_a_new_name_waits_and_the_decision_survives_a_restart(backing: &impl Backing) {
+pub(crate) async fn with_approval_a_new_name_waits_and_the_decision_survives_a_restart(
+    backing: &impl Backing,
+) {
     let mut config = backing.config();
     config.approve = true;
     {

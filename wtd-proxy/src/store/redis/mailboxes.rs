@@ -92,7 +92,10 @@ impl Mailboxes for RedisStore {
     ) -> Result<Mail, ProxyError> {
         let args = [
             node.as_bytes().to_vec(),
-            acked.map(|a| a.to_string()).unwrap_or_default().into_bytes(),
+            acked
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+                .into_bytes(),
             wire::MAX_BATCH_LEN.to_string().into_bytes(),
         ];
         let outcome = self.run(&SCRIPTS.take, &node_hash(node), &args).await?;
@@ -238,8 +241,14 @@ impl ApplyWaiters for RedisStore {
         let inner = self.inner.clone();
         runtime.spawn(async move {
             let mut pipe = redis::pipe();
-            pipe.cmd("HDEL").arg("wtd:{cluster}:apply").arg(&ack).ignore();
-            pipe.cmd("ZREM").arg("wtd:{cluster}:applies").arg(&ack).ignore();
+            pipe.cmd("HDEL")
+                .arg("wtd:{cluster}:apply")
+                .arg(&ack)
+                .ignore();
+            pipe.cmd("ZREM")
+                .arg("wtd:{cluster}:applies")
+                .arg(&ack)
+                .ignore();
             if let Err(e) = pipe.query_async::<()>(&mut redis).await {
                 tracing::debug!("cannot forget an /apply waiter in Redis (it expires): {e}");
             }

@@ -15,9 +15,8 @@ use crate::store::{DirectoryChanges, DirectoryPage, Presence, Registrations};
 
 /// A directory line as Redis keeps it, read back.
 fn entry(line: &[u8]) -> Result<DirectoryEntry, ProxyError> {
-    wire::decode_exact(line).map_err(|e| {
-        ProxyError::Storage(format!("a directory line in Redis does not decode: {e}"))
-    })
+    wire::decode_exact(line)
+        .map_err(|e| ProxyError::Storage(format!("a directory line in Redis does not decode: {e}")))
 }
 
 /// Reads `'l', line` and `'u', name` pairs.
@@ -86,7 +85,9 @@ impl Presence for RedisStore {
             config.polls_per_node.to_string().into_bytes(),
             config.directory_bytes.to_string().into_bytes(),
         ];
-        let outcome = self.run(&SCRIPTS.hold_poll, &node_hash(node), &args).await?;
+        let outcome = self
+            .run(&SCRIPTS.hold_poll, &node_hash(node), &args)
+            .await?;
         registered(node, &outcome)?;
         if outcome.code == -2 {
             return Err(ProxyError::TooMany(format!(
@@ -186,9 +187,13 @@ impl Presence for RedisStore {
             node.as_bytes().to_vec(),
             hex::encode(&key[..8]).into_bytes(),
         ];
-        let accepted =
-            scripts::number(&mut self.redis(), &SCRIPTS.may_accept, &node_hash(node), &args)
-                .await?;
+        let accepted = scripts::number(
+            &mut self.redis(),
+            &SCRIPTS.may_accept,
+            &node_hash(node),
+            &args,
+        )
+        .await?;
         Ok(accepted == 1)
     }
 
@@ -287,8 +292,7 @@ impl RedisStore {
         let node = node.to_string();
         runtime.spawn(async move {
             let args = [node.clone().into_bytes(), id.into_bytes()];
-            match scripts::run(&mut redis, &SCRIPTS.release_poll, &node_hash(&node), &args).await
-            {
+            match scripts::run(&mut redis, &SCRIPTS.release_poll, &node_hash(&node), &args).await {
                 Ok(outcome) => inner.effects(&outcome.wakes, outcome.version),
                 Err(e) => tracing::debug!(%node, "cannot end a receive request in Redis: {e}"),
             }

@@ -93,12 +93,17 @@ fn garbled(what: &str) -> ProxyError {
 impl Outcome {
     /// The `i`-th value after the first three, as a number.
     pub(super) fn int(&self, i: usize) -> Result<i64, ProxyError> {
-        self.rest.get(i).map_or(Err(garbled("a number missing")), int)
+        self.rest
+            .get(i)
+            .map_or(Err(garbled("a number missing")), int)
     }
 
     /// The `i`-th value after the first three, as text.
     pub(super) fn string(&self, i: usize) -> Result<String, ProxyError> {
-        let bytes = self.rest.get(i).map_or(Err(garbled("text missing")), bytes)?;
+        let bytes = self
+            .rest
+            .get(i)
+            .map_or(Err(garbled("text missing")), bytes)?;
         String::from_utf8(bytes).map_err(|_| garbled("text that is not UTF-8"))
     }
 }

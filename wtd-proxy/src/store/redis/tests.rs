@@ -70,15 +70,33 @@ async fn two_stores_share_the_epoch_and_a_counter_accepted_by_one_is_refused_by_
         return;
     };
     let (a, b) = two(&backing).await;
-    assert_eq!(a.epoch(), b.epoch(), "one epoch for all proxies on one Redis");
+    assert_eq!(
+        a.epoch(),
+        b.epoch(),
+        "one epoch for all proxies on one Redis"
+    );
     online(&a, "alice").await;
-    assert!(a.accept_counter("alice", 1_700_000_000_000_000).await.expect("a"));
     assert!(
-        !b.accept_counter("alice", 1_700_000_000_000_000).await.expect("b"),
+        a.accept_counter("alice", 1_700_000_000_000_000)
+            .await
+            .expect("a")
+    );
+    assert!(
+        !b.accept_counter("alice", 1_700_000_000_000_000)
+            .await
+            .expect("b"),
         "a hop replayed through another proxy"
     );
-    assert!(b.accept_counter("alice", 1_700_000_000_000_001).await.expect("b"));
-    assert!(!a.accept_counter("alice", 1_700_000_000_000_001).await.expect("a"));
+    assert!(
+        b.accept_counter("alice", 1_700_000_000_000_001)
+            .await
+            .expect("b")
+    );
+    assert!(
+        !a.accept_counter("alice", 1_700_000_000_000_001)
+            .await
+            .expect("a")
+    );
     // A proxy restarting keeps the epoch: the sequence numbers did not restart.
     let epoch = a.epoch();
     drop(a);
@@ -105,7 +123,11 @@ async fn a_nodes_rate_limit_holds_over_two_stores() {
     // twice as many through.
     let refilled = (started.elapsed().as_secs_f64() * 2.0).ceil() as u64;
     assert!(spent >= 2, "the burst is spent");
-    assert!(spent <= 2 + refilled, "{spent} requests in {:?}", started.elapsed());
+    assert!(
+        spent <= 2 + refilled,
+        "{spent} requests in {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -120,16 +142,38 @@ async fn a_message_queued_through_one_store_is_taken_and_acknowledged_through_th
     let status = a.deliver("bob", Some("alice"), Kind::Call, vec![7]).await;
     assert_eq!(status.ok(), Some(TxStatus::Queued));
     let woken = tokio::time::timeout(PATIENCE, arrivals.changed()).await;
-    assert!(matches!(woken, Ok(Ok(()))), "b's held poll is woken over pub/sub");
+    assert!(
+        matches!(woken, Ok(Ok(()))),
+        "b's held poll is woken over pub/sub"
+    );
     let mail = b.take("bob", None, None).await.expect("take");
     assert_eq!(mail.messages.len(), 1);
     assert_eq!(mail.messages[0].from.as_deref(), Some("alice"));
     assert_eq!(mail.messages[0].bytes, [7]);
     let seq = mail.messages[0].seq;
     // Still queued until acknowledged, whichever proxy the node asks.
-    assert_eq!(a.take("bob", None, None).await.expect("take").messages.len(), 1);
-    assert!(b.take("bob", Some(seq), None).await.expect("ack").messages.is_empty());
-    assert!(a.take("bob", None, None).await.expect("take").messages.is_empty());
+    assert_eq!(
+        a.take("bob", None, None)
+            .await
+            .expect("take")
+            .messages
+            .len(),
+        1
+    );
+    assert!(
+        b.take("bob", Some(seq), None)
+            .await
+            .expect("ack")
+            .messages
+            .is_empty()
+    );
+    assert!(
+        a.take("bob", None, None)
+            .await
+            .expect("take")
+            .messages
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -140,14 +184,21 @@ async fn an_apply_reply_answered_through_the_other_store_reaches_the_waiter() {
     let (a, b) = two(&backing).await;
     let answer = a.expect_reply([5; 16], "alice").await.expect("waits");
     assert!(
-        matches!(b.expect_reply([5; 16], "alice").await, Err(ProxyError::Malformed(_))),
+        matches!(
+            b.expect_reply([5; 16], "alice").await,
+            Err(ProxyError::Malformed(_))
+        ),
         "one waiter per ack over all proxies"
     );
     assert_eq!(b.answer([5; 16], "mallory", vec![1]).await, Some(vec![1]));
     assert_eq!(b.answer([5; 16], "alice", vec![2]).await, None, "taken");
     let reply = tokio::time::timeout(PATIENCE, answer).await;
     assert_eq!(reply.ok().and_then(Result::ok), Some(vec![2]));
-    assert_eq!(b.answer([5; 16], "alice", vec![3]).await, Some(vec![3]), "once");
+    assert_eq!(
+        b.answer([5; 16], "alice", vec![3]).await,
+        Some(vec![3]),
+        "once"
+    );
 }
 
 #[tokio::test]
@@ -158,10 +209,8 @@ async fn of_two_keys_racing_for_a_name_on_two_stores_one_wins() {
     let (a, b) = two(&backing).await;
     for i in 0..20 {
         let name = format!("node{i}");
-        let (first, second) = tokio::join!(
-            a.register(&name, record(1)),
-            b.register(&name, record(2))
-        );
+        let (first, second) =
+            tokio::join!(a.register(&name, record(1)), b.register(&name, record(2)));
         let new = [&first, &second]
             .iter()
             .filter(|r| matches!(r, Ok(Registered::New)))
@@ -172,7 +221,11 @@ async fn of_two_keys_racing_for_a_name_on_two_stores_one_wins() {
             .count();
         assert_eq!((new, taken), (1, 1), "{name}: {first:?} and {second:?}");
         let winner = if first.is_ok() { record(1) } else { record(2) };
-        let key = b.node_key(&name).await.expect("reads").map(|k| k.to_bytes());
+        let key = b
+            .node_key(&name)
+            .await
+            .expect("reads")
+            .map(|k| k.to_bytes());
         assert_eq!(key, Some(winner.node_key));
     }
 }
@@ -191,7 +244,10 @@ async fn with_redis_killed_requests_fail_with_503_and_service_resumes_when_it_is
         "{refused:?}"
     );
     let refused = b.deliver("bob", None, Kind::Call, vec![1]).await;
-    assert!(matches!(refused, Err(ProxyError::StoreUnavailable(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ProxyError::StoreUnavailable(_))),
+        "{refused:?}"
+    );
     backing.redis.restart().expect("redis starts again");
     // Back without restarting either store; the registration survived (append-only file).
     let mut key = None;
