@@ -65,11 +65,12 @@ pub enum ProxyError {
     /// The database failed.
     #[error("storage error: {0}")]
     Storage(String),
-    /// The store the proxies share (Redis) cannot be reached right now. Nothing was
-    /// done; the request may be sent again, and will succeed once the store is back.
+    /// The store the proxies share (Redis) cannot be reached right now. The request may
+    /// be sent again (every request a node sends is safe to repeat: hops are signed with
+    /// a new counter, messages are numbered), and succeeds once the store is back.
     #[error(
-        "the proxy's store is unavailable: {0}. Nothing was done; try again in a moment \
-         (if it lasts, the proxy's operator should check its Redis)"
+        "the proxy's store is unavailable: {0}; try again in a moment (if it lasts, the \
+         proxy's operator should check its Redis)"
     )]
     StoreUnavailable(String),
     /// The proxy is shutting down.
