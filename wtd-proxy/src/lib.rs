@@ -44,7 +44,7 @@ pub mod server;
 pub mod state;
 pub mod stats;
 pub mod store;
-#[cfg(test)]
+#[cfg(all(test, feature = "redis"))]
 mod two_proxies;
 
 use std::future::Future;
@@ -155,8 +155,8 @@ pub struct Config {
     /// Where the nodes' state is kept: `None` (the default) in this process
     /// ([`store::EmbeddedStore`]: memory, and the registrations in `data_dir`), or the
     /// Redis at this URL (`redis://HOST:PORT/DB`), shared by every proxy given the same
-    /// one ([`store::RedisStore`]; `--store`). A proxy on Redis still keeps its
-    /// operator's token in `data_dir`.
+    /// one (`store::RedisStore`, `--store`; the cargo feature `redis`, on by default). A
+    /// proxy on Redis still keeps its operator's token in `data_dir`.
     pub store: Option<String>,
 }
 
@@ -221,10 +221,13 @@ pub async fn run_with(
             let state = Arc::new(open_state(config).await?);
             serve_with(listener, dashboard, operator, state, shutdown).await
         }
+        #[cfg(feature = "redis")]
         Some(url) => {
             let state = Arc::new(open_redis(&url, config).await?);
             serve_with(listener, dashboard, operator, state, shutdown).await
         }
+        #[cfg(not(feature = "redis"))]
+        Some(url) => Err(without_redis(&url)),
     }
 }
 
@@ -277,6 +280,7 @@ fn spawn_extra<S: store::Store>(
 }
 
 /// Connects to the Redis at `url` and opens the proxy's state on it.
+#[cfg(feature = "redis")]
 async fn open_redis(
     url: &str,
     config: Config,
@@ -285,6 +289,15 @@ async fn open_redis(
     let started = std::time::Instant::now();
     let store = store::redis::connect(url, &config).await?;
     state::State::new(config, store, started)
+}
+
+/// The refusal of a store on Redis by a proxy built without it.
+#[cfg(not(feature = "redis"))]
+fn without_redis(url: &str) -> ProxyError {
+    ProxyError::Storage(format!(
+        "this wtd-proxy was built without Redis (the cargo feature `redis`), so it cannot \
+         keep its state on {url}: build it with the default features, or leave out --store"
+    ))
 }
 
 /// Opens the proxy's state (its database file) off the async threads; works on any tokio
@@ -353,10 +366,13 @@ async fn serve<S: store::Store>(
 pub async fn release(config: &Config, name: &str) -> Result<bool, ProxyError> {
     use store::Registrations;
     if let Some(url) = &config.store {
+        #[cfg(feature = "redis")]
         return store::redis::connect(url, config)
             .await?
             .release(name)
             .await;
+        #[cfg(not(feature = "redis"))]
+        return Err(without_redis(url));
     }
     let opened = config.clone();
     let store = tokio::task::spawn_blocking(move || store::EmbeddedStore::open(&opened))
@@ -388,10 +404,13 @@ impl Proxy {
                 let state = open_state(config).await?;
                 tokio::spawn(serve(listener, Arc::new(state), stopped))
             }
+            #[cfg(feature = "redis")]
             Some(url) => {
                 let state = open_redis(&url, config).await?;
                 tokio::spawn(serve(listener, Arc::new(state), stopped))
             }
+            #[cfg(not(feature = "redis"))]
+            Some(url) => return Err(without_redis(&url)),
         };
         Ok(Proxy {
             addr,

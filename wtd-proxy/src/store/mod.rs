@@ -4,8 +4,9 @@
 //!
 //! One proxy may keep all of it itself: [`EmbeddedStore`] (memory, and redb for the
 //! registrations), the default. Several proxies serving the same nodes share it on Redis:
-//! [`RedisStore`] (`wtd-proxy --store redis://HOST:PORT/DB`), the same traits with each
-//! step a Lua script; nothing above this module changes.
+//! `RedisStore` (`wtd-proxy --store redis://HOST:PORT/DB`, the cargo feature `redis`, on
+//! by default), the same traits with each step a Lua script; nothing above this module
+//! changes.
 //!
 //! Each trait is one concept, and each method is one step that the proxy relies on being
 //! atomic: what a method's doc says happens "in one step" must not interleave with any
@@ -28,6 +29,7 @@
 //! axum runs handlers on any worker thread.
 
 mod embedded;
+#[cfg(feature = "redis")]
 pub mod redis;
 mod registry;
 #[cfg(test)]
@@ -39,6 +41,7 @@ use wtd_wire::{Delivered, DirectoryUpdate, Kind, Offer, Route, TxStatus};
 
 use crate::error::ProxyError;
 
+#[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
 pub use crate::state::directory::{DirectoryChanges, DirectoryPage};
 pub use embedded::EmbeddedStore;

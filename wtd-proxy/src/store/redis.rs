@@ -176,6 +176,20 @@ pub(crate) fn failed(e: RedisError) -> ProxyError {
     }
 }
 
+/// `step`'s answer, or 503 if none comes within [`RESPONSE_TIMEOUT`]: while the
+/// connection manager connects again, a command waits for it, and a request must not.
+pub(crate) async fn within<T>(
+    step: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, ProxyError> {
+    match tokio::time::timeout(RESPONSE_TIMEOUT, step).await {
+        Ok(answer) => answer.map_err(failed),
+        Err(_) => Err(ProxyError::StoreUnavailable(format!(
+            "Redis did not answer within {} s",
+            RESPONSE_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 /// The key a node's scripts are routed by (its hash).
 fn node_hash(node: &str) -> String {
     format!("wtd:{{{node}}}:node")
@@ -258,13 +272,15 @@ fn human(ms: u64) -> String {
 
 impl Registrations for RedisStore {
     async fn node_key(&self, node: &str) -> Result<Option<VerifyingKey>, ProxyError> {
-        let (key, decision): (Option<Vec<u8>>, Option<u8>) = redis::cmd("HMGET")
-            .arg(node_hash(node))
-            .arg("key")
-            .arg("dec")
-            .query_async(&mut self.redis())
-            .await
-            .map_err(failed)?;
+        let mut redis = self.redis();
+        let (key, decision): (Option<Vec<u8>>, Option<u8>) = within(
+            redis::cmd("HMGET")
+                .arg(node_hash(node))
+                .arg("key")
+                .arg("dec")
+                .query_async(&mut redis),
+        )
+        .await?;
         // A node not approved is not registered as far as its requests go.
         if self.inner.config.approve && decision.unwrap_or(0) != 0 {
             return Ok(None);
@@ -375,11 +391,12 @@ impl RedisStore {
     /// Every registration, with the depth of its mailbox; waiters not counted yet.
     async fn records(&self) -> Result<Vec<ObservedNode>, ProxyError> {
         let mut redis = self.redis();
-        let names: Vec<String> = redis::cmd("SMEMBERS")
-            .arg("wtd:{cluster}:names")
-            .query_async(&mut redis)
-            .await
-            .map_err(failed)?;
+        let names: Vec<String> = within(
+            redis::cmd("SMEMBERS")
+                .arg("wtd:{cluster}:names")
+                .query_async(&mut redis),
+        )
+        .await?;
         let mut pipe = redis::pipe();
         for name in &names {
             pipe.cmd("HMGET")
@@ -387,7 +404,7 @@ impl RedisStore {
                 .arg(&["key", "email", "reg", "seen", "dec"]);
             pipe.cmd("XLEN").arg(format!("wtd:{{{name}}}:mail"));
         }
-        let rows: Vec<Value> = pipe.query_async(&mut redis).await.map_err(failed)?;
+        let rows: Vec<Value> = within(pipe.query_async(&mut redis)).await?;
         let mut nodes = Vec::with_capacity(names.len());
         for (name, pair) in names.into_iter().zip(rows.chunks(2)) {
             let [fields, depth] = pair else { continue };
@@ -444,11 +461,14 @@ impl Observe for RedisStore {
                 return Observed::default();
             }
         };
-        let waiting: Vec<String> = redis::cmd("HVALS")
-            .arg("wtd:{cluster}:apply")
-            .query_async(&mut self.redis())
-            .await
-            .unwrap_or_default();
+        let mut redis = self.redis();
+        let waiting: Vec<String> = within(
+            redis::cmd("HVALS")
+                .arg("wtd:{cluster}:apply")
+                .query_async(&mut redis),
+        )
+        .await
+        .unwrap_or_default();
         let mut per_callee: HashMap<&str, usize> = HashMap::new();
         for waiter in &waiting {
             if let Some((_, callee)) = waiter.split_once(' ') {

@@ -42,6 +42,7 @@ pub(super) async fn listen(client: redis::Client, inner: Weak<Inner>) {
                 // Subscribed: whatever changed while no one listened is read again.
                 if let Some(inner) = inner.upgrade() {
                     inner.wake_all();
+                    inner.read_version().await;
                 }
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {
@@ -89,6 +90,19 @@ impl Inner {
         }
     }
 
+    /// Reads the directory's version from Redis (it may have changed while pub/sub
+    /// was away).
+    async fn read_version(&self) {
+        let version: redis::RedisResult<Option<u64>> = redis::cmd("HGET")
+            .arg(super::CLUSTER)
+            .arg("version")
+            .query_async(&mut self.redis.clone())
+            .await;
+        if let Ok(Some(version)) = version {
+            self.effects(&[], version);
+        }
+    }
+
     /// Hands `reply` to the `/apply` call waiting here for `ack`, if it still waits.
     pub(super) fn hand_over(&self, ack: [u8; 16], reply: Vec<u8>) {
         if let Some(waiter) = lock(&self.waiters).remove(&ack) {
@@ -112,7 +126,7 @@ impl Inner {
 }
 
 /// Pushes the deadlines of the receive requests held here forward, three times a lease,
-/// until the store is dropped.
+/// until the store is dropped (or, with none held, pings Redis as often).
 pub(super) async fn keep_leases(inner: Weak<Inner>) {
     let Some(every) = inner.upgrade().map(|i| i.lease() / 3) else {
         return;
@@ -135,12 +149,15 @@ pub(super) async fn keep_leases(inner: Weak<Inner>) {
             }
             pipe.cmd("PEXPIRE").arg(&key).arg(lease * 2).ignore();
         }
-        if any {
-            let mut redis = inner.redis.clone();
-            drop(inner);
-            if let Err(e) = pipe.query_async::<()>(&mut redis).await {
-                tracing::debug!("cannot extend the held receive requests' leases: {e}");
-            }
+        if !any {
+            // Nothing to extend: a PING instead, so that after an outage the connection
+            // manager connects again now, not on the next request (which would fail).
+            pipe.cmd("PING").ignore();
+        }
+        let mut redis = inner.redis.clone();
+        drop(inner);
+        if let Err(e) = pipe.query_async::<()>(&mut redis).await {
+            tracing::debug!("cannot reach Redis to extend the held receive requests: {e}");
         }
     }
 }

@@ -131,11 +131,13 @@ impl Mailboxes for RedisStore {
     }
 
     async fn watch_mailbox(&self, node: &str) -> Result<watch::Receiver<u64>, ProxyError> {
-        let exists: bool = redis::cmd("EXISTS")
-            .arg(node_hash(node))
-            .query_async(&mut self.redis())
-            .await
-            .map_err(super::failed)?;
+        let mut redis = self.redis();
+        let exists: bool = super::within(
+            redis::cmd("EXISTS")
+                .arg(node_hash(node))
+                .query_async(&mut redis),
+        )
+        .await?;
         if !exists {
             return Err(ProxyError::NotRegistered(node.to_string()));
         }
@@ -215,11 +217,14 @@ impl ApplyWaiters for RedisStore {
         }
         let mut payload = ack.to_vec();
         payload.extend_from_slice(&bytes);
-        let sent: Result<i64, _> = redis::cmd("PUBLISH")
-            .arg(replies(&proxy))
-            .arg(payload)
-            .query_async(&mut self.redis())
-            .await;
+        let mut redis = self.redis();
+        let sent: Result<i64, _> = super::within(
+            redis::cmd("PUBLISH")
+                .arg(replies(&proxy))
+                .arg(payload)
+                .query_async(&mut redis),
+        )
+        .await;
         if let Err(e) = sent {
             // The waiter was taken: its call ends as Timeout, "outcome unknown".
             tracing::warn!("cannot pass a reply to the proxy holding its call: {e}");

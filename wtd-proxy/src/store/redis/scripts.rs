@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 
-use super::failed;
+use super::within;
 use crate::error::ProxyError;
 
 /// Every script, compiled once.
@@ -151,7 +151,7 @@ pub(super) async fn raw(
     for arg in args {
         invocation.arg(arg.as_slice());
     }
-    invocation.invoke_async(redis).await.map_err(failed)
+    within(invocation.invoke_async(redis)).await
 }
 
 /// Runs a script that answers one number.

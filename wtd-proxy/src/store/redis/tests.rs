@@ -248,6 +248,10 @@ async fn with_redis_killed_requests_fail_with_503_and_service_resumes_when_it_is
         matches!(refused, Err(ProxyError::StoreUnavailable(_))),
         "{refused:?}"
     );
+    // Down longer than the connection manager's retries last: it tries again on the
+    // next request, however long Redis was away.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(a.node_key("bob").await.is_err());
     backing.redis.restart().expect("redis starts again");
     // Back without restarting either store; the registration survived (append-only file).
     let mut key = None;
@@ -261,7 +265,16 @@ async fn with_redis_killed_requests_fail_with_503_and_service_resumes_when_it_is
     assert_eq!(key.map(|k| k.to_bytes()), Some(record(1).node_key));
     // Pub/sub is back too: a delivery through one store wakes the other's poll.
     a.seen("bob", Route::Ping, 2).await.expect("seen");
-    let mut arrivals = b.watch_mailbox("bob").await.expect("watch");
+    // B's connection comes back by itself (it pings Redis while idle).
+    let mut watching = None;
+    for _ in 0..100 {
+        if let Ok(watch) = b.watch_mailbox("bob").await {
+            watching = Some(watch);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut arrivals = watching.expect("b reaches Redis again");
     let mut woken = false;
     for _ in 0..100 {
         arrivals.borrow_and_update();
