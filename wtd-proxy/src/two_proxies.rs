@@ -21,8 +21,7 @@ async fn proxy(redis: &LocalRedis, dir: &std::path::Path) -> Proxy {
         .expect("starts on Redis")
 }
 
-/// `PUT /nodes/NAME` with a registration signed by `key`: the status, the error code
-/// header (if any) and the body.
+/// `PUT /nodes/NAME` with a registration signed by `key`.
 async fn register(proxy: &Proxy, name: &str, key: u8) -> (u16, String, String) {
     let key = SigningKey::from_bytes(&[key; 32]);
     let message = wire::Register {
@@ -32,15 +31,20 @@ async fn register(proxy: &Proxy, name: &str, key: u8) -> (u16, String, String) {
         issued_at_ms: wire::now_ms(),
     };
     let body = Signed::sign(domain::REGISTER, &message, &key).to_bytes();
+    request(proxy, "PUT", &format!("/nodes/{name}"), &body).await
+}
+
+/// `METHOD PATH` with `body`: the status, the error code header (if any) and the body.
+async fn request(proxy: &Proxy, method: &str, path: &str, body: &[u8]) -> (u16, String, String) {
     let mut tcp = tokio::net::TcpStream::connect(proxy.addr())
         .await
         .expect("connects");
     let head = format!(
-        "PUT /nodes/{name} HTTP/1.1\r\nhost: proxy\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nhost: proxy\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
     tcp.write_all(head.as_bytes()).await.expect("writes");
-    tcp.write_all(&body).await.expect("writes");
+    tcp.write_all(body).await.expect("writes");
     let mut answer = Vec::new();
     tcp.read_to_end(&mut answer).await.expect("reads");
     let answer = String::from_utf8_lossy(&answer).into_owned();
@@ -86,6 +90,12 @@ async fn two_proxies_on_one_redis_share_names_and_answer_503_while_it_is_down() 
     let (status, code, body) = register(&a, "bob", 3).await;
     assert_eq!((status, code.as_str()), (503, "StoreUnavailable"), "{body}");
     assert!(body.contains("try again in a moment"), "{body}");
+    let (status, code, _) = request(&b, "GET", "/api/directory", b"").await;
+    assert_eq!(
+        (status, code.as_str()),
+        (503, "StoreUnavailable"),
+        "not an empty page"
+    );
 
     redis.restart().expect("redis starts again");
     let mut status = 0;

@@ -168,12 +168,19 @@ impl<S: Store> State<S> {
     }
 
     /// Up to `limit` listed nodes, sorted by name, after `after`.
-    pub async fn directory_page(&self, after: Option<&str>, limit: usize) -> DirectoryPage {
+    pub async fn directory_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<DirectoryPage, ProxyError> {
         self.store.directory_page(after, limit).await
     }
 
     /// What changed in the directory since `since`, if that is still known.
-    pub async fn directory_since(&self, since: u64) -> Option<DirectoryChanges> {
+    pub async fn directory_since(
+        &self,
+        since: u64,
+    ) -> Result<Option<DirectoryChanges>, ProxyError> {
         self.store.directory_since(since).await
     }
 

@@ -620,12 +620,16 @@ impl Presence for EmbeddedStore {
         lock(&self.shared.directory).watch_version()
     }
 
-    async fn directory_page(&self, after: Option<&str>, limit: usize) -> DirectoryPage {
-        lock(&self.shared.directory).page(after, limit)
+    async fn directory_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<DirectoryPage, ProxyError> {
+        Ok(lock(&self.shared.directory).page(after, limit))
     }
 
-    async fn directory_since(&self, since: u64) -> Option<DirectoryChanges> {
-        lock(&self.shared.directory).since(since)
+    async fn directory_since(&self, since: u64) -> Result<Option<DirectoryChanges>, ProxyError> {
+        Ok(lock(&self.shared.directory).since(since))
     }
 
     async fn may_accept(&self, node: &str, key: &[u8; 32]) -> Result<bool, ProxyError> {

@@ -283,11 +283,14 @@ pub trait Presence: Send + Sync + 'static {
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> impl Future<Output = DirectoryPage> + Send;
+    ) -> impl Future<Output = Result<DirectoryPage, ProxyError>> + Send;
 
     /// What changed in the whole directory since `since`; `None` when that is no longer
     /// known (too many changes since, or a version from another start): read the pages.
-    fn directory_since(&self, since: u64) -> impl Future<Output = Option<DirectoryChanges>> + Send;
+    fn directory_since(
+        &self,
+        since: u64,
+    ) -> impl Future<Output = Result<Option<DirectoryChanges>, ProxyError>> + Send;
 }
 
 /// Each node's mailbox: messages waiting until the node acknowledges them.

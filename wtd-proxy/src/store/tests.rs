@@ -215,21 +215,21 @@ pub(crate) async fn a_goodbye_empties_the_mailbox_wakes_the_poll_and_refuses_mor
 
 /// The names listed now, from the first page.
 async fn listed(store: &impl Store) -> Vec<String> {
-    let page = store.directory_page(None, 100).await;
+    let page = store.directory_page(None, 100).await.expect("reads");
     page.nodes.iter().map(|n| n.name.clone()).collect()
 }
 
 pub(crate) async fn every_directory_change_gets_a_larger_version(backing: &impl Backing) {
     let store = store(backing).await;
     online(&store, "alice").await;
-    let first = store.directory_page(None, 10).await.version;
+    let first = store.directory_page(None, 10).await.expect("reads").version;
     assert!(listed(&store).await.is_empty());
 
     store
         .list("alice", Vec::new(), vec![[3; 32]])
         .await
         .expect("lists");
-    let after_listing = store.directory_page(None, 10).await.version;
+    let after_listing = store.directory_page(None, 10).await.expect("reads").version;
     assert!(after_listing > first);
     assert_eq!(listed(&store).await, ["alice"]);
 
@@ -237,12 +237,16 @@ pub(crate) async fn every_directory_change_gets_a_larger_version(backing: &impl 
         .list("alice", Vec::new(), vec![[3; 32]])
         .await
         .expect("lists");
-    let again = store.directory_page(None, 10).await.version;
+    let again = store.directory_page(None, 10).await.expect("reads").version;
     assert_eq!(again, after_listing, "nothing changed");
 
     tokio::time::sleep(Duration::from_millis(60)).await;
     store.sweep().await;
-    let swept = store.directory_since(again).await.expect("kept");
+    let swept = store
+        .directory_since(again)
+        .await
+        .expect("reads")
+        .expect("kept");
     assert!(swept.version > again);
     assert_eq!(swept.unlisted, ["alice"], "silent past the timeout");
     assert!(listed(&store).await.is_empty());
@@ -345,7 +349,7 @@ pub(crate) async fn the_directory_stays_within_its_bound_and_a_node_past_it_is_l
         store.list("bob", Vec::new(), keys(80)).await,
         Err(ProxyError::TooLarge(text)) if text.contains("the directory is full")
     ));
-    let page = store.directory_page(None, 10).await;
+    let page = store.directory_page(None, 10).await.expect("reads");
     let bob = page.nodes.iter().find(|n| n.name == "bob");
     assert!(
         bob.is_some_and(|b| b.accepts.is_empty()),

@@ -216,67 +216,51 @@ impl Presence for RedisStore {
         self.followed_since(node, known_version).await
     }
 
-    async fn directory_page(&self, after: Option<&str>, limit: usize) -> DirectoryPage {
+    async fn directory_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<DirectoryPage, ProxyError> {
         let args = [
             after.unwrap_or("").as_bytes().to_vec(),
             limit.to_string().into_bytes(),
         ];
-        let page = async {
-            let value = scripts::raw(&mut self.redis(), &SCRIPTS.page, CLUSTER, &args).await?;
-            let items = array(&value)?;
-            let [version, more, lines @ ..] = items else {
-                return Err(ProxyError::Storage("a short directory page".into()));
-            };
-            let nodes = lines
-                .iter()
-                .map(|l| entry(&bytes(l)?).map(Arc::new))
-                .collect::<Result<Vec<_>, _>>()?;
-            let next = (int(more)? == 1)
-                .then(|| nodes.last().map(|n| n.name.clone()))
-                .flatten();
-            Ok(DirectoryPage {
-                version: u64::try_from(int(version)?).unwrap_or(0),
-                nodes,
-                next,
-            })
+        let value = scripts::raw(&mut self.redis(), &SCRIPTS.page, CLUSTER, &args).await?;
+        let [version, more, lines @ ..] = array(&value)? else {
+            return Err(ProxyError::Storage("a short directory page".into()));
         };
-        page.await.unwrap_or_else(|e: ProxyError| {
-            tracing::warn!("cannot read the directory: {e}");
-            DirectoryPage {
-                version: *self.inner.directory.borrow(),
-                nodes: Vec::new(),
-                next: None,
-            }
+        let nodes = lines
+            .iter()
+            .map(|l| entry(&bytes(l)?).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = (int(more)? == 1)
+            .then(|| nodes.last().map(|n| n.name.clone()))
+            .flatten();
+        Ok(DirectoryPage {
+            version: u64::try_from(int(version)?).unwrap_or(0),
+            nodes,
+            next,
         })
     }
 
-    async fn directory_since(&self, since: u64) -> Option<DirectoryChanges> {
+    async fn directory_since(&self, since: u64) -> Result<Option<DirectoryChanges>, ProxyError> {
         let args = [since.to_string().into_bytes()];
-        let read = async {
-            let value = scripts::raw(&mut self.redis(), &SCRIPTS.since, CLUSTER, &args).await?;
-            let items = array(&value)?;
-            let [known, rest @ ..] = items else {
-                return Ok(None);
-            };
-            if int(known)? == 0 {
-                return Ok(None);
-            }
-            let [version, pairs @ ..] = rest else {
-                return Ok(None);
-            };
-            let (mut listed, mut unlisted) = changes(pairs)?;
-            listed.sort_by(|a, b| a.name.cmp(&b.name));
-            unlisted.sort();
-            Ok::<_, ProxyError>(Some(DirectoryChanges {
-                version: u64::try_from(int(version)?).unwrap_or(0),
-                listed: listed.into_iter().map(Arc::new).collect(),
-                unlisted,
-            }))
+        let value = scripts::raw(&mut self.redis(), &SCRIPTS.since, CLUSTER, &args).await?;
+        let [known, version, pairs @ ..] = array(&value)? else {
+            // `{0}`: not known.
+            return Ok(None);
         };
-        read.await.unwrap_or_else(|e| {
-            tracing::warn!("cannot read the directory's changes: {e}");
-            None
-        })
+        if int(known)? == 0 {
+            return Ok(None);
+        }
+        let (mut listed, mut unlisted) = changes(pairs)?;
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        unlisted.sort();
+        Ok(Some(DirectoryChanges {
+            version: u64::try_from(int(version)?).unwrap_or(0),
+            listed: listed.into_iter().map(Arc::new).collect(),
+            unlisted,
+        }))
     }
 }
 
