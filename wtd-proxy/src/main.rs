@@ -331,11 +331,6 @@ async fn main() -> std::process::ExitCode {
         (Some(page), _) => tracing::info!("the dashboard is at http://{}/", bound(page, "")),
         (None, _) => tracing::info!("the dashboard is at http://{relay}/"),
     }
-    if let Some(url) = &args.store {
-        tracing::info!(
-            "the nodes' state is on the Redis at {url}, shared with every proxy using it"
-        );
-    }
     if args.approve {
         tracing::info!(
             "new nodes wait for approval: `wtd-proxy registrations list --data {}`",

@@ -397,6 +397,10 @@ impl RedisStore {
                 .query_async(&mut redis),
         )
         .await?;
+        if names.is_empty() {
+            // An empty pipeline is no command at all: Redis would refuse it.
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for name in &names {
             pipe.cmd("HMGET")

@@ -75,7 +75,10 @@ async fn two_stores_share_the_epoch_and_a_counter_accepted_by_one_is_refused_by_
         b.epoch(),
         "one epoch for all proxies on one Redis"
     );
+    assert!(a.registered().await.expect("none yet").is_empty());
+    assert!(a.observe().await.nodes.is_empty());
     online(&a, "alice").await;
+    assert_eq!(a.observe().await.nodes.len(), 1);
     assert!(
         a.accept_counter("alice", 1_700_000_000_000_000)
             .await
