@@ -23,4 +23,5 @@ mod quickstart;
 mod refusals;
 mod replay;
 mod restart;
+mod several_proxies;
 mod supervision;
