@@ -143,8 +143,14 @@ pub(super) async fn keep_leases(inner: Weak<Inner>) {
             let key = format!("wtd:{{{node}}}:polls");
             for id in ids {
                 // The proxy's clock, not Redis's: a lease is generous enough for a
-                // small skew between the two (NTP keeps them within milliseconds).
-                pipe.cmd("ZADD").arg(&key).arg(now + lease).arg(id).ignore();
+                // small skew between the two (NTP keeps them within milliseconds). `XX`:
+                // only polls still there, so one released meanwhile is not brought back.
+                pipe.cmd("ZADD")
+                    .arg(&key)
+                    .arg("XX")
+                    .arg(now + lease)
+                    .arg(id)
+                    .ignore();
                 any = true;
             }
             pipe.cmd("PEXPIRE").arg(&key).arg(lease * 2).ignore();
