@@ -300,3 +300,39 @@ async fn with_redis_killed_requests_fail_with_503_and_service_resumes_when_it_is
     let woken = tokio::time::timeout(PATIENCE, arrivals.changed()).await;
     assert!(matches!(woken, Ok(Ok(()))));
 }
+
+#[tokio::test]
+async fn polls_are_counted_over_two_stores_and_a_crashed_ones_run_out() {
+    let Some(backing) = own_redis("polls_are_counted_over_two_stores") else {
+        return;
+    };
+    let mut config = backing.config();
+    config.presence_timeout = Duration::from_millis(50);
+    let (a, b) = (backing.open(&config).await, backing.open(&config).await);
+    a.register("alice", record(1)).await.expect("registers");
+    a.hold_poll("alice").await.expect("a's poll");
+    b.hold_poll("alice").await.expect("b's poll");
+    assert!(
+        matches!(a.hold_poll("alice").await, Err(ProxyError::TooMany(_))),
+        "polls_per_node (2) over both proxies"
+    );
+    b.release_poll("alice");
+    // A crashes: nothing releases its poll, and nothing extends it any more (it kept
+    // Alice online, as `a_held_poll_keeps_a_node_online_and_is_bounded` shows).
+    drop(a);
+    let mut offline = false;
+    for _ in 0..100 {
+        b.sweep().await;
+        if b.directory_page(None, 10)
+            .await
+            .expect("reads")
+            .nodes
+            .is_empty()
+        {
+            offline = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(offline, "the crashed proxy's poll ran out");
+}
