@@ -8,7 +8,9 @@ use wtd_wire::{Kind, Route, TxStatus};
 use super::*;
 use crate::local_redis::LocalRedis;
 use crate::store::tests::{Backing, store_promises};
-use crate::store::{ApplyWaiters, Mailboxes, Presence};
+use crate::store::{
+    ApplyWaiters, Mailboxes, NodeRecord, Observe, Presence, Registered, Registrations,
+};
 
 /// Long enough for anything that must happen (a pub/sub message, a reconnection) never
 /// to be mistaken for something that does not: the tests wait for events, bounded.
