@@ -118,7 +118,8 @@ pub trait Registrations: Send + Sync + 'static {
     /// * In one step: of two registrations of a new name with different keys, on any
     ///   proxies, one gets [`Registered::New`] and the other `NameTaken`.
     /// * Durable: `New` is answered only once the record would survive a crash, and the
-    ///   registration completes even if the caller stops waiting for it.
+    ///   registration completes even if the caller stops waiting for it. (On Redis: once
+    ///   Redis has it, as durable as its append-only file makes it; docs/SCALING.md.)
     /// * Bounded: a *new* name is refused with [`ProxyError::TooMany`] past
     ///   [`Config::max_nodes`](crate::Config::max_nodes) names or
     ///   [`Config::new_nodes_per_minute`](crate::Config::new_nodes_per_minute), counted
