@@ -338,3 +338,56 @@ async fn polls_are_counted_over_two_stores_and_a_crashed_ones_run_out() {
     }
     assert!(offline, "the crashed proxy's poll ran out");
 }
+
+#[tokio::test]
+async fn a_held_poll_ends_with_503_when_redis_goes_and_polls_again_when_it_is_back() {
+    use crate::state::mailboxes::long_poll;
+    let Some(mut backing) = own_redis("a_held_poll_ends_with_503_when_redis_goes") else {
+        return;
+    };
+    let (a, b) = two(&backing).await;
+    online(&a, "bob").await;
+    let (_closing, closing) = tokio::sync::watch::channel(false);
+    let wait = tokio::time::Instant::now() + Duration::from_secs(60);
+    let held = tokio::spawn({
+        let closing = closing.clone();
+        async move {
+            let mail = long_poll(&b, "bob", None, 0, wait, closing).await;
+            (b, mail)
+        }
+    });
+    // Let the poll start waiting; if it has not yet, its first look fails instead.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    backing.redis.kill();
+    let ended = tokio::time::timeout(PATIENCE, held).await;
+    let (b, mail) = ended.expect("woken when pub/sub is lost").expect("joined");
+    assert!(
+        matches!(mail, Err(ProxyError::StoreUnavailable(_))),
+        "{mail:?}"
+    );
+    backing.redis.restart().expect("redis starts again");
+    // The node polls again (through b) once Redis is back, and gets what a queues.
+    let mut queued = false;
+    for counter in 2..102 {
+        // Bob is online again (as his next request would make him) whatever the pause.
+        if a.seen("bob", Route::Ping, counter).await.is_ok()
+            && a.deliver("bob", None, Kind::Call, vec![9]).await.ok() == Some(TxStatus::Queued)
+        {
+            queued = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(queued, "a queues again");
+    let mut got = None;
+    for _ in 0..100 {
+        let wait = tokio::time::Instant::now() + Duration::from_secs(1);
+        if let Ok(mail) = long_poll(&b, "bob", None, 0, wait, closing.clone()).await {
+            got = Some(mail);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mail = got.expect("b answers polls again");
+    assert_eq!(mail.messages.last().map(|m| m.bytes.clone()), Some(vec![9]));
+}
