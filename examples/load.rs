@@ -9,6 +9,7 @@
 //! ```text
 //! cargo run --release --example load
 //! cargo run --release --example load -- --seconds 10
+//! cargo run --release --example load -- --store redis://127.0.0.1:6379/0   # state on Redis
 //! ```
 //!
 //! Every phase is bounded in time and count. Figures: docs/PERFORMANCE.md.
@@ -42,6 +43,10 @@ struct Args {
     /// Casts in the cast phase.
     #[arg(long, default_value_t = 20_000)]
     casts: u64,
+    /// Keep the proxy's state on this Redis (`redis://HOST:PORT/DB`) instead of in the
+    /// proxy, to measure what sharing it costs (docs/SCALING.md). Use an empty database.
+    #[arg(long)]
+    store: Option<String>,
 }
 
 #[tokio::main]
@@ -63,6 +68,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let mut config = wtd_proxy::Config::new(dir.path().join("proxy"));
     config.node_rate = 1_000_000;
+    config.store = args.store.clone();
     let proxy = wtd_proxy::Proxy::start(listener, config).await?;
     let url = proxy.url();
     let alice = Node::start(

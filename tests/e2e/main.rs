@@ -24,4 +24,5 @@ mod quickstart;
 mod refusals;
 mod replay;
 mod restart;
+mod several_proxies;
 mod supervision;

@@ -65,6 +65,14 @@ pub enum ProxyError {
     /// The database failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// The store the proxies share (Redis) cannot be reached right now. The request may
+    /// be sent again (every request a node sends is safe to repeat: hops are signed with
+    /// a new counter, messages are numbered), and succeeds once the store is back.
+    #[error(
+        "the proxy's store is unavailable: {0}; try again in a moment (if it lasts, the \
+         proxy's operator should check its Redis)"
+    )]
+    StoreUnavailable(String),
     /// The proxy is shutting down.
     #[error("the proxy is shutting down: try again in a moment")]
     ShuttingDown,
@@ -89,6 +97,7 @@ impl ProxyError {
             ProxyError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Storage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            ProxyError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -114,6 +123,7 @@ impl ProxyError {
             ProxyError::TooMany(_) => "TooMany",
             ProxyError::Timeout(_) => "Timeout",
             ProxyError::Storage(_) => "Storage",
+            ProxyError::StoreUnavailable(_) => "StoreUnavailable",
             ProxyError::ShuttingDown => "ShuttingDown",
         }
     }

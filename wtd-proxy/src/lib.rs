@@ -15,7 +15,8 @@
 //!   ([`store::Store`]: registrations, hop replay windows, request rates, presence and
 //!   directory, mailboxes, `/apply` waiters), each method saying what it guarantees.
 //!   `store/embedded.rs` keeps it all in this process (memory, and the registrations on
-//!   disk through `store/registry.rs`, redb). A networked store would be a new file there.
+//!   disk through `store/registry.rs`, redb); `store/redis.rs` keeps it on a Redis that
+//!   several proxies share (`--store redis://…`), each atomic step a Lua script.
 //! * [`clients`]: what one client address may hold on `/apply`, which needs no key.
 //! * [`server`]: the accept loop, with a bound on connections and on slow clients.
 //! * [`connections`]: which connections are held, by whom, and which one to close when
@@ -43,6 +44,8 @@ pub mod server;
 pub mod state;
 pub mod stats;
 pub mod store;
+#[cfg(all(test, feature = "redis"))]
+mod two_proxies;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -149,6 +152,12 @@ pub struct Config {
     pub require_email: bool,
     /// A new registration waits for the operator's approval (`--approve`).
     pub approve: bool,
+    /// Where the nodes' state is kept: `None` (the default) in this process
+    /// ([`store::EmbeddedStore`]: memory, and the registrations in `data_dir`), or the
+    /// Redis at this URL (`redis://HOST:PORT/DB`), shared by every proxy given the same
+    /// one (`store::RedisStore`, `--store`; the cargo feature `redis`, on by default). A
+    /// proxy on Redis still keeps its operator's token in `data_dir`.
+    pub store: Option<String>,
 }
 
 impl Config {
@@ -184,6 +193,7 @@ impl Config {
             dashboard_watchers: 32,
             require_email: false,
             approve: false,
+            store: None,
         }
     }
 }
@@ -194,8 +204,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ProxyError> {
-    let state = Arc::new(open_state(config).await?);
-    serve(listener, state, shutdown).await
+    run_with(listener, None, None, config, shutdown).await
 }
 
 /// [`run`], with the dashboard on `dashboard` (its own address) and the operator's
@@ -207,7 +216,29 @@ pub async fn run_with(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ProxyError> {
-    let state = Arc::new(open_state(config).await?);
+    match config.store.clone() {
+        None => {
+            let state = Arc::new(open_state(config).await?);
+            serve_with(listener, dashboard, operator, state, shutdown).await
+        }
+        #[cfg(feature = "redis")]
+        Some(url) => {
+            let state = Arc::new(open_redis(&url, config).await?);
+            serve_with(listener, dashboard, operator, state, shutdown).await
+        }
+        #[cfg(not(feature = "redis"))]
+        Some(url) => Err(without_redis(&url)),
+    }
+}
+
+/// [`serve`], with the dashboard and the operator's endpoint each on its own listener.
+async fn serve_with<S: store::Store>(
+    listener: TcpListener,
+    dashboard: Option<TcpListener>,
+    operator: Option<TcpListener>,
+    state: Arc<state::State<S>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ProxyError> {
     let mut extra = Vec::new();
     if let Some(listener) = dashboard {
         let app = dashboard::router(state.clone());
@@ -246,6 +277,27 @@ fn spawn_extra<S: store::Store>(
     tokio::spawn(server::serve(listener, app, limits, async move {
         let _ = closing.wait_for(|c| *c).await;
     }))
+}
+
+/// Connects to the Redis at `url` and opens the proxy's state on it.
+#[cfg(feature = "redis")]
+async fn open_redis(
+    url: &str,
+    config: Config,
+) -> Result<state::State<store::RedisStore>, ProxyError> {
+    // Taken before the store opens: see `HopCheck::check_not_before_start`.
+    let started = std::time::Instant::now();
+    let store = store::redis::connect(url, &config).await?;
+    state::State::new(config, store, started)
+}
+
+/// The refusal of a store on Redis by a proxy built without it.
+#[cfg(not(feature = "redis"))]
+fn without_redis(url: &str) -> ProxyError {
+    ProxyError::Storage(format!(
+        "this wtd-proxy was built without Redis (the cargo feature `redis`), so it cannot \
+         keep its state on {url}: build it with the default features, or leave out --store"
+    ))
 }
 
 /// Opens the proxy's state (its database file) off the async threads; works on any tokio
@@ -310,8 +362,18 @@ async fn serve<S: store::Store>(
 /// Releases the node name `name` in the registry in `config`'s data folder, whoever
 /// holds it (`wtd-proxy release NAME`); `Ok(false)` if it was not registered. Run it while
 /// the proxy using that folder is stopped: the registry is one file, held by one process.
+/// With [`Config::store`] set, on that Redis instead, while the proxies run.
 pub async fn release(config: &Config, name: &str) -> Result<bool, ProxyError> {
     use store::Registrations;
+    if let Some(url) = &config.store {
+        #[cfg(feature = "redis")]
+        return store::redis::connect(url, config)
+            .await?
+            .release(name)
+            .await;
+        #[cfg(not(feature = "redis"))]
+        return Err(without_redis(url));
+    }
     let opened = config.clone();
     let store = tokio::task::spawn_blocking(move || store::EmbeddedStore::open(&opened))
         .await
@@ -333,11 +395,23 @@ impl Proxy {
         let addr = listener
             .local_addr()
             .map_err(|e| ProxyError::Storage(format!("the listener has no address: {e}")))?;
-        let state = open_state(config).await?;
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, Arc::new(state), async move {
+        let stopped = async move {
             let _ = stopped.await;
-        }));
+        };
+        let task = match config.store.clone() {
+            None => {
+                let state = open_state(config).await?;
+                tokio::spawn(serve(listener, Arc::new(state), stopped))
+            }
+            #[cfg(feature = "redis")]
+            Some(url) => {
+                let state = open_redis(&url, config).await?;
+                tokio::spawn(serve(listener, Arc::new(state), stopped))
+            }
+            #[cfg(not(feature = "redis"))]
+            Some(url) => return Err(without_redis(&url)),
+        };
         Ok(Proxy {
             addr,
             stop: Some(stop),

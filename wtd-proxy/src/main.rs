@@ -8,10 +8,11 @@ const HELP: &str = "\
 The WTD relay and directory: nodes register here, find each other, and exchange signed
 calls through it. It cannot forge, alter or replay a call a node accepts.
 
-Usage: wtd-proxy [--listen ADDRESS] [--data FOLDER] [--expire-names-after DAYS] [--approve]
+Usage: wtd-proxy [--listen ADDRESS] [--data FOLDER] [--store redis://HOST:PORT/DB]
+                 [--expire-names-after DAYS] [--approve]
                  [--dashboard ADDRESS | --no-dashboard] [--operator ADDRESS] [LIMITS]
        wtd-proxy registrations list|approve NAME|reject NAME|remove NAME [--data FOLDER]
-       wtd-proxy release NAME [--data FOLDER]
+       wtd-proxy release NAME [--data FOLDER | --store redis://HOST:PORT/DB]
 
 Every node must give its owner's email when it registers; only the operator sees it.
 The page at http://ADDRESS/ shows the nodes and their traffic live (read-only, no email).
@@ -24,11 +25,17 @@ Commands:
                     These ask the running proxy that uses FOLDER, on its loopback operator
                     address, with the token it wrote to FOLDER/operator.json.
   release NAME      free the node name NAME, whoever registered it, so that another key may
-                    take it. Run it while the proxy using FOLDER is stopped.
+                    take it. Run it while the proxy using FOLDER is stopped (with --store,
+                    while the proxies run).
 
 Options:
   --listen ADDRESS  address to listen on [default: 127.0.0.1:14151]
   --data FOLDER     folder for the node registry, created if missing [default: wtd-proxy-data]
+  --store redis://HOST:PORT/DB
+                    keep the nodes' state on this Redis instead, shared by every proxy given
+                    the same one: they serve one cluster together. Turn Redis's append-only
+                    file on (appendonly yes), or a Redis restart loses the registrations.
+                    FOLDER then holds only the operator's token [default: none, in FOLDER]
   --expire-names-after DAYS
                     a name whose node has been offline this many days is free again
                     [default: 90]
@@ -80,6 +87,8 @@ struct Args {
     new_nodes_per_minute_per_client: Option<u32>,
     /// `--max-connections`, if given.
     max_connections: Option<u32>,
+    /// `--store URL`, if given.
+    store: Option<String>,
 }
 
 /// A whole number above 0 for `flag`, or what to print.
@@ -108,6 +117,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u
         new_nodes_per_minute: None,
         new_nodes_per_minute_per_client: None,
         max_connections: None,
+        store: None,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -125,6 +135,18 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u
         match flag.as_str() {
             "--listen" => parsed.listen = value("--listen")?,
             "--data" => parsed.data = PathBuf::from(value("--data")?),
+            "--store" => {
+                let url = value("--store")?;
+                if !url.starts_with("redis://") {
+                    return Err((
+                        format!(
+                            "wtd-proxy: --store takes a Redis URL such as redis://127.0.0.1:6379/0, not {url:?}"
+                        ),
+                        2,
+                    ));
+                }
+                parsed.store = Some(url);
+            }
             "--expire-names-after" => {
                 let days = value("--expire-names-after")?;
                 parsed.expire_days = match days.parse() {
@@ -238,6 +260,7 @@ async fn main() -> std::process::ExitCode {
     if let Some(n) = args.max_connections {
         config.max_connections = n as usize;
     }
+    config.store = args.store.clone();
     if let Some(name) = &args.release {
         return match wtd_proxy::release(&config, name).await {
             Ok(true) => {
@@ -245,10 +268,11 @@ async fn main() -> std::process::ExitCode {
                 std::process::ExitCode::SUCCESS
             }
             Ok(false) => {
-                eprintln!(
-                    "wtd-proxy: `{name}` is not registered in {}",
-                    args.data.display()
-                );
+                let place = args
+                    .store
+                    .clone()
+                    .unwrap_or_else(|| args.data.display().to_string());
+                eprintln!("wtd-proxy: `{name}` is not registered in {place}");
                 std::process::ExitCode::FAILURE
             }
             Err(e) => {
@@ -440,6 +464,16 @@ mod tests {
         let (text, code) = parse(&["--new-nodes-per-minute-per-client", "-1"]).expect_err("bad");
         assert_eq!(code, 2);
         assert!(text.contains("takes a whole number above 0"), "{text}");
+    }
+
+    #[test]
+    fn the_store_is_a_redis_url_and_none_by_default() {
+        assert_eq!(parse(&[]).expect("defaults").store, None);
+        let args = parse(&["--store", "redis://127.0.0.1:6379/0"]).expect("parses");
+        assert_eq!(args.store.as_deref(), Some("redis://127.0.0.1:6379/0"));
+        let (text, code) = parse(&["--store=127.0.0.1:6379"]).expect_err("not a URL");
+        assert_eq!(code, 2);
+        assert!(text.contains("--store takes a Redis URL"), "{text}");
     }
 
     #[test]

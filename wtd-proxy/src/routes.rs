@@ -345,7 +345,7 @@ pub(crate) async fn directory_json<S: Store>(
                 .into(),
         )
     })?;
-    let json = json_directory(&state, &query).await;
+    let json = json_directory(&state, &query).await?;
     // Plain strings, numbers and lists: serializing them cannot fail.
     let body = serde_json::to_vec(&json).unwrap_or_default();
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
@@ -371,27 +371,30 @@ pub(crate) fn admit_reader<S: Store>(
 
 /// One page of the directory as JSON, or what changed since `query.since` (the first page
 /// instead, when that is no longer known).
-async fn json_directory<S: Store>(state: &State<S>, query: &PageQuery) -> JsonDirectory {
+async fn json_directory<S: Store>(
+    state: &State<S>,
+    query: &PageQuery,
+) -> Result<JsonDirectory, ProxyError> {
     let json = |entry: &Arc<wire::DirectoryEntry>| JsonNode::new((**entry).clone());
     if let Some(since) = query.since
-        && let Some(changes) = state.directory_since(since).await
+        && let Some(changes) = state.directory_since(since).await?
     {
-        return JsonDirectory {
+        return Ok(JsonDirectory {
             version: changes.version,
             nodes: changes.listed.iter().map(json).collect(),
             next: None,
             changes: true,
             unlisted: changes.unlisted,
-        };
+        });
     }
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let after = query.after.as_deref().filter(|_| query.since.is_none());
-    let page = state.directory_page(after, limit).await;
-    JsonDirectory {
+    let page = state.directory_page(after, limit).await?;
+    Ok(JsonDirectory {
         version: page.version,
         nodes: page.nodes.iter().map(json).collect(),
         next: page.next,
         changes: false,
         unlisted: Vec::new(),
-    }
+    })
 }

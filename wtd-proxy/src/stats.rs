@@ -494,15 +494,25 @@ pub(crate) async fn sampler<S: Store>(state: Arc<State<S>>) {
 /// Every listed node, read page after page: the store holds no lock across pages, so
 /// nodes' requests are not held up while the dashboard reads. Bounded by the registered
 /// nodes ([`crate::Config::max_nodes`]); each page starts after the last name read, so
-/// the reading always ends.
+/// the reading always ends. What could be read, if the store fails meanwhile (it is
+/// away: the page shows the nodes read, and is sampled again within a second).
 async fn whole_directory<S: Store>(state: &State<S>) -> Vec<Arc<wire::DirectoryEntry>> {
-    let mut page = state.directory_page(None, MAX_PAGE).await;
-    let mut listed = std::mem::take(&mut page.nodes);
-    while let Some(after) = page.next.take() {
-        page = state.directory_page(Some(&after), MAX_PAGE).await;
+    let mut listed = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut page = match state.directory_page(after.as_deref(), MAX_PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::debug!("cannot read the directory for the dashboard: {e}");
+                return listed;
+            }
+        };
         listed.append(&mut page.nodes);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return listed,
+        }
     }
-    listed
 }
 
 fn missions(entry: &wire::DirectoryEntry) -> Vec<wire::JsonMission> {

@@ -58,7 +58,8 @@ pub struct State<S: Store = EmbeddedStore> {
     pub(crate) config: Config,
     /// Registrations, presence, directory, mailboxes, replay windows, rates, waiters.
     store: S,
-    /// Random per start; tells nodes that sequence numbers restarted.
+    /// The store's epoch ([`Mailboxes::epoch`](crate::store::Mailboxes::epoch)): tells
+    /// nodes that sequence numbers restarted.
     pub(crate) epoch: u64,
     /// What hops are checked against besides the store (the start, for replays).
     hops: HopCheck,
@@ -90,9 +91,9 @@ impl State<EmbeddedStore> {
 }
 
 impl<S: Store> State<S> {
-    fn new(config: Config, store: S, started: Instant) -> Result<State<S>, ProxyError> {
-        let mut epoch = [0u8; 8];
-        getrandom::fill(&mut epoch).map_err(|e| ProxyError::Storage(e.to_string()))?;
+    /// The state over `store`; `started` is taken before the store opened (see
+    /// `HopCheck::check_not_before_start`).
+    pub(crate) fn new(config: Config, store: S, started: Instant) -> Result<State<S>, ProxyError> {
         Ok(State {
             clients: Clients::new(config.applies_per_client, config.apply_rate_per_client),
             directory_readers: Clients::new(
@@ -107,9 +108,9 @@ impl<S: Store> State<S> {
             },
             stats: crate::stats::Stats::new(config.approve),
             watchers: Arc::new(Semaphore::new(config.dashboard_watchers)),
+            epoch: store.epoch(),
             config,
             store,
-            epoch: u64::from_le_bytes(epoch).max(1),
             closing: watch::channel(false).0,
         })
     }
@@ -167,12 +168,19 @@ impl<S: Store> State<S> {
     }
 
     /// Up to `limit` listed nodes, sorted by name, after `after`.
-    pub async fn directory_page(&self, after: Option<&str>, limit: usize) -> DirectoryPage {
+    pub async fn directory_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<DirectoryPage, ProxyError> {
         self.store.directory_page(after, limit).await
     }
 
     /// What changed in the directory since `since`, if that is still known.
-    pub async fn directory_since(&self, since: u64) -> Option<DirectoryChanges> {
+    pub async fn directory_since(
+        &self,
+        since: u64,
+    ) -> Result<Option<DirectoryChanges>, ProxyError> {
         self.store.directory_since(since).await
     }
 

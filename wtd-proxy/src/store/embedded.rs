@@ -51,6 +51,8 @@ struct Shared {
     new_names: Limiter,
     /// Calls waiting on `/apply`. Their own lock: they are not per node.
     waiters: Mutex<Waiters>,
+    /// Random per open: the mailboxes, in memory, start again with each start.
+    epoch: u64,
 }
 
 /// One registered node.
@@ -164,6 +166,8 @@ impl EmbeddedStore {
             }
         }
         tracing::info!(registered = nodes.len(), data = %config.data_dir.display(), "proxy state loaded");
+        let mut epoch = [0u8; 8];
+        getrandom::fill(&mut epoch).map_err(|e| ProxyError::Storage(e.to_string()))?;
         Ok(EmbeddedStore {
             shared: Arc::new(Shared {
                 config: config.clone(),
@@ -173,6 +177,7 @@ impl EmbeddedStore {
                 registering: Mutex::new(()),
                 new_names: limits::per_minute(config.new_nodes_per_minute),
                 waiters: Mutex::new(Waiters::new(config.max_applies)),
+                epoch: u64::from_le_bytes(epoch).max(1),
             }),
         })
     }
@@ -382,7 +387,7 @@ impl Shared {
 }
 
 /// A duration for people: "90 days", "5 h", "2 min", "3 s".
-fn human(ms: u64) -> String {
+pub(super) fn human(ms: u64) -> String {
     let s = ms.div_ceil(1000);
     match s {
         s if s >= 2 * 86_400 => format!("{} days", s / 86_400),
@@ -615,12 +620,16 @@ impl Presence for EmbeddedStore {
         lock(&self.shared.directory).watch_version()
     }
 
-    async fn directory_page(&self, after: Option<&str>, limit: usize) -> DirectoryPage {
-        lock(&self.shared.directory).page(after, limit)
+    async fn directory_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<DirectoryPage, ProxyError> {
+        Ok(lock(&self.shared.directory).page(after, limit))
     }
 
-    async fn directory_since(&self, since: u64) -> Option<DirectoryChanges> {
-        lock(&self.shared.directory).since(since)
+    async fn directory_since(&self, since: u64) -> Result<Option<DirectoryChanges>, ProxyError> {
+        Ok(lock(&self.shared.directory).since(since))
     }
 
     async fn may_accept(&self, node: &str, key: &[u8; 32]) -> Result<bool, ProxyError> {
@@ -683,6 +692,10 @@ impl Mailboxes for EmbeddedStore {
             entry.mailbox.clear();
         }
         Ok(())
+    }
+
+    fn epoch(&self) -> u64 {
+        self.shared.epoch
     }
 }
 

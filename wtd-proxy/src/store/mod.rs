@@ -2,15 +2,18 @@
 //! registered, which hop counters were seen, how fast each node sends, who is online and
 //! what the directory shows, the mailboxes, and the calls waiting on `/apply`.
 //!
-//! Today one proxy keeps all of it itself: [`EmbeddedStore`] (memory, and redb for the
-//! registrations). A networked store (Redis, so several proxies can share the nodes) is a
-//! new file next to it implementing the same traits; nothing above this module changes.
+//! One proxy may keep all of it itself: [`EmbeddedStore`] (memory, and redb for the
+//! registrations), the default. Several proxies serving the same nodes share it on Redis:
+//! `RedisStore` (`wtd-proxy --store redis://HOST:PORT/DB`, the cargo feature `redis`, on
+//! by default), the same traits with each step a Lua script; nothing above this module
+//! changes.
 //!
 //! Each trait is one concept, and each method is one step that the proxy relies on being
 //! atomic: what a method's doc says happens "in one step" must not interleave with any
 //! other method on the same node, on this proxy or another. Errors are [`ProxyError`]s:
-//! a refusal the client should see, or [`ProxyError::Storage`] when the store itself
-//! failed.
+//! a refusal the client should see, [`ProxyError::StoreUnavailable`] while a networked
+//! store cannot be reached (the client tries again), or [`ProxyError::Storage`] when the
+//! store itself failed.
 //!
 //! # Static dispatch
 //!
@@ -26,7 +29,11 @@
 //! axum runs handlers on any worker thread.
 
 mod embedded;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod registry;
+#[cfg(test)]
+mod tests;
 
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{oneshot, watch};
@@ -34,6 +41,8 @@ use wtd_wire::{Delivered, DirectoryUpdate, Kind, Offer, Route, TxStatus};
 
 use crate::error::ProxyError;
 
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 pub use crate::state::directory::{DirectoryChanges, DirectoryPage};
 pub use embedded::EmbeddedStore;
 pub use registry::{NodeRecord, Registry};
@@ -109,7 +118,8 @@ pub trait Registrations: Send + Sync + 'static {
     /// * In one step: of two registrations of a new name with different keys, on any
     ///   proxies, one gets [`Registered::New`] and the other `NameTaken`.
     /// * Durable: `New` is answered only once the record would survive a crash, and the
-    ///   registration completes even if the caller stops waiting for it.
+    ///   registration completes even if the caller stops waiting for it. (On Redis: once
+    ///   Redis has it, as durable as its append-only file makes it; docs/SCALING.md.)
     /// * Bounded: a *new* name is refused with [`ProxyError::TooMany`] past
     ///   [`Config::max_nodes`](crate::Config::max_nodes) names or
     ///   [`Config::new_nodes_per_minute`](crate::Config::new_nodes_per_minute), counted
@@ -274,11 +284,14 @@ pub trait Presence: Send + Sync + 'static {
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> impl Future<Output = DirectoryPage> + Send;
+    ) -> impl Future<Output = Result<DirectoryPage, ProxyError>> + Send;
 
     /// What changed in the whole directory since `since`; `None` when that is no longer
     /// known (too many changes since, or a version from another start): read the pages.
-    fn directory_since(&self, since: u64) -> impl Future<Output = Option<DirectoryChanges>> + Send;
+    fn directory_since(
+        &self,
+        since: u64,
+    ) -> impl Future<Output = Result<Option<DirectoryChanges>, ProxyError>> + Send;
 }
 
 /// Each node's mailbox: messages waiting until the node acknowledges them.
@@ -324,6 +337,12 @@ pub trait Mailboxes: Send + Sync + 'static {
 
     /// Drops everything waiting for `node`.
     fn clear_mailbox(&self, node: &str) -> impl Future<Output = Result<(), ProxyError>> + Send;
+
+    /// The epoch of the sequence numbers: it changes whenever they may have restarted,
+    /// so a node acknowledges only numbers of the epoch it was given. Shared by every
+    /// proxy on one store, and kept across their restarts as long as the store keeps
+    /// the mailboxes (the embedded store keeps them in memory: a new one per start).
+    fn epoch(&self) -> u64;
 }
 
 /// What [`Mailboxes::take`] found.
