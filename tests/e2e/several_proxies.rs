@@ -362,3 +362,22 @@ async fn a_node_moves_from_a_stopped_proxy_and_gets_the_messages_waiting_for_it_
     );
     cluster.stop(vec![alice, bob]).await;
 }
+
+#[test]
+fn the_several_proxies_example_shows_a_node_moving_and_its_waiting_casts_run_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Only to say loudly that it did not run where there is no redis-server.
+    if LocalRedis::for_test("several_proxies example", dir.path()).is_none() {
+        return;
+    }
+    let out = crate::harness::run_example("several_proxies");
+    assert!(
+        out.contains("Bob calls demo::add(2, 3) on Alice and gets 5"),
+        "{out}"
+    );
+    assert!(out.contains("Alice's node moved to"), "{out}");
+    assert!(
+        out.contains("The 3 casts that waited for her ran once each: demo::count() = 3"),
+        "{out}"
+    );
+}
