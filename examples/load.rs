@@ -10,6 +10,8 @@
 //! cargo run --release --example load
 //! cargo run --release --example load -- --seconds 10
 //! cargo run --release --example load -- --store redis://127.0.0.1:6379/0   # state on Redis
+//! cargo run --release --example load -- --store redis://127.0.0.1:6379/0 --proxies 2
+//!                                   # Alice on one proxy, Bob on another, one Redis
 //! ```
 //!
 //! Every phase is bounded in time and count. Figures: docs/PERFORMANCE.md.
@@ -47,6 +49,10 @@ struct Args {
     /// proxy, to measure what sharing it costs (docs/SCALING.md). Use an empty database.
     #[arg(long)]
     store: Option<String>,
+    /// Proxies to start on that store (1 to 3): Alice talks to the first, Bob to the
+    /// last, so with 2 every call crosses from one proxy to the other.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+    proxies: u8,
 }
 
 #[tokio::main]
@@ -65,19 +71,28 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     wtd::logging::init("error");
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let mut config = wtd_proxy::Config::new(dir.path().join("proxy"));
-    config.node_rate = 1_000_000;
-    config.store = args.store.clone();
-    let proxy = wtd_proxy::Proxy::start(listener, config).await?;
-    let url = proxy.url();
+    if args.proxies > 1 && args.store.is_none() {
+        return Err(
+            "--proxies 2 or 3 needs --store: proxies share their nodes through Redis".into(),
+        );
+    }
+    let mut proxies = Vec::new();
+    for i in 0..args.proxies {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let mut config = wtd_proxy::Config::new(dir.path().join(format!("proxy{i}")));
+        config.node_rate = 1_000_000;
+        config.store = args.store.clone();
+        proxies.push(wtd_proxy::Proxy::start(listener, config).await?);
+    }
+    let (url, bobs_url) = (proxies[0].url(), proxies[proxies.len() - 1].url());
     let alice = Node::start(
         NodeConfig::new("alice", &url, dir.path().join("alice"))
             .serve(&["demo", "lab", "counting"]),
     )
     .await?;
     let bob =
-        Node::start(NodeConfig::new("bob", &url, dir.path().join("bob")).serve_nothing()).await?;
+        Node::start(NodeConfig::new("bob", &bobs_url, dir.path().join("bob")).serve_nothing())
+            .await?;
     let key = alice
         .grant("bob")
         .mission("demo")
@@ -89,7 +104,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let phase = Duration::from_secs(args.seconds);
 
     println!(
-        "WTD load: proxy + 2 nodes in one process on loopback, {} cores",
+        "WTD load: {} + 2 nodes in one process on loopback, {} cores",
+        match (args.proxies, &args.store) {
+            (1, None) => "proxy".to_string(),
+            (1, Some(_)) => "proxy on Redis".to_string(),
+            (n, _) => format!("{n} proxies on one Redis"),
+        },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     for _ in 0..200 {
@@ -210,7 +230,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     alice.stop().await;
     bob.stop().await;
-    proxy.stop().await;
+    for proxy in proxies {
+        proxy.stop().await;
+    }
     Ok(())
 }
 
