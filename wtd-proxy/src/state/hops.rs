@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use wtd_wire::{self as wire, Hop, Route, Signed, domain};
 
 use crate::error::ProxyError;
-use crate::store::Store;
+use crate::store::{Admitted, Store};
 
 /// How far before the proxy's start a hop may be dated (a node's clock a little behind).
 const RESTART_SLACK_MS: u64 = 2_000;
@@ -50,18 +50,20 @@ impl HopCheck {
         })?;
         check_clock(hop.issued_at_ms)?;
         self.check_not_before_start(hop.issued_at_ms)?;
-        if !store.accept_counter(&hop.node, hop.counter).await? {
-            return Err(ProxyError::Unauthenticated(
-                "this request was seen before (replayed)".into(),
-            ));
+        match store.admit(&hop.node, route, hop.counter).await? {
+            Admitted::Yes => {}
+            Admitted::Replayed => {
+                return Err(ProxyError::Unauthenticated(
+                    "this request was seen before (replayed)".into(),
+                ));
+            }
+            Admitted::OverRate => {
+                return Err(ProxyError::TooMany(format!(
+                    "node `{}` sends more than {} requests per second",
+                    hop.node, self.node_rate
+                )));
+            }
         }
-        if !store.spend_request(&hop.node).await? {
-            return Err(ProxyError::TooMany(format!(
-                "node `{}` sends more than {} requests per second",
-                hop.node, self.node_rate
-            )));
-        }
-        store.seen(&hop.node, route, hop.counter).await?;
         Ok((hop.node, hop.body))
     }
 

@@ -12,8 +12,9 @@ use wtd_wire::{self as wire, CounterWindow, DirectoryUpdate, Kind, Offer, Route,
 
 use super::registry::{PENDING, REJECTED};
 use super::{
-    ApplyWaiters, DirectoryChanges, DirectoryPage, HopWindows, Mail, Mailboxes, NodeRecord,
-    Observe, Observed, ObservedNode, Presence, Registered, Registrations, Registry, RequestRates,
+    Admission, ApplyWaiters, DirectoryChanges, DirectoryPage, HopWindows, Mail, Mailboxes,
+    NodeRecord, Observe, Observed, ObservedNode, Presence, Registered, Registrations, Registry,
+    RequestRates,
 };
 use crate::Config;
 use crate::error::ProxyError;
@@ -466,6 +467,9 @@ impl Observe for EmbeddedStore {
         Observed { nodes }
     }
 }
+
+/// The three checks one after another: each is a short step under the lock in memory.
+impl Admission for EmbeddedStore {}
 
 impl HopWindows for EmbeddedStore {
     async fn accept_counter(&self, node: &str, counter: u64) -> Result<bool, ProxyError> {

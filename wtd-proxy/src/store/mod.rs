@@ -50,12 +50,26 @@ pub use registry::{NodeRecord, Registry};
 /// Everything a proxy keeps about its nodes. Implemented by every type that implements
 /// all the parts.
 pub trait Store:
-    Registrations + HopWindows + RequestRates + Presence + Mailboxes + ApplyWaiters + Observe
+    Registrations
+    + HopWindows
+    + RequestRates
+    + Presence
+    + Admission
+    + Mailboxes
+    + ApplyWaiters
+    + Observe
 {
 }
 
 impl<T> Store for T where
-    T: Registrations + HopWindows + RequestRates + Presence + Mailboxes + ApplyWaiters + Observe
+    T: Registrations
+        + HopWindows
+        + RequestRates
+        + Presence
+        + Admission
+        + Mailboxes
+        + ApplyWaiters
+        + Observe
 {
 }
 
@@ -95,6 +109,44 @@ pub struct ObservedNode {
     pub mailbox_messages: usize,
     /// Calls waiting on `/apply` for it.
     pub apply_waiters: usize,
+}
+
+/// What every signed request costs the store once its signature verified: its counter
+/// ([`HopWindows::accept_counter`]), its node's rate ([`RequestRates::spend_request`]),
+/// and the node seen ([`Presence::seen`]), in that order, stopping at the first refusal.
+///
+/// The default does the three one after another. A networked store does them in one step,
+/// one round trip instead of three, on the path every request takes.
+pub trait Admission: HopWindows + RequestRates + Presence {
+    /// Admits the hop `counter` from `node` on `route`, or says why not.
+    fn admit(
+        &self,
+        node: &str,
+        route: Route,
+        counter: u64,
+    ) -> impl Future<Output = Result<Admitted, ProxyError>> + Send {
+        async move {
+            if !self.accept_counter(node, counter).await? {
+                return Ok(Admitted::Replayed);
+            }
+            if !self.spend_request(node).await? {
+                return Ok(Admitted::OverRate);
+            }
+            self.seen(node, route, counter).await?;
+            Ok(Admitted::Yes)
+        }
+    }
+}
+
+/// What [`Admission::admit`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admitted {
+    /// Counted, spent and seen.
+    Yes,
+    /// The counter was seen before, or is too far behind: nothing else was done.
+    Replayed,
+    /// The counter is recorded, but the node's bucket is empty: not seen.
+    OverRate,
 }
 
 /// Which key holds each node name.

@@ -35,9 +35,9 @@ use std::time::Duration;
 use redis::RedisError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{oneshot, watch};
-use wtd_wire::{self as wire, DirectoryEntry};
+use wtd_wire::{self as wire, DirectoryEntry, Route};
 
-use super::{HopWindows, RequestRates};
+use super::{Admission, Admitted, HopWindows, RequestRates};
 use crate::Config;
 use crate::error::ProxyError;
 use scripts::{Outcome, SCRIPTS};
@@ -262,6 +262,31 @@ fn line(name: &str, key: &[u8; 32], offers: &[wire::Offer], accepts: &[[u8; 32]]
         offers: offers.to_vec(),
         accepts: accepts.to_vec(),
     })
+}
+
+/// The three checks in one script: one round trip for every signed request, not three.
+impl Admission for RedisStore {
+    async fn admit(&self, node: &str, route: Route, counter: u64) -> Result<Admitted, ProxyError> {
+        let args = [
+            node.as_bytes().to_vec(),
+            counter.to_string().into_bytes(),
+            (counter % wire::CounterWindow::SIZE)
+                .to_string()
+                .into_bytes(),
+            self.inner.config.node_rate.max(1).to_string().into_bytes(),
+            u8::from(presence::brings_back(route))
+                .to_string()
+                .into_bytes(),
+            u8::from(route == Route::Bye).to_string().into_bytes(),
+        ];
+        let outcome = self.run(&SCRIPTS.admit, &node_hash(node), &args).await?;
+        match outcome.code {
+            0 => Ok(Admitted::Yes),
+            1 => Ok(Admitted::Replayed),
+            2 => Ok(Admitted::OverRate),
+            _ => Err(ProxyError::NotRegistered(node.to_string())),
+        }
+    }
 }
 
 impl HopWindows for RedisStore {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use wtd_wire::{self as wire, Kind, Route, TxStatus};
 
 use super::{
-    ApplyWaiters, HopWindows, Mail, Mailboxes, NodeRecord, Observe, Presence, Registered,
-    Registrations, Store,
+    Admission, Admitted, ApplyWaiters, HopWindows, Mail, Mailboxes, NodeRecord, Observe, Presence,
+    Registered, Registrations, Store,
 };
 use crate::Config;
 use crate::error::ProxyError;
@@ -31,6 +31,7 @@ macro_rules! store_promises {
             a_name_stays_with_the_first_key_that_registers_it,
             a_name_left_offline_past_the_expiry_is_free_and_one_online_is_not,
             a_counter_is_accepted_once,
+            a_hop_is_admitted_once_within_its_rate_and_brings_its_node_online,
             messages_are_numbered_and_stay_until_acknowledged,
             a_goodbye_empties_the_mailbox_wakes_the_poll_and_refuses_more,
             every_directory_change_gets_a_larger_version,
@@ -157,6 +158,48 @@ pub(crate) async fn a_counter_is_accepted_once(backing: &impl Backing) {
     assert!(store.accept_counter("alice", 6).await.expect("alice"));
     assert!(matches!(
         store.accept_counter("bob", 1).await,
+        Err(ProxyError::NotRegistered(_))
+    ));
+}
+
+pub(crate) async fn a_hop_is_admitted_once_within_its_rate_and_brings_its_node_online(
+    backing: &impl Backing,
+) {
+    let mut config = backing.config();
+    // A bucket of one, refilled in a second: far longer than the steps below take.
+    config.node_rate = 1;
+    let store = backing.open(&config).await;
+    store.register("alice", record(1)).await.expect("registers");
+    assert_eq!(
+        store.deliver("alice", None, Kind::Call, vec![1]).await.ok(),
+        Some(TxStatus::NodeDown),
+        "registered, never seen"
+    );
+    assert_eq!(
+        store.admit("alice", Route::Ping, 10).await.ok(),
+        Some(Admitted::Yes)
+    );
+    assert_eq!(
+        store.deliver("alice", None, Kind::Call, vec![1]).await.ok(),
+        Some(TxStatus::Queued),
+        "an admitted ping makes its node present"
+    );
+    assert_eq!(
+        store.admit("alice", Route::Ping, 10).await.ok(),
+        Some(Admitted::Replayed)
+    );
+    assert_eq!(
+        store.admit("alice", Route::Ping, 11).await.ok(),
+        Some(Admitted::OverRate),
+        "the bucket of one was spent"
+    );
+    // The refused counter was recorded all the same: sent again, it is a replay.
+    assert_eq!(
+        store.admit("alice", Route::Ping, 11).await.ok(),
+        Some(Admitted::Replayed)
+    );
+    assert!(matches!(
+        store.admit("bob", Route::Ping, 1).await,
         Err(ProxyError::NotRegistered(_))
     ));
 }

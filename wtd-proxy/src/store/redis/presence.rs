@@ -55,6 +55,12 @@ impl RedisStore {
 }
 
 /// `NotRegistered` for a script's code -1.
+/// Whether a request on `route` signed after the node's goodbye brings it back: a ping or
+/// a send does, a receive request does not.
+pub(super) fn brings_back(route: Route) -> bool {
+    matches!(route, Route::Ping | Route::Tx)
+}
+
 fn registered(node: &str, outcome: &Outcome) -> Result<(), ProxyError> {
     if outcome.code == -1 {
         return Err(ProxyError::NotRegistered(node.to_string()));
@@ -64,10 +70,9 @@ fn registered(node: &str, outcome: &Outcome) -> Result<(), ProxyError> {
 
 impl Presence for RedisStore {
     async fn seen(&self, node: &str, route: Route, counter: u64) -> Result<(), ProxyError> {
-        let back = matches!(route, Route::Ping | Route::Tx);
         let args = [
             node.as_bytes().to_vec(),
-            u8::from(back).to_string().into_bytes(),
+            u8::from(brings_back(route)).to_string().into_bytes(),
             u8::from(route == Route::Bye).to_string().into_bytes(),
             counter.to_string().into_bytes(),
         ];

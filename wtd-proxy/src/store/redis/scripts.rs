@@ -25,6 +25,7 @@ pub(super) struct Scripts {
     pub(super) window: Script,
     pub(super) rate: Script,
     pub(super) seen: Script,
+    pub(super) admit: Script,
     pub(super) hold_poll: Script,
     pub(super) release_poll: Script,
     pub(super) leave: Script,
@@ -47,14 +48,20 @@ fn script(body: &str) -> Script {
     Script::new(&format!("{}\n{body}", include_str!("lua/common.lua")))
 }
 
+/// `common.lua`, the hop checks (`hop.lua`), then `body`.
+fn hop_script(body: &str) -> Script {
+    script(&format!("{}\n{body}", include_str!("lua/hop.lua")))
+}
+
 pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     init: script(include_str!("lua/init.lua")),
     register: script(include_str!("lua/register.lua")),
     release: script(include_str!("lua/release.lua")),
     decide: script(include_str!("lua/decide.lua")),
-    window: script(include_str!("lua/window.lua")),
-    rate: script(include_str!("lua/rate.lua")),
-    seen: script(include_str!("lua/seen.lua")),
+    window: hop_script(include_str!("lua/window.lua")),
+    rate: hop_script(include_str!("lua/rate.lua")),
+    seen: hop_script(include_str!("lua/seen.lua")),
+    admit: hop_script(include_str!("lua/admit.lua")),
     hold_poll: script(include_str!("lua/hold_poll.lua")),
     release_poll: script(include_str!("lua/release_poll.lua")),
     leave: script(include_str!("lua/leave.lua")),
