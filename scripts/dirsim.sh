@@ -119,6 +119,9 @@ if [[ -n $REDIS_PORT ]]; then
         awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : "?")}')
     MEM=$(redis-cli -p "$REDIS_PORT" INFO memory | tr -d '\r' | sed -n 's/^used_memory:\(.*\)/\1/p')
     KEYS=$(redis-cli -p "$REDIS_PORT" DBSIZE | tr -d '\r')
+    # Which commands (and scripts, by SHA) the load was made of.
+    redis-cli -p "$REDIS_PORT" INFO commandstats | tr -d '\r' | grep '^cmdstat' |
+        sort -t= -k2 -n -r >"$OUT/redis-commandstats-$NODES-$CHURN.txt"
     LINE="$LINE redis_ops_s=$OPS redis_used_mib=$(awk -v b="$MEM" 'BEGIN {printf "%.1f", b / 1048576}') redis_keys=$KEYS"
 fi
 echo "$(date -u +%FT%TZ) load=$(cut -d' ' -f1 /proc/loadavg) store=${STORE:-embedded} $LINE" | tee -a "$OUT/results.txt"

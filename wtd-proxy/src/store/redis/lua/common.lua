@@ -63,11 +63,14 @@ local function changed(name)
   if f[1] == '1' then
     redis.call('HSET', C .. 'lines', name, f[2])
     redis.call('ZADD', C .. 'listed', 0, name)
+    -- Looked at by the next sweep, which then notes when to look again (sweep.lua).
+    redis.call('ZADD', C .. 'due', 'NX', 0, name)
     bytes = bytes + tonumber(f[3])
     redis.call('HSET', n, 'counted', f[3])
   else
     redis.call('HDEL', C .. 'lines', name)
     redis.call('ZREM', C .. 'listed', name)
+    redis.call('ZREM', C .. 'due', name)
     redis.call('HSET', n, 'counted', 0)
   end
   redis.call('HSET', C .. 'dir', 'bytes', bytes)
