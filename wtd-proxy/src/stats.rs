@@ -447,14 +447,19 @@ fn next_second(c: &Counted, observed: &Observed, now: u64) -> Second {
 /// going, changes come many times a second. Those that come meanwhile are shown together.
 const CHANGES_SHOWN_EVERY: Duration = Duration::from_millis(250);
 
+/// While nobody looks, the registrations are read this often for the totals' history.
+const UNWATCHED_OBSERVE_EVERY: Duration = Duration::from_secs(10);
+
 /// Samples once a second and when the directory changes, until the proxy closes; while
-/// nobody looks, only the totals' history, once a second.
+/// nobody looks, only the totals' history, once a second (its registration totals read
+/// every [`UNWATCHED_OBSERVE_EVERY`]).
 pub(crate) async fn sampler<S: Store>(state: Arc<State<S>>) {
     let mut directory = state.watch_directory();
     let mut closing = state.closing.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = Instant::now();
+    let mut unwatched: Option<(Instant, Observed)> = None;
     loop {
         let ticked = tokio::select! {
             _ = tick.tick() => true,
@@ -471,11 +476,25 @@ pub(crate) async fn sampler<S: Store>(state: Arc<State<S>>) {
         let watched = state.stats.watched();
         if !watched {
             if ticked {
-                let observed = state.observe().await;
-                state.stats.tick_unwatched(&observed);
+                // The totals of registrations, presence and mailboxes, read again every
+                // UNWATCHED_OBSERVE_EVERY: on a shared store a read of every registration
+                // is two commands a node, by every proxy, and nobody looks meanwhile.
+                // Traffic is counted here as it passes, so its seconds stay exact.
+                let stale = unwatched
+                    .as_ref()
+                    .is_none_or(|(at, _): &(Instant, Observed)| {
+                        at.elapsed() >= UNWATCHED_OBSERVE_EVERY
+                    });
+                if stale {
+                    unwatched = Some((Instant::now(), state.observe().await));
+                }
+                if let Some((_, observed)) = &unwatched {
+                    state.stats.tick_unwatched(observed);
+                }
             }
             continue;
         }
+        unwatched = None;
         if !ticked && state.stats.is_fresh() {
             tokio::select! {
                 _ = tokio::time::sleep_until(last + CHANGES_SHOWN_EVERY) => {}
