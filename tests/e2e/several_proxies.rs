@@ -16,7 +16,7 @@ use wtd::gen_server;
 use wtd::wire::{Route, encode};
 use wtd::{Node, NodeConfig, Peer};
 use wtd_examples::counting::{Counter, CounterCall};
-use wtd_examples::demo;
+use wtd_examples::{demo, lab};
 use wtd_proxy::local_redis::LocalRedis;
 use wtd_proxy::{Config, Proxy};
 
@@ -130,17 +130,17 @@ async fn listed(node: &Node, name: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nodes_on_three_proxies_call_cast_and_reach_a_gen_server_across_them() {
+async fn nodes_on_three_proxies_call_cast_and_reach_a_gen_server_and_a_billet_across_them() {
     let test = "scaleout::nodes_on_three_proxies";
     let Some(cluster) = SharedCluster::start(test, 3).await else {
         return;
     };
     let alice = cluster
-        .node(0, &unique("alice"), &["demo", "counting"])
+        .node(0, &unique("alice"), &["demo", "counting", "lab"])
         .await;
     let bob = cluster.node(1, &unique("bob"), &[]).await;
     let carol = cluster.node(2, &unique("carol"), &[]).await;
-    let bobs = grant(&alice, &bob, &["demo", "counting"]);
+    let bobs = grant(&alice, &bob, &["demo", "counting", "lab"]);
     let carols = grant(&alice, &carol, &["demo"]);
     gen_server::start_named(alice.processes(), "main", Counter::default())
         .await
@@ -173,6 +173,14 @@ async fn nodes_on_three_proxies_call_cast_and_reach_a_gen_server_across_them() {
     let counter = Counter::remote(&bobs, "main");
     assert_eq!(counter.call(CounterCall::Incr(2)).await.expect("incr"), 2);
     assert_eq!(counter.call(CounterCall::Incr(3)).await.expect("incr"), 5);
+
+    // A message to a process on Alice's node, through the billet-doux her call handed
+    // Bob: `send` returns once her node has put it in the process's mailbox.
+    let sink = lab::sink::call(&bobs)
+        .await
+        .expect("sink")
+        .expect("a process");
+    sink.send(7).await.expect("delivered across proxies");
     cluster.stop(vec![alice, bob, carol]).await;
 }
 
