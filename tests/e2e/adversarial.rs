@@ -563,21 +563,9 @@ async fn a_refusal_of_an_unproven_call_never_goes_to_a_caller_it_only_names() {
 
 /// Sends raw bytes with POST; returns the body of a 200 answer.
 async fn send_bytes(url: String, body: Vec<u8>) -> Vec<u8> {
-    tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        let mut response = agent
-            .post(&url)
-            .send(&body[..])
-            .unwrap_or_else(|e| panic!("{url}: no answer: {e}"));
-        assert_eq!(response.status().as_u16(), 200, "{url}");
-        response.body_mut().read_to_vec().expect("body")
-    })
-    .await
-    .expect("joined")
+    let (status, body) = crate::harness::post_bytes(url.clone(), body).await;
+    assert_eq!(status, 200, "{url}");
+    body
 }
 
 /// Registers `name` with a fresh key, then pings as it; returns both (status, text).
