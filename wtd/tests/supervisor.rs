@@ -531,6 +531,9 @@ async fn start_terminate_restart_delete_which_and_count_children() {
         ask(within(supervisor.start_child(worker("a", &log, false))).await),
         Ok(())
     );
+    // The child's process logs its start when it first runs, which on a loaded machine
+    // can be after `start_child` answered: killed before that, it would log nothing.
+    assert!(eventually(|| log.events() == ["start a"]).await);
     assert_eq!(
         ask(within(supervisor.start_child(worker("a", &log, false))).await),
         Err(ChildError::AlreadyPresent { id: "a".into() })
